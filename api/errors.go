@@ -1,0 +1,85 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/workflows"
+)
+
+// Problem is every error answer: {code, message}, plus the seed's errcode/errmsg on the face endpoints.
+type Problem struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	ErrCode *int   `json:"errcode,omitempty"`
+	ErrMsg  string `json:"errmsg,omitempty"`
+}
+
+func (p *Problem) Error() string { return p.Code + ": " + p.Message }
+
+func problem(status int, code, msg string) *Problem { return &Problem{Status: status, Code: code, Message: msg} }
+
+func abort(c *gin.Context, p *Problem) {
+	c.AbortWithStatusJSON(p.Status, p)
+}
+
+// Common problems.
+var (
+	errBadJSON       = problem(http.StatusBadRequest, "BAD_JSON", "request body is not valid JSON")
+	errUnauthorized  = problem(http.StatusUnauthorized, "UNAUTHENTICATED", "a session token is required: POST /v1/session first")
+	errExpired       = problem(http.StatusUnauthorized, "SESSION_EXPIRED", "the session expired: log in again")
+	errNotYours      = problem(http.StatusForbidden, "NOT_YOUR_ORDER", "this order belongs to another payee")
+	errOrderNotFound = problem(http.StatusNotFound, "ORDER_NOT_FOUND", "no such order")
+	errNotStarted    = problem(http.StatusNotFound, "RECEIPT_NOT_STARTED", "this receipt has not been started: POST /v1/receipts/{orderId} first")
+	errUnavailable   = problem(http.StatusServiceUnavailable, "UNAVAILABLE", "the service is temporarily unavailable, try again")
+	errTimeout       = problem(http.StatusGatewayTimeout, "TIMEOUT", "the step is still running; read the receipt for its outcome")
+)
+
+// fromError maps what the workflow, Temporal or the store said to an HTTP problem. Client mistakes get 4xx;
+// trouble on our side 503/504 — never a 500 for something the caller did.
+func fromError(err error) *Problem {
+	var p *Problem
+	var ae *temporal.ApplicationError
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &p):
+		return p
+	case errors.Is(err, context.DeadlineExceeded):
+		return errTimeout
+	case errors.As(err, &ae):
+		switch ae.Type() {
+		case workflows.RejectWrongState:
+			return problem(http.StatusConflict, "WRONG_STATE", ae.Message())
+		case workflows.RejectNotYours:
+			return errNotYours
+		case workflows.RejectBadRequest:
+			return problem(http.StatusBadRequest, "BAD_REQUEST", ae.Message())
+		case workflows.ErrTypeNotFound:
+			return errOrderNotFound
+		case workflows.ErrTypeFaceUnusable:
+			return &Problem{Status: http.StatusBadGateway, Code: "FACE_CREDENTIAL_FAILED", Message: "获取扫脸用户凭证失败", ErrCode: detailCode(ae)}
+		}
+		return errUnavailable
+	case errors.As(err, &notFound):
+		return errNotStarted
+	case errors.Is(err, store.ErrNotFound):
+		return errOrderNotFound
+	}
+	return errUnavailable
+}
+
+// detailCode is the WeChat errcode an activity attached to its error, or -1.
+func detailCode(ae *temporal.ApplicationError) *int {
+	code := -1
+	if ae.HasDetails() {
+		_ = ae.Details(&code)
+	}
+	return &code
+}

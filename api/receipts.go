@@ -1,0 +1,304 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/workflows"
+)
+
+// login is the mini-program's wx.login exchange: POST /v1/session {code} → our own session token.
+func (h *handlers) login(c *gin.Context) {
+	var req struct {
+		Code string `json:"code"`
+	}
+	if !bind(c, &req) {
+		return
+	}
+	if req.Code = strings.TrimSpace(req.Code); req.Code == "" || len(req.Code) > 128 {
+		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "code (from wx.login) is required"))
+		return
+	}
+	s, err := h.Login.Code2Session(c.Request.Context(), req.Code)
+	if err != nil {
+		abort(c, wechatProblem(err, "登录失败，请重试"))
+		return
+	}
+	token, exp := h.Sessions.Issue(s.OpenID)
+	c.JSON(http.StatusOK, gin.H{"token": token, "expiresAt": exp})
+}
+
+func (h *handlers) authenticate(c *gin.Context) {
+	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if !ok {
+		abort(c, errUnauthorized)
+		return
+	}
+	openid, err := h.Sessions.Check(strings.TrimSpace(token))
+	switch {
+	case errors.Is(err, ErrSessionExpired):
+		abort(c, errExpired)
+	case err != nil:
+		abort(c, errUnauthorized)
+	default:
+		c.Set("openid", openid)
+		c.Next()
+	}
+}
+
+var orderIDPattern = store.OrderIDPattern
+
+// ownOrder loads the order in the path and checks the session's payee owns it.
+func (h *handlers) ownOrder(c *gin.Context) (store.Order, bool) {
+	id := c.Param("orderId")
+	if !orderIDPattern.MatchString(id) {
+		abort(c, problem(http.StatusBadRequest, "BAD_ORDER_ID", "order IDs are 6-24 letters or digits"))
+		return store.Order{}, false
+	}
+	o, err := h.Store.Order(c.Request.Context(), id)
+	if err != nil {
+		abort(c, fromError(err))
+		return store.Order{}, false
+	}
+	if o.PayeeOpenID != c.GetString("openid") {
+		abort(c, errNotYours)
+		return store.Order{}, false
+	}
+	c.Set("workflowId", workflows.WorkflowID(o.ID))
+	return o, true
+}
+
+// openReceipt is the tap on 确认收款: it starts the order's run, or attaches to the running one, and answers with
+// its view once eligibility is known — one round trip (update-with-start).
+func (h *handlers) openReceipt(c *gin.Context) {
+	o, ok := h.ownOrder(c)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
+	defer cancel()
+	if store.FinalOrderState(o.State) {
+		// Paid or cancelled: never start again; show how it ended.
+		h.answerView(c, ctx, o)
+		return
+	}
+	openid := c.GetString("openid")
+	start := h.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       workflows.WorkflowID(o.ID),
+		TaskQueue:                h.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SearchOrderID.ValueSet(o.ID), workflows.SearchState.ValueSet(string(workflows.StateChecking)),
+			workflows.SearchPayerID.ValueSet(o.PayerID), workflows.SearchAmountFen.ValueSet(o.GrossFen)),
+	}, workflows.WorkflowName, workflows.Input{OrderID: o.ID, PayeeOpenID: openid, ClientIP: c.ClientIP(), Settings: h.Settings})
+	handle, err := h.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateID: updateID(c, workflows.UpdateOpen), UpdateName: workflows.UpdateOpen,
+			Args: []any{workflows.OpenRequest{OpenID: openid}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	var view workflows.View
+	if err == nil {
+		err = handle.Get(ctx, &view)
+	}
+	if err != nil {
+		h.Logger.Warn("open receipt failed", "requestId", c.GetString("requestId"), "orderId", o.ID, "error", err)
+		abort(c, fromError(err))
+		return
+	}
+	c.JSON(http.StatusOK, view)
+}
+
+// getReceipt reads the view from the run (a query), or from the store when the run is gone.
+func (h *handlers) getReceipt(c *gin.Context) {
+	o, ok := h.ownOrder(c)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
+	defer cancel()
+	h.answerView(c, ctx, o)
+}
+
+func (h *handlers) answerView(c *gin.Context, ctx context.Context, o store.Order) {
+	view, err := h.queryView(ctx, o.ID)
+	var notFound *serviceerror.NotFound
+	switch {
+	case err == nil:
+		c.JSON(http.StatusOK, view)
+	case errors.As(err, &notFound) && o.State != store.OrderCreated:
+		// The run is past the namespace's retention: the store still knows how the order ended.
+		c.JSON(http.StatusOK, workflows.View{OrderID: o.ID, State: workflows.State(o.State), PayerID: o.PayerID,
+			Amounts: &workflows.Amounts{GrossFen: o.GrossFen}, UpdatedAt: o.UpdatedAt})
+	default:
+		abort(c, fromError(err))
+	}
+}
+
+func (h *handlers) queryView(ctx context.Context, orderID string) (workflows.View, error) {
+	var view workflows.View
+	v, err := h.Temporal.QueryWorkflow(ctx, workflows.WorkflowID(orderID), "", workflows.QueryStatus)
+	if err == nil {
+		err = v.Get(&view)
+	}
+	return view, err
+}
+
+// update sends a workflow update for the request's order and waits for its outcome.
+func (h *handlers) update(c *gin.Context, ctx context.Context, orderID, name string, arg, out any) error {
+	handle, err := h.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: workflows.WorkflowID(orderID), UpdateID: updateID(c, name), UpdateName: name,
+		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return err
+	}
+	return handle.Get(ctx, out)
+}
+
+// startFace is the seed's apiGetUserIdKey: a face credential for the payee's real-name identity.
+func (h *handlers) startFace(c *gin.Context) {
+	o, ok := h.ownOrder(c)
+	if !ok {
+		return
+	}
+	var req struct {
+		Source int `json:"source"` // the seed sends source: 1; accepted and ignored
+	}
+	if !bind(c, &req) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
+	defer cancel()
+	var res workflows.FaceStartResult
+	if err := h.update(c, ctx, o.ID, workflows.UpdateFaceStart, workflows.FaceStartRequest{OpenID: c.GetString("openid")}, &res); err != nil {
+		abort(c, withSeedCode(fromError(err)))
+		return
+	}
+	body := gin.H{"errcode": 0, "errmsg": "ok", "mode": res.Mode, "expiresAt": res.ExpiresAt, "attemptsLeft": res.AttemptsLeft}
+	if res.UserIDKey != "" {
+		body["userIdKey"] = res.UserIDKey
+	}
+	if res.VerifyID != "" {
+		body["verifyId"] = res.VerifyID
+	}
+	c.JSON(http.StatusOK, body)
+}
+
+// submitFace is the seed's apiVerifyFace (二次校验): pass only when identifyRet and errcode are both 0.
+func (h *handlers) submitFace(c *gin.Context) {
+	o, ok := h.ownOrder(c)
+	if !ok {
+		return
+	}
+	var req struct {
+		VerifyResult string `json:"verifyResult"` // v1: wx.startFacialRecognitionVerify's verifyResult
+		VerifyID     string `json:"verifyId"`     // v2: the verifyId wx.requestFacialVerify ran with
+		Source       int    `json:"source"`
+	}
+	if !bind(c, &req) {
+		return
+	}
+	result := strings.TrimSpace(req.VerifyResult)
+	if result == "" {
+		result = strings.TrimSpace(req.VerifyID)
+	}
+	if result == "" || len(result) > 1024 {
+		abort(c, withSeedCode(problem(http.StatusBadRequest, "BAD_REQUEST", "verifyResult (v1) or verifyId (v2) is required")))
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
+	defer cancel()
+	var res workflows.FaceSubmitResult
+	if err := h.update(c, ctx, o.ID, workflows.UpdateFaceSubmit, workflows.FaceSubmitRequest{OpenID: c.GetString("openid"), VerifyResult: result}, &res); err != nil {
+		abort(c, withSeedCode(fromError(err)))
+		return
+	}
+	c.JSON(http.StatusOK, faceAnswer(res))
+}
+
+// faceAnswer keeps the seed's contract: identifyRet == 0 && errcode == 0 means pass, and never otherwise.
+func faceAnswer(res workflows.FaceSubmitResult) gin.H {
+	identifyRet, errcode := res.Code, 0
+	switch res.Outcome {
+	case workflows.FacePass:
+		identifyRet = 0
+	case workflows.FaceFail:
+		if identifyRet == 0 {
+			identifyRet = -1
+		}
+	case workflows.FaceRetry:
+		errcode, identifyRet = res.Code, -1
+	case workflows.FaceRefused:
+		errcode, identifyRet = faceRefusedErrCode, -1
+	}
+	return gin.H{"identifyRet": identifyRet, "errcode": errcode, "errmsg": res.Message, "passed": res.Passed,
+		"outcome": res.Outcome, "attemptsLeft": res.AttemptsLeft, "state": res.State}
+}
+
+// faceRefusedErrCode is our errcode for a result WeChat passed but we refused (another payee's, replayed, stale).
+const faceRefusedErrCode = 1
+
+// withSeedCode adds the seed's errcode/errmsg to a problem so its front end can keep checking errcode.
+func withSeedCode(p *Problem) *Problem {
+	if p.ErrCode != nil {
+		q := *p
+		q.ErrMsg = p.Message
+		return &q
+	}
+	code := -1
+	q := *p
+	q.ErrCode, q.ErrMsg = &code, p.Message
+	return &q
+}
+
+// confirm is the payee's 确认收款: tax, payout. It answers with the view once the payout has an outcome (or waits
+// for the payee's confirm in WeChat); if that takes longer than the request may wait, 202 with the current view.
+func (h *handlers) confirm(c *gin.Context) {
+	o, ok := h.ownOrder(c)
+	if !ok {
+		return
+	}
+	if !bind(c, &struct{}{}) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
+	defer cancel()
+	var view workflows.View
+	err := h.update(c, ctx, o.ID, workflows.UpdateConfirm, workflows.ConfirmRequest{OpenID: c.GetString("openid")}, &view)
+	if errors.Is(err, context.DeadlineExceeded) {
+		qctx, qcancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), h.UpdateWait)
+		defer qcancel()
+		if v, qerr := h.queryView(qctx, o.ID); qerr == nil {
+			c.JSON(http.StatusAccepted, v)
+			return
+		}
+	}
+	if err != nil {
+		abort(c, fromError(err))
+		return
+	}
+	c.JSON(http.StatusOK, view)
+}
+
+var idempotencyKeyPattern = regexp.MustCompile(`^[0-9A-Za-z._:-]{8,64}$`)
+
+// updateID makes a retried request (same Idempotency-Key) attach to the same update instead of sending another.
+func updateID(c *gin.Context, name string) string {
+	if k := c.GetHeader("Idempotency-Key"); idempotencyKeyPattern.MatchString(k) {
+		return name + "/" + k
+	}
+	return name + "/" + c.GetString("requestId")
+}

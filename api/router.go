@@ -1,0 +1,186 @@
+// Package api is the HTTP face of receiptflow: the mini-program's session and receipt calls (drop-in for the
+// seed's apiGetUserIdKey / apiVerifyFace), the merchant and operator APIs, WeChat Pay's callback and the codec
+// endpoint for the Temporal Web UI. It holds no state of its own: any instance can serve any request.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/wechat"
+	"github.com/receiptflow/receiptflow/workflows"
+)
+
+// Temporal is the part of the SDK client the API uses.
+type Temporal interface {
+	NewWithStartWorkflowOperation(options client.StartWorkflowOptions, workflow any, args ...any) client.WithStartWorkflowOperation
+	UpdateWithStartWorkflow(ctx context.Context, options client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error)
+	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
+	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
+	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
+}
+
+// Store is the part of the store the API reads and writes.
+type Store interface {
+	Order(ctx context.Context, id string) (store.Order, error)
+	Ping(ctx context.Context) error
+}
+
+// Login exchanges a wx.login code for an openid.
+type Login interface {
+	Code2Session(ctx context.Context, code string) (wechat.Session, error)
+}
+
+// Deps are the API's collaborators and settings.
+type Deps struct {
+	Temporal  Temporal
+	Store     Store
+	Login     Login
+	Sessions  *Sessions
+	TaskQueue string
+	// Settings are passed to every new run (attempts, deadlines).
+	Settings workflows.Settings
+	// UpdateWait bounds how long a request waits for a workflow update before answering with the current view.
+	UpdateWait time.Duration
+	// Codec, when set, is mounted at /codec for the Temporal Web UI.
+	Codec http.Handler
+	// TrustedProxies whose X-Forwarded-For is believed; none by default.
+	TrustedProxies []string
+	Logger         *slog.Logger
+}
+
+// New builds the router.
+func New(d Deps) (*gin.Engine, error) {
+	if d.Temporal == nil || d.Store == nil || d.Login == nil || d.Sessions == nil {
+		return nil, errors.New("api: temporal, store, login and sessions are required")
+	}
+	if d.TaskQueue == "" {
+		d.TaskQueue = workflows.TaskQueue
+	}
+	if d.UpdateWait <= 0 {
+		d.UpdateWait = 15 * time.Second
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
+		return nil, err
+	}
+	h := &handlers{Deps: d}
+	r.Use(h.requestID, h.recover, h.accessLog, limitBody(64<<10))
+	r.NoRoute(func(c *gin.Context) { abort(c, problem(http.StatusNotFound, "NOT_FOUND", "no such route")) })
+	r.NoMethod(func(c *gin.Context) { abort(c, problem(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed on this route")) })
+
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", h.ready)
+
+	v1 := r.Group("/v1")
+	v1.POST("/session", h.login)
+	me := v1.Group("", h.authenticate)
+	me.POST("/receipts/:orderId", h.openReceipt)
+	me.GET("/receipts/:orderId", h.getReceipt)
+	me.POST("/receipts/:orderId/face/session", h.startFace)
+	me.POST("/receipts/:orderId/face/result", h.submitFace)
+	me.POST("/receipts/:orderId/confirm", h.confirm)
+
+	if d.Codec != nil {
+		codec := gin.WrapH(http.StripPrefix("/codec", d.Codec))
+		r.POST("/codec/encode", codec)
+		r.POST("/codec/decode", codec)
+		r.OPTIONS("/codec/encode", codec)
+		r.OPTIONS("/codec/decode", codec)
+	}
+	return r, nil
+}
+
+type handlers struct{ Deps }
+
+var requestIDPattern = regexp.MustCompile(`^[0-9A-Za-z._-]{1,64}$`)
+
+func (h *handlers) requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-Id")
+	if !requestIDPattern.MatchString(id) {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		id = hex.EncodeToString(b)
+	}
+	c.Set("requestId", id)
+	c.Header("X-Request-Id", id)
+	c.Next()
+}
+
+func (h *handlers) recover(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			h.Logger.Error("panic in handler", "requestId", c.GetString("requestId"), "route", c.FullPath(), "panic", v)
+			abort(c, problem(http.StatusInternalServerError, "INTERNAL", "internal error"))
+		}
+	}()
+	c.Next()
+}
+
+// accessLog logs method, route pattern (never the raw path with order IDs or the body), status and latency.
+func (h *handlers) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	h.Logger.Info("http", "requestId", c.GetString("requestId"), "method", c.Request.Method, "route", c.FullPath(),
+		"status", c.Writer.Status(), "ms", time.Since(start).Milliseconds(), "workflowId", c.GetString("workflowId"))
+}
+
+func limitBody(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		c.Next()
+	}
+}
+
+func (h *handlers) ready(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	checks := gin.H{}
+	status := http.StatusOK
+	if err := h.Store.Ping(ctx); err != nil {
+		checks["store"], status = "down", http.StatusServiceUnavailable
+	} else {
+		checks["store"] = "ok"
+	}
+	c.JSON(status, gin.H{"status": map[bool]string{true: "ok", false: "unavailable"}[status == http.StatusOK], "checks": checks})
+}
+
+// bind decodes an optional JSON body into v: an empty body leaves v as it is; malformed JSON is a 400.
+func bind(c *gin.Context, v any) bool {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			abort(c, problem(http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "request body too large"))
+			return false
+		}
+		abort(c, errBadJSON)
+		return false
+	}
+	if len(body) == 0 {
+		return true
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		abort(c, errBadJSON)
+		return false
+	}
+	return true
+}

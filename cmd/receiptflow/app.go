@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+
+	"github.com/receiptflow/receiptflow/activities"
+	"github.com/receiptflow/receiptflow/api"
+	"github.com/receiptflow/receiptflow/codec"
+	"github.com/receiptflow/receiptflow/config"
+	"github.com/receiptflow/receiptflow/pii"
+	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/tax"
+	"github.com/receiptflow/receiptflow/wechat"
+	"github.com/receiptflow/receiptflow/worker"
+	"github.com/receiptflow/receiptflow/workflows"
+)
+
+// deps are what both the API and the worker are built from.
+type deps struct {
+	cfg     config.Config
+	secrets config.Secrets
+	log     *slog.Logger
+	store   *store.Store
+	wechat  *wechat.Client
+	hasher  *pii.Hasher
+}
+
+func openDeps(ctx context.Context, cfg config.Config, secrets config.Secrets, logger *slog.Logger) (*deps, error) {
+	hasher, err := pii.NewHasher(secrets.Lookup)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseDSN(), secrets.PII, hasher)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	wx, err := wechat.New(cfg.WeChat, nil)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("RECEIPTFLOW_WECHAT_*: %w", err)
+	}
+	return &deps{cfg: cfg, secrets: secrets, log: logger, store: st, wechat: wx, hasher: hasher}, nil
+}
+
+func (d *deps) Close() { d.store.Close() }
+
+func (d *deps) activities() *activities.Activities {
+	method, _ := tax.ParseMethod(d.cfg.TaxMethod) // validated by config.Load
+	return &activities.Activities{
+		Orders: d.store, Ledger: d.store, Faces: d.store, Transfers: d.store,
+		WeChat: d.wechat, Risk: d.wechat,
+		Payout: activities.LedgerPayout{Transfers: d.store},
+		Hasher: d.hasher,
+		Config: activities.Config{FaceMode: d.cfg.FaceMode, TaxMethod: method, Risk: d.cfg.Risk, RiskScene: 1},
+	}
+}
+
+// settings are the per-run limits the API passes to every new run.
+func (d *deps) settings() workflows.Settings {
+	return workflows.Settings{FaceAttempts: d.cfg.FaceAttempts, FaceDeadline: d.cfg.FaceDeadline, ConfirmDeadline: d.cfg.ConfirmDeadline,
+		TransferPollInterval: d.cfg.TransferPollInterval}
+}
+
+// dialTemporal connects with the payload codec and, when configured, TLS or a Temporal Cloud API key.
+func (d *deps) dialTemporal(ctx context.Context) (client.Client, error) {
+	t := d.cfg.Temporal
+	opts := worker.ClientOptions(t.Address, t.Namespace, d.secrets.Payload, d.log)
+	if t.TLSCertFile != "" || t.TLSCAFile != "" || t.APIKey != "" {
+		tlsConf := &tls.Config{ServerName: t.TLSServerName, MinVersion: tls.VersionTLS12}
+		if t.TLSCertFile != "" {
+			cert, err := tls.LoadX509KeyPair(t.TLSCertFile, t.TLSKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("RECEIPTFLOW_TEMPORAL_TLS_CERT_FILE/KEY_FILE: %w", err)
+			}
+			tlsConf.Certificates = []tls.Certificate{cert}
+		}
+		if t.TLSCAFile != "" {
+			pem, err := os.ReadFile(t.TLSCAFile)
+			if err != nil {
+				return nil, fmt.Errorf("RECEIPTFLOW_TEMPORAL_TLS_CA_FILE: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, errors.New("RECEIPTFLOW_TEMPORAL_TLS_CA_FILE: no certificate in file")
+			}
+			tlsConf.RootCAs = pool
+		}
+		opts.ConnectionOptions.TLS = tlsConf
+	}
+	if t.APIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey)
+	}
+	return client.DialContext(ctx, opts)
+}
+
+// router builds the API over a connected client.
+func (d *deps) router(c client.Client, allowLoopbackOperators bool) (*gin.Engine, error) {
+	sessions, err := api.NewSessions(d.secrets.Session, d.cfg.SessionTTL)
+	if err != nil {
+		return nil, err
+	}
+	return api.New(api.Deps{
+		Temporal: c, Store: d.store, Login: d.wechat, Sessions: sessions,
+		TaskQueue: d.cfg.Temporal.TaskQueue, Settings: d.settings(), UpdateWait: d.cfg.UpdateWait,
+		Codec: codec.Handler(codec.New(d.secrets.Payload), codec.HandlerOptions{
+			AllowOrigin: d.cfg.UIOrigin,
+			Authorize:   operatorAuth(d.secrets.Operators, allowLoopbackOperators),
+		}),
+		TrustedProxies: d.cfg.TrustedProxies,
+		Logger:         d.log,
+	})
+}
+
+// operatorAuth accepts a configured operator bearer token; dev also accepts requests from this machine, where
+// the Web UI's browser calls the codec without our token.
+func operatorAuth(tokens map[string]string, allowLoopback bool) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		if h := r.Header.Get("Authorization"); len(h) > 7 && h[:7] == "Bearer " {
+			if _, ok := tokens[h[7:]]; ok {
+				return true
+			}
+		}
+		if allowLoopback {
+			host, _, err := net.SplitHostPort(r.RemoteAddr)
+			ip := net.ParseIP(host)
+			return err == nil && ip != nil && ip.IsLoopback()
+		}
+		return false
+	}
+}
+
+// serveHTTP serves h on addr until ctx ends, then shuts down gracefully.
+func serveHTTP(ctx context.Context, l net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+func runMigrate(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	secrets, err := cfg.Secrets()
+	if err != nil {
+		return err
+	}
+	d, err := openDeps(ctx, cfg, secrets, logger)
+	if err != nil {
+		return err
+	}
+	d.Close()
+	logger.Info("migrations applied")
+	return nil
+}
+
+func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	secrets, err := cfg.Secrets()
+	if err != nil {
+		return err
+	}
+	d, err := openDeps(ctx, cfg, secrets, logger)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	c, err := d.dialTemporal(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	r, err := d.router(c, false)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", hostPort(cfg.HTTPHost, cfg.HTTPPort))
+	if err != nil {
+		return fmt.Errorf("listen (RECEIPTFLOW_HTTP_HOST/RECEIPTFLOW_HTTP_PORT): %w", err)
+	}
+	logger.Info("api listening", "addr", l.Addr().String())
+	return serveHTTP(ctx, l, r)
+}
+
+func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	secrets, err := cfg.Secrets()
+	if err != nil {
+		return err
+	}
+	d, err := openDeps(ctx, cfg, secrets, logger)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	c, err := d.dialTemporal(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w := worker.New(c, cfg.Temporal.TaskQueue, d.activities())
+	if err := w.Start(); err != nil {
+		return err
+	}
+	logger.Info("worker started", "taskQueue", cfg.Temporal.TaskQueue)
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}

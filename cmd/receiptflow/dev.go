@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/receiptflow/receiptflow/config"
+	"github.com/receiptflow/receiptflow/devserver"
+	"github.com/receiptflow/receiptflow/keyring"
+	"github.com/receiptflow/receiptflow/sandbox"
+	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/worker"
+	"github.com/receiptflow/receiptflow/workflows"
+)
+
+// runDev starts everything in one process: the WeChat sandbox, the store with demo data, an embedded Temporal
+// server and Web UI, the worker and the API. Ctrl-C stops it; starting again resumes runs in flight.
+func runDev(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Writer) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("RECEIPTFLOW_DATA_DIR: %w", err)
+	}
+	temporalHost, temporalPortStr, err := net.SplitHostPort(cfg.Temporal.Address)
+	if err != nil {
+		return fmt.Errorf("RECEIPTFLOW_TEMPORAL_ADDRESS: %w", err)
+	}
+	temporalPort, _ := strconv.Atoi(temporalPortStr)
+	ports := []portClaim{
+		{cfg.HTTPHost, cfg.HTTPPort, "the API", "RECEIPTFLOW_HTTP_PORT"},
+		{temporalHost, cfg.UIPort, "the Temporal Web UI", "RECEIPTFLOW_UI_PORT"},
+		{temporalHost, temporalPort, "the embedded Temporal server", "RECEIPTFLOW_TEMPORAL_ADDRESS"},
+		{cfg.HTTPHost, cfg.SandboxPort, "the WeChat sandbox", "RECEIPTFLOW_SANDBOX_PORT"},
+	}
+	listeners, err := claimPorts(ports)
+	if err != nil {
+		return err
+	}
+	apiListener, sandboxListener := listeners[0], listeners[3]
+	defer apiListener.Close()
+	defer sandboxListener.Close()
+	uiPort, temporalPort := listeners[1].Addr().(*net.TCPAddr).Port, listeners[2].Addr().(*net.TCPAddr).Port
+	// These two are bound by the Temporal server and the UI themselves: release them just before.
+	listeners[1].Close()
+	listeners[2].Close()
+
+	keys, err := loadDevKeys(filepath.Join(cfg.DataDir, "dev-keys.json"))
+	if err != nil {
+		return err
+	}
+	cfg = keys.apply(cfg)
+	apiURL := "http://" + apiListener.Addr().String()
+	sandboxURL := "http://" + sandboxListener.Addr().String()
+	sb := sandbox.New(sandbox.Options{Faults: cfg.SandboxFaults, Logger: logger, RiskRanks: map[string]int{demoHighOpenID: 3}})
+	cfg.WeChat.BaseURL, cfg.WeChat.AppID, cfg.WeChat.Secret = sandboxURL, sb.AppID(), sb.Secret()
+	if cfg.UIOrigin == "" {
+		cfg.UIOrigin = "http://" + hostPort(temporalHost, uiPort)
+	}
+	cfg.Temporal.Address = hostPort(temporalHost, temporalPort)
+
+	sbCtx, stopSandbox := context.WithCancel(context.Background())
+	defer stopSandbox()
+	go func() { _ = serveHTTP(sbCtx, sandboxListener, sb) }()
+
+	secrets, err := cfg.Secrets()
+	if err != nil {
+		return err
+	}
+	d, err := openDeps(ctx, cfg, secrets, logger)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := seedDemo(ctx, d.store, keys.MerchantSecret); err != nil {
+		return fmt.Errorf("demo data: %w", err)
+	}
+
+	srv, err := devserver.Start(ctx, devserver.Options{
+		DatabaseFile: filepath.Join(cfg.DataDir, "temporal.db"), Host: temporalHost, FrontendPort: temporalPort,
+		UIPort: uiPort, Namespace: cfg.Temporal.Namespace, SearchAttributes: searchAttributes(),
+		CodecEndpoint: apiURL + "/codec", Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+
+	c, err := d.dialTemporal(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w := worker.New(c, cfg.Temporal.TaskQueue, d.activities())
+	if err := w.Start(); err != nil {
+		return err
+	}
+	defer w.Stop()
+	router, err := d.router(c, true)
+	if err != nil {
+		return err
+	}
+	printDevSummary(out, cfg, apiURL, sandboxURL, srv, keys)
+	err = serveHTTP(ctx, apiListener, router)
+	fmt.Fprintln(out, "\nstopping receiptflow dev…")
+	return err
+}
+
+type portClaim struct {
+	host   string
+	port   int
+	what   string
+	envVar string
+}
+
+// claimPorts binds every port up front, so a taken one fails with a message naming it and the variable to change
+// before anything starts (the Web UI would otherwise exit the process).
+func claimPorts(claims []portClaim) ([]net.Listener, error) {
+	var ls []net.Listener
+	for _, c := range claims {
+		l, err := net.Listen("tcp", hostPort(c.host, c.port))
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			return nil, fmt.Errorf("port %d for %s is not available (%v): set %s to another port", c.port, c.what, err, c.envVar)
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+func searchAttributes() map[string]enumspb.IndexedValueType {
+	out := map[string]enumspb.IndexedValueType{}
+	for _, k := range workflows.SearchAttributeKeys {
+		switch k.GetValueType() {
+		case enumspb.INDEXED_VALUE_TYPE_INT:
+			out[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_INT
+		default:
+			out[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+		}
+	}
+	return out
+}
+
+// devKeys are generated on the first dev start and kept beside the data they protect, so a restart can read
+// the store and the histories it wrote. Variables set in the environment win.
+type devKeys struct {
+	PIIKeys        string `json:"piiKeys"`
+	LookupKey      string `json:"lookupKey"`
+	PayloadKeys    string `json:"payloadKeys"`
+	SessionSecret  string `json:"sessionSecret"`
+	OperatorToken  string `json:"operatorToken"`
+	MerchantSecret string `json:"merchantSecret"`
+}
+
+func loadDevKeys(path string) (devKeys, error) {
+	var k devKeys
+	raw, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(raw, &k); err != nil {
+			return k, fmt.Errorf("%s: %w (delete the data directory to start afresh)", path, err)
+		}
+		return k, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return k, err
+	}
+	k = devKeys{
+		PIIKeys: keyring.Generate("dev1"), PayloadKeys: keyring.Generate("dev1"),
+		LookupKey: randomB64(32), SessionSecret: randomB64(32), OperatorToken: randomB64(24), MerchantSecret: randomB64(24),
+	}
+	raw, _ = json.MarshalIndent(k, "", "  ")
+	return k, os.WriteFile(path, raw, 0o600)
+}
+
+func (k devKeys) apply(cfg config.Config) config.Config {
+	set := func(v *string, dev string) {
+		if *v == "" {
+			*v = dev
+		}
+	}
+	set(&cfg.PIIKeys, k.PIIKeys)
+	set(&cfg.PayloadKeys, k.PayloadKeys)
+	set(&cfg.LookupKey, k.LookupKey)
+	set(&cfg.SessionSecret, k.SessionSecret)
+	if len(cfg.OperatorTokens) == 0 {
+		cfg.OperatorTokens = []string{"dev-operator:" + k.OperatorToken}
+	}
+	return cfg
+}
+
+func randomB64(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// Demo data: one payer, a low-risk and a high-risk payee, each with a signed agreement and a funded order.
+const (
+	demoPayerID    = "demopayer"
+	demoLowOpenID  = "o_demo_low"
+	demoHighOpenID = "o_demo_high"
+	demoLowOrder   = "demolow0001"
+	demoHighOrder  = "demohigh001"
+)
+
+func seedDemo(ctx context.Context, st *store.Store, merchantSecret string) error {
+	if err := st.PutPayer(ctx, store.Payer{ID: demoPayerID, Name: "示例科技有限公司", Secret: merchantSecret}); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		openid, name, idNumber, order, merchantNo string
+		gross                                     int64
+	}{
+		{demoLowOpenID, "李四", "110101200001010010", demoLowOrder, "DEMO-LOW-1", 150000},   // 1,500 元
+		{demoHighOpenID, "王五", "440304199003070018", demoHighOrder, "DEMO-HIGH-1", 200000}, // 2,000 元: a large payment
+	} {
+		payee, err := st.VerifyIdentity(ctx, p.openid, p.name, p.idNumber, "")
+		if err != nil {
+			return err
+		}
+		if _, err := st.SignAgreement(ctx, demoPayerID, payee.ID); err != nil {
+			return err
+		}
+		if _, _, err := st.CreateOrder(ctx, store.NewOrder{ID: p.order, PayerID: demoPayerID, PayeeOpenID: p.openid,
+			MerchantOrderNo: p.merchantNo, ServiceItem: "delivery", Description: "配送服务费", GrossFen: p.gross}); err != nil {
+			return err
+		}
+		if err := st.RecordFunding(ctx, store.Funding{OrderID: p.order, PayerID: demoPayerID, AmountFen: p.gross, Reference: "DEMO-FUNDS-" + p.order}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

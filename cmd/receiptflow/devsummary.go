@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/template"
+
+	"github.com/receiptflow/receiptflow/config"
+	"github.com/receiptflow/receiptflow/devserver"
+)
+
+var summary = template.Must(template.New("summary").Parse(`
+receiptflow dev is running (Ctrl-C stops everything; starting again resumes runs in flight)
+
+  API               {{.API}}
+  Temporal Web UI   {{.UI}}   (payloads decoded through {{.API}}/codec)
+  Temporal gRPC     {{.Temporal}}   namespace {{.Namespace}}, task queue {{.TaskQueue}}
+  WeChat sandbox    {{.Sandbox}}
+  data              {{.DataDir}}   (delete it to start afresh; dev keys are in dev-keys.json)
+  face mode         {{.FaceMode}}   tax method {{.TaxMethod}}   payout channel {{.Payout}}
+  operator token    {{.OperatorToken}}   (Authorization: Bearer … for /v1/ops and /codec)
+
+Demo: payer {{.Payer}}; payee {{.LowOpenID}} (low risk, order {{.LowOrder}}, 1,500 元) and
+      payee {{.HighOpenID}} (high risk, order {{.HighOrder}}, 2,000 元: face verification first).
+
+Walkthrough — the high-risk payee's 确认收款 (copy-paste into a shell):
+
+  # 1. the phone logs in (the sandbox plays wx.login), then we open a session
+  CODE=$(curl -s -X POST {{.Sandbox}}/sandbox/wx/login -d '{"openid":"{{.HighOpenID}}"}' | sed -E 's/.*"code":"([^"]+)".*/\1/')
+  TOKEN=$(curl -s -X POST {{.API}}/v1/session -d "{\"code\":\"$CODE\"}" | sed -E 's/.*"token":"([^"]+)".*/\1/')
+  AUTH="Authorization: Bearer $TOKEN"
+
+  # 2. tap 确认收款: the run starts; state FACE_REQUIRED, risk HIGH, amounts in fen
+  curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}} -H "$AUTH"; echo
+{{if eq .FaceMode "v1"}}
+  # 3. face credential (the seed's apiGetUserIdKey), the phone's scan, then 二次校验 (apiVerifyFace)
+  KEY=$(curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/face/session -H "$AUTH" -d '{"source":1}' | sed -E 's/.*"userIdKey":"([^"]+)".*/\1/')
+  RESULT=$(curl -s -X POST {{.Sandbox}}/sandbox/face/v1/scan -d "{\"userIdKey\":\"$KEY\",\"openid\":\"{{.HighOpenID}}\",\"outcome\":\"pass\"}" | sed -E 's/.*"verifyResult":"([^"]+)".*/\1/')
+  curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/face/result -H "$AUTH" -d "{\"verifyResult\":\"$RESULT\",\"source\":1}"; echo
+{{else}}
+  # 3. face credential (verifyId), the phone's wx.requestFacialVerify, then the server-side query (二次校验)
+  VID=$(curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/face/session -H "$AUTH" | sed -E 's/.*"verifyId":"([^"]+)".*/\1/')
+  curl -s -X POST {{.Sandbox}}/sandbox/face/v2/verify -d "{\"verifyId\":\"$VID\",\"outcome\":\"pass\"}"; echo
+  curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/face/result -H "$AUTH" -d "{\"verifyId\":\"$VID\"}"; echo
+{{end}}
+  # 4. 确认收款: 三流合一 again, tax withheld, payout → PAID
+  curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/confirm -H "$AUTH"; echo
+  curl -s {{.API}}/v1/receipts/{{.HighOrder}} -H "$AUTH"; echo
+
+  Then open {{.UI}} to see the run, its history and its search attributes.
+  (Outcomes other than "pass": mismatch_face, mismatch_id, cancel, device, expired, other_openid.)
+`))
+
+func printDevSummary(out io.Writer, cfg config.Config, apiURL, sandboxURL string, srv *devserver.Server, keys devKeys) {
+	operator := keys.OperatorToken
+	if len(cfg.OperatorTokens) > 0 {
+		_, operator, _ = strings.Cut(cfg.OperatorTokens[0], ":")
+	}
+	err := summary.Execute(out, map[string]string{
+		"API": apiURL, "UI": srv.UIURL(), "Temporal": srv.FrontendHostPort(), "Namespace": cfg.Temporal.Namespace,
+		"TaskQueue": cfg.Temporal.TaskQueue, "Sandbox": sandboxURL, "DataDir": cfg.DataDir, "FaceMode": cfg.FaceMode,
+		"TaxMethod": cfg.TaxMethod, "Payout": cfg.PayoutChannel, "OperatorToken": operator, "Payer": demoPayerID,
+		"LowOpenID": demoLowOpenID, "LowOrder": demoLowOrder, "HighOpenID": demoHighOpenID, "HighOrder": demoHighOrder,
+	})
+	if err != nil {
+		fmt.Fprintln(out, "(summary unavailable:", err, ")")
+	}
+}

@@ -1,0 +1,58 @@
+package codec
+
+import (
+	"encoding/json"
+	"net/http"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
+)
+
+// HandlerOptions configure the codec endpoint the Temporal Web UI calls from the operator's browser.
+type HandlerOptions struct {
+	// AllowOrigin is the UI's origin (e.g. http://localhost:8233); CORS answers only it.
+	AllowOrigin string
+	// Authorize decides whether the caller is an operator; nil refuses everyone.
+	Authorize func(*http.Request) bool
+	// MaxBody bounds a request (default 4 MiB).
+	MaxBody int64
+}
+
+// Handler serves POST .../encode and .../decode (the SDK's remote codec protocol) behind CORS and operator auth.
+func Handler(c converter.PayloadCodec, o HandlerOptions) http.Handler {
+	inner := converter.NewPayloadCodecHTTPHandler(c)
+	if o.MaxBody <= 0 {
+		o.MaxBody = 4 << 20
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" && origin == o.AllowOrigin {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Namespace")
+			h.Add("Vary", "Origin")
+		}
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if o.Authorize == nil || !o.Authorize(r) {
+			writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "operator credentials required")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, o.MaxBody)
+		inner.ServeHTTP(w, r)
+	})
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"code": code, "message": msg})
+}
+
+// PayloadsJSON is the request body of the remote codec protocol.
+func PayloadsJSON(p []*commonpb.Payload) ([]byte, error) {
+	return json.Marshal(commonpb.Payloads{Payloads: p})
+}

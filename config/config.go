@@ -1,0 +1,160 @@
+// Package config reads receiptflow's configuration from the environment (prefix RECEIPTFLOW_) with
+// kelseyhightower/envconfig. Every variable, its default and its meaning: README "Configuration", or
+// `receiptflow env`.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/receiptflow/receiptflow/keyring"
+	"github.com/receiptflow/receiptflow/risk"
+	"github.com/receiptflow/receiptflow/sandbox"
+	"github.com/receiptflow/receiptflow/tax"
+	"github.com/receiptflow/receiptflow/wechat"
+)
+
+// Prefix of every variable.
+const Prefix = "RECEIPTFLOW"
+
+// Config is the whole configuration.
+type Config struct {
+	DataDir     string `envconfig:"DATA_DIR" default:".receiptflow" desc:"where dev keeps its SQLite files and generated keys"`
+	DatabaseURL string `envconfig:"DATABASE_URL" desc:"postgres://... for PostgreSQL; empty: SQLite file receiptflow.db in the data directory"`
+
+	HTTPHost       string        `envconfig:"HTTP_HOST" default:"127.0.0.1" desc:"address the API binds to (0.0.0.0 in containers)"`
+	HTTPPort       int           `envconfig:"HTTP_PORT" default:"8080" desc:"API port"`
+	TrustedProxies []string      `envconfig:"TRUSTED_PROXIES" desc:"proxies whose X-Forwarded-For is believed"`
+	UpdateWait     time.Duration `envconfig:"UPDATE_WAIT" default:"15s" desc:"how long an API request waits for a workflow step"`
+
+	Temporal Temporal `envconfig:"TEMPORAL"`
+	UIPort   int      `envconfig:"UI_PORT" default:"8233" desc:"dev: Temporal Web UI port"`
+	UIOrigin string   `envconfig:"UI_ORIGIN" desc:"origin of the Temporal Web UI allowed to call /codec (dev: http://127.0.0.1:<UI_PORT>)"`
+
+	SandboxPort   int            `envconfig:"SANDBOX_PORT" default:"8090" desc:"dev: port of the WeChat sandbox"`
+	SandboxFaults sandbox.Faults `envconfig:"SANDBOX_FAULT"`
+
+	WeChat   wechat.Config `envconfig:"WECHAT"`
+	FaceMode string        `envconfig:"FACE_MODE" default:"v2" desc:"face verification: v2 (getverifyid/queryverifyinfo) or v1 (the seed's getuseridkey/getinfo)"`
+
+	TaxMethod string      `envconfig:"TAX_METHOD" default:"cumulative" desc:"withholding method: cumulative (公告2025年第16号) or per_payment (公告2018年第61号)"`
+	Risk      risk.Config `envconfig:"RISK"`
+
+	FaceAttempts         int           `envconfig:"FACE_ATTEMPTS" default:"3" desc:"failed face verifications before manual review"`
+	FaceDeadline         time.Duration `envconfig:"FACE_DEADLINE" default:"30m" desc:"time to pass face verification"`
+	ConfirmDeadline      time.Duration `envconfig:"CONFIRM_DEADLINE" default:"168h" desc:"time for the payee to confirm (and for a manual review)"`
+	TransferPollInterval time.Duration `envconfig:"TRANSFER_POLL_INTERVAL" default:"10m" desc:"longest wait between payout status queries"`
+
+	PayoutChannel string `envconfig:"PAYOUT_CHANNEL" default:"ledger" desc:"ledger (sandbox, no money moves) or wechatpay"`
+
+	PIIKeys        string        `envconfig:"PII_KEYS" desc:"key ring sealing names, ID numbers and merchant secrets at rest: id:base64(32 bytes)[,...]"`
+	LookupKey      string        `envconfig:"LOOKUP_KEY" desc:"base64 key (≥16 bytes) for keyed hashes of ID numbers and face results"`
+	PayloadKeys    string        `envconfig:"PAYLOAD_KEYS" desc:"key ring encrypting Temporal payloads: id:base64(32 bytes)[,...]"`
+	SessionSecret  string        `envconfig:"SESSION_SECRET" desc:"base64 secret (≥32 bytes) signing payee session tokens"`
+	SessionTTL     time.Duration `envconfig:"SESSION_TTL" default:"2h" desc:"payee session lifetime"`
+	OperatorTokens []string      `envconfig:"OPERATOR_TOKENS" desc:"operatorId:token pairs for the ops API and the codec endpoint"`
+
+	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat string `envconfig:"LOG_FORMAT" default:"json" desc:"json or text"`
+}
+
+// Temporal is how to reach the cluster.
+type Temporal struct {
+	Address       string `envconfig:"ADDRESS" default:"127.0.0.1:7233" desc:"frontend host:port (dev: the embedded server's port)"`
+	Namespace     string `envconfig:"NAMESPACE" default:"default"`
+	TaskQueue     string `envconfig:"TASK_QUEUE" default:"receiptflow"`
+	TLSCertFile   string `envconfig:"TLS_CERT_FILE" desc:"client certificate (mTLS)"`
+	TLSKeyFile    string `envconfig:"TLS_KEY_FILE"`
+	TLSCAFile     string `envconfig:"TLS_CA_FILE" desc:"CA that signed the server certificate"`
+	TLSServerName string `envconfig:"TLS_SERVER_NAME"`
+	APIKey        string `envconfig:"API_KEY" desc:"Temporal Cloud API key (implies TLS)"`
+}
+
+// Load reads the environment.
+func Load() (Config, error) {
+	var c Config
+	if err := envconfig.Process(Prefix, &c); err != nil {
+		return c, err
+	}
+	return c, c.validate()
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if _, err := tax.ParseMethod(c.TaxMethod); err != nil {
+		errs = append(errs, fmt.Errorf("RECEIPTFLOW_TAX_METHOD: %w", err))
+	}
+	if c.FaceMode != "v1" && c.FaceMode != "v2" {
+		errs = append(errs, fmt.Errorf("RECEIPTFLOW_FACE_MODE must be v1 or v2, got %q", c.FaceMode))
+	}
+	if c.PayoutChannel != "ledger" && c.PayoutChannel != "wechatpay" {
+		errs = append(errs, fmt.Errorf("RECEIPTFLOW_PAYOUT_CHANNEL must be ledger or wechatpay, got %q", c.PayoutChannel))
+	}
+	if err := c.Risk.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("RECEIPTFLOW_RISK_*: %w", err))
+	}
+	if c.FaceAttempts < 1 || c.FaceDeadline <= 0 || c.ConfirmDeadline <= 0 || c.TransferPollInterval <= 0 {
+		errs = append(errs, errors.New("RECEIPTFLOW_FACE_ATTEMPTS, _FACE_DEADLINE, _CONFIRM_DEADLINE and _TRANSFER_POLL_INTERVAL must be positive"))
+	}
+	for _, p := range []struct {
+		name string
+		port int
+	}{{"HTTP_PORT", c.HTTPPort}, {"UI_PORT", c.UIPort}, {"SANDBOX_PORT", c.SandboxPort}} {
+		if p.port < 0 || p.port > 65535 {
+			errs = append(errs, fmt.Errorf("RECEIPTFLOW_%s out of range: %d", p.name, p.port))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DatabaseDSN is DatabaseURL, or the SQLite file in the data directory.
+func (c Config) DatabaseDSN() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	return filepath.Join(c.DataDir, "receiptflow.db")
+}
+
+// Secrets are the keys parsed from configuration.
+type Secrets struct {
+	PII       *keyring.Ring
+	Lookup    []byte
+	Payload   *keyring.Ring
+	Session   []byte
+	Operators map[string]string // token → operator ID
+}
+
+// Secrets parses the keys; every one is required.
+func (c Config) Secrets() (Secrets, error) {
+	var s Secrets
+	var errs []error
+	var err error
+	if s.PII, err = keyring.Parse(c.PIIKeys); err != nil {
+		errs = append(errs, fmt.Errorf("RECEIPTFLOW_PII_KEYS: %w", err))
+	}
+	if s.Payload, err = keyring.Parse(c.PayloadKeys); err != nil {
+		errs = append(errs, fmt.Errorf("RECEIPTFLOW_PAYLOAD_KEYS: %w", err))
+	}
+	if s.Lookup, err = base64.StdEncoding.DecodeString(c.LookupKey); err != nil || len(s.Lookup) < 16 {
+		errs = append(errs, errors.New("RECEIPTFLOW_LOOKUP_KEY: want at least 16 bytes in standard base64"))
+	}
+	if s.Session, err = base64.StdEncoding.DecodeString(c.SessionSecret); err != nil || len(s.Session) < 32 {
+		errs = append(errs, errors.New("RECEIPTFLOW_SESSION_SECRET: want at least 32 bytes in standard base64"))
+	}
+	s.Operators = map[string]string{}
+	for _, pair := range c.OperatorTokens {
+		id, token, ok := strings.Cut(pair, ":")
+		if !ok || id == "" || len(token) < 16 {
+			errs = append(errs, errors.New("RECEIPTFLOW_OPERATOR_TOKENS: want operatorId:token with tokens of at least 16 characters"))
+			continue
+		}
+		s.Operators[token] = id
+	}
+	return s, errors.Join(errs...)
+}

@@ -1,0 +1,264 @@
+// Package devserver embeds a Temporal server (SQLite file or memory) and the Temporal Web UI in this process, the
+// way `temporal server start-dev` does, for the dev command and for tests. Production talks to a real cluster.
+package devserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/membership/static"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+)
+
+// Options for an embedded server.
+type Options struct {
+	// DatabaseFile persists the server's state; empty keeps it in memory (tests).
+	DatabaseFile string
+	// Host the frontend and UI bind to (default 127.0.0.1).
+	Host string
+	// FrontendPort of the gRPC frontend (0: any free port).
+	FrontendPort int
+	// UIPort of the Web UI; 0 disables the UI.
+	UIPort int
+	// Namespace to create (default "default").
+	Namespace string
+	// SearchAttributes the namespace must have.
+	SearchAttributes map[string]enumspb.IndexedValueType
+	// CodecEndpoint the UI decodes payloads through (our API's /codec), empty for none.
+	CodecEndpoint string
+	// Logger receives the server's warnings and errors (nil: discarded).
+	Logger *slog.Logger
+}
+
+// Server is a running embedded Temporal server and, optionally, its UI.
+type Server struct {
+	opts     Options
+	server   temporal.Server
+	ui       *uiserver.Server
+	uiDone   chan struct{}
+	frontend string
+}
+
+// Start starts the server, registers the search attributes and starts the UI. The caller must have checked the
+// configured ports are free: the UI exits the process when its port is taken.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	if o.Namespace == "" {
+		o.Namespace = "default"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if o.FrontendPort == 0 {
+		if o.FrontendPort, err = FreePort(o.Host); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{opts: o, frontend: net.JoinHostPort(o.Host, strconv.Itoa(o.FrontendPort))}
+	cfg, err := s.config()
+	if err != nil {
+		return nil, err
+	}
+	sqlConf := cfg.Persistence.DataStores[sqliteplugin.PluginName].SQL
+	if o.DatabaseFile != "" {
+		if err := os.MkdirAll(filepath.Dir(o.DatabaseFile), 0o700); err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(o.DatabaseFile); errors.Is(err, os.ErrNotExist) {
+			if err := sqliteschema.SetupSchema(sqlConf); err != nil {
+				return nil, fmt.Errorf("devserver: set up schema: %w", err)
+			}
+		}
+	}
+	ns, err := sqliteschema.NewNamespaceConfig("active", o.Namespace, false, o.SearchAttributes)
+	if err != nil {
+		return nil, err
+	}
+	// Does nothing for a namespace that exists: search attributes are (re)registered after start.
+	if err := sqliteschema.CreateNamespaces(sqlConf, ns); err != nil {
+		return nil, fmt.Errorf("devserver: create namespace: %w", err)
+	}
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	for name, svc := range cfg.Services {
+		hosts[primitives.ServiceName(name)] = static.SingleLocalHost(net.JoinHostPort(o.Host, strconv.Itoa(svc.RPC.GRPCPort)))
+	}
+	s.server, err = temporal.NewServer(
+		temporal.WithConfig(cfg),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(hosts),
+		temporal.WithLogger(newServerLogger(o.Logger)),
+		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
+			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: %w", err)
+	}
+	if err := s.server.Start(); err != nil {
+		return nil, fmt.Errorf("devserver: start: %w", err)
+	}
+	if err := s.registerSearchAttributes(ctx); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	if o.UIPort != 0 {
+		s.startUI()
+	}
+	return s, nil
+}
+
+func (s *Server) config() (*config.Config, error) {
+	o := s.opts
+	sqlConf := &config.SQL{PluginName: sqliteplugin.PluginName, ConnectAttributes: map[string]string{}}
+	if o.DatabaseFile != "" {
+		sqlConf.DatabaseName = o.DatabaseFile
+		sqlConf.ConnectAttributes["mode"] = "rwc"
+	} else {
+		sqlConf.DatabaseName = fmt.Sprintf("mem%d", time.Now().UnixNano())
+		sqlConf.ConnectAttributes["mode"] = "memory"
+		sqlConf.ConnectAttributes["cache"] = "shared"
+	}
+	service := func(port int) (config.Service, error) {
+		var err error
+		if port == 0 {
+			if port, err = FreePort(o.Host); err != nil {
+				return config.Service{}, err
+			}
+		}
+		membership, err := FreePort(o.Host)
+		return config.Service{RPC: config.RPC{GRPCPort: port, MembershipPort: membership, BindOnIP: o.Host}}, err
+	}
+	services := map[string]config.Service{}
+	for name, port := range map[string]int{"frontend": o.FrontendPort, "history": 0, "matching": 0, "worker": 0} {
+		svc, err := service(port)
+		if err != nil {
+			return nil, err
+		}
+		services[name] = svc
+	}
+	return &config.Config{
+		Global: config.Global{Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: o.Host}},
+		Persistence: config.Persistence{
+			DefaultStore: sqliteplugin.PluginName, VisibilityStore: sqliteplugin.PluginName, NumHistoryShards: 1,
+			DataStores: map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlConf}},
+		},
+		ClusterMetadata: &cluster.Config{
+			EnableGlobalNamespace: false, FailoverVersionIncrement: 10, MasterClusterName: "active", CurrentClusterName: "active",
+			ClusterInformation: map[string]cluster.ClusterInformation{"active": {Enabled: true, InitialFailoverVersion: 1, RPCAddress: s.frontend}},
+		},
+		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
+		Services:            services,
+		Archival: config.Archival{
+			History:    config.HistoryArchival{State: "disabled"},
+			Visibility: config.VisibilityArchival{State: "disabled"},
+		},
+		NamespaceDefaults: config.NamespaceDefaults{Archival: config.ArchivalNamespaceDefaults{
+			History:    config.HistoryArchivalNamespaceDefaults{State: "disabled"},
+			Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
+		}},
+		PublicClient: config.PublicClient{HostPort: s.frontend},
+	}, nil
+}
+
+// registerSearchAttributes adds the project's attributes; ones that exist already count as done, so a restart on
+// the same database works.
+func (s *Server) registerSearchAttributes(ctx context.Context) error {
+	if len(s.opts.SearchAttributes) == 0 {
+		return nil
+	}
+	c, err := client.Dial(client.Options{HostPort: s.frontend, Namespace: s.opts.Namespace, Logger: quietSDKLogger{}})
+	if err != nil {
+		return fmt.Errorf("devserver: dial: %w", err)
+	}
+	defer c.Close()
+	return RegisterSearchAttributes(ctx, c, s.opts.Namespace, s.opts.SearchAttributes)
+}
+
+// RegisterSearchAttributes adds attributes to a namespace, treating "already exists" as success.
+func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string, attrs map[string]enumspb.IndexedValueType) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: attrs})
+		var exists *serviceerror.AlreadyExists
+		switch {
+		case err == nil, errors.As(err, &exists):
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("devserver: register search attributes: %w", err)
+		}
+		// The server may still be starting its internal services.
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (s *Server) startUI() {
+	s.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
+		Host: s.opts.Host, Port: s.opts.UIPort, TemporalGRPCAddress: s.frontend, EnableUI: true,
+		Codec:            uiconfig.Codec{Endpoint: s.opts.CodecEndpoint},
+		CORS:             uiconfig.CORS{CookieInsecure: true},
+		HideLogs:         true,
+		DisableNewsFetch: true,
+		DefaultNamespace: s.opts.Namespace,
+	}))
+	s.uiDone = make(chan struct{})
+	go func() {
+		defer close(s.uiDone)
+		_ = s.ui.Start()
+	}()
+}
+
+// FrontendHostPort is where SDK clients connect.
+func (s *Server) FrontendHostPort() string { return s.frontend }
+
+// UIURL is the Web UI's address, empty when it is disabled.
+func (s *Server) UIURL() string {
+	if s.opts.UIPort == 0 {
+		return ""
+	}
+	return "http://" + net.JoinHostPort(s.opts.Host, strconv.Itoa(s.opts.UIPort))
+}
+
+// Stop stops the UI, then the server.
+func (s *Server) Stop() {
+	if s.ui != nil {
+		s.ui.Stop()
+		<-s.uiDone
+	}
+	if s.server != nil {
+		_ = s.server.Stop()
+	}
+}
+
+// FreePort asks the kernel for a free TCP port on host.
+func FreePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

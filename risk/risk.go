@@ -1,0 +1,145 @@
+// Package risk decides whether a payee belongs to the high-risk group (高风险人群) that must pass WeChat face
+// verification before being paid, or must not be paid at all. It is a pure rule table whose thresholds come from
+// configuration; every decision lists the rules that fired, by code, never with personal data.
+package risk
+
+import "fmt"
+
+// Config holds the thresholds (RECEIPTFLOW_RISK_*).
+type Config struct {
+	MinAge             int   `envconfig:"MIN_AGE" default:"18"`
+	MaxAge             int   `envconfig:"MAX_AGE" default:"65"`
+	LargePaymentFen    int64 `envconfig:"LARGE_PAYMENT_FEN" default:"200000"` // 2,000 元: also where WeChat Pay wants the name
+	MonthlyNearFen     int64 `envconfig:"MONTHLY_NEAR_FEN" default:"8000000"` // 80,000 元 in a month
+	MaxPayouts24h      int   `envconfig:"MAX_PAYOUTS_24H" default:"5"`        // more payouts than this in 24 h
+	SplitWindowFen     int64 `envconfig:"SPLIT_WINDOW_FEN" default:"200000"`  // several small payouts in 24 h adding up to this
+	RiskRankChallenge  int   `envconfig:"RANK_CHALLENGE" default:"3"`         // WeChat risk_rank: face verification
+	RiskRankBlock      int   `envconfig:"RANK_BLOCK" default:"4"`             // WeChat risk_rank: refuse
+	FaceFailuresLimit  int   `envconfig:"FACE_FAILURES" default:"3"`          // failed face checks in 30 days
+	BlockBlacklisted   bool  `envconfig:"BLOCK_BLACKLISTED" default:"true"`   // blacklisted: refuse, not just verify
+	BlockExpiredIDCard bool  `envconfig:"BLOCK_EXPIRED_ID" default:"false"`   // expired ID card: refuse
+}
+
+// Validate rejects thresholds that make no sense.
+func (c Config) Validate() error {
+	switch {
+	case c.MinAge < 0 || c.MaxAge <= c.MinAge:
+		return fmt.Errorf("risk: age limits %d..%d", c.MinAge, c.MaxAge)
+	case c.LargePaymentFen <= 0 || c.MonthlyNearFen <= 0 || c.SplitWindowFen <= 0:
+		return fmt.Errorf("risk: amount thresholds must be positive")
+	case c.RiskRankChallenge < 0 || c.RiskRankBlock < c.RiskRankChallenge:
+		return fmt.Errorf("risk: risk rank thresholds %d/%d", c.RiskRankChallenge, c.RiskRankBlock)
+	case c.MaxPayouts24h < 0 || c.FaceFailuresLimit < 1:
+		return fmt.Errorf("risk: counts must be positive")
+	}
+	return nil
+}
+
+// Facts about the payee and this payment. Age is derived from the ID number by the caller; nothing here is PII.
+type Facts struct {
+	Age             int
+	IDExpired       bool
+	Blacklisted     bool
+	GrossFen        int64
+	MonthIncomeFen  int64 // already booked this month, before this payment
+	Payouts24h      int
+	Paid24hFen      int64
+	RiskRank        int  // WeChat getuserriskrank, 0..4
+	RiskRankUnknown bool // WeChat could not be asked: treated as a reason to verify the face
+	FaceFailures30d int
+}
+
+// Level of a decision.
+type Level string
+
+const (
+	Low     Level = "LOW"
+	High    Level = "HIGH"    // pay only after face verification
+	Blocked Level = "BLOCKED" // do not pay
+)
+
+// Rule codes.
+const (
+	Underage      = "AGE_UNDER_MIN"
+	Overage       = "AGE_OVER_MAX"
+	IDExpired     = "ID_EXPIRED"
+	Blacklisted   = "BLACKLISTED"
+	LargePayment  = "LARGE_SINGLE_PAYMENT"
+	MonthlyNear   = "MONTHLY_INCOME_NEAR_LIMIT"
+	FrequentPay   = "FREQUENT_PAYOUTS"
+	SplitAmounts  = "SPLIT_AMOUNTS"
+	WeChatRisky   = "WECHAT_RISK_RANK"
+	WeChatBlocked = "WECHAT_RISK_RANK_BLOCK"
+	WeChatUnknown = "WECHAT_RISK_RANK_UNAVAILABLE"
+	FaceFailures  = "REPEATED_FACE_FAILURES"
+)
+
+// Fired is one rule that matched.
+type Fired struct {
+	Code  string `json:"code"`
+	Level Level  `json:"level"`
+}
+
+// Assessment is the decision.
+type Assessment struct {
+	Level Level   `json:"level"`
+	Rules []Fired `json:"rules"`
+}
+
+// Codes lists the fired rule codes.
+func (a Assessment) Codes() []string {
+	out := make([]string, len(a.Rules))
+	for i, r := range a.Rules {
+		out[i] = r.Code
+	}
+	return out
+}
+
+type rule struct {
+	code  string
+	level func(Config) Level
+	fires func(Config, Facts) bool
+}
+
+func always(l Level) func(Config) Level { return func(Config) Level { return l } }
+
+var rules = []rule{
+	{Underage, always(High), func(c Config, f Facts) bool { return f.Age < c.MinAge }},
+	{Overage, always(High), func(c Config, f Facts) bool { return f.Age > c.MaxAge }},
+	{IDExpired, func(c Config) Level { return pick(c.BlockExpiredIDCard) }, func(c Config, f Facts) bool { return f.IDExpired }},
+	{Blacklisted, func(c Config) Level { return pick(c.BlockBlacklisted) }, func(c Config, f Facts) bool { return f.Blacklisted }},
+	{LargePayment, always(High), func(c Config, f Facts) bool { return f.GrossFen >= c.LargePaymentFen }},
+	{MonthlyNear, always(High), func(c Config, f Facts) bool { return f.MonthIncomeFen+f.GrossFen >= c.MonthlyNearFen }},
+	{FrequentPay, always(High), func(c Config, f Facts) bool { return f.Payouts24h+1 > c.MaxPayouts24h }},
+	// Several payments each under the large-payment line that together cross it: the classic split.
+	{SplitAmounts, always(High), func(c Config, f Facts) bool {
+		return f.GrossFen < c.LargePaymentFen && f.Payouts24h > 0 && f.Paid24hFen+f.GrossFen >= c.SplitWindowFen
+	}},
+	{WeChatBlocked, always(Blocked), func(c Config, f Facts) bool { return f.RiskRank >= c.RiskRankBlock }},
+	{WeChatRisky, always(High), func(c Config, f Facts) bool { return f.RiskRank >= c.RiskRankChallenge && f.RiskRank < c.RiskRankBlock }},
+	{WeChatUnknown, always(High), func(c Config, f Facts) bool { return f.RiskRankUnknown }},
+	{FaceFailures, always(High), func(c Config, f Facts) bool { return f.FaceFailures30d >= c.FaceFailuresLimit }},
+}
+
+func pick(block bool) Level {
+	if block {
+		return Blocked
+	}
+	return High
+}
+
+// Assess runs every rule; the level is the worst one that fired.
+func Assess(c Config, f Facts) Assessment {
+	a := Assessment{Level: Low, Rules: []Fired{}}
+	for _, r := range rules {
+		if !r.fires(c, f) {
+			continue
+		}
+		l := r.level(c)
+		a.Rules = append(a.Rules, Fired{Code: r.code, Level: l})
+		if l == Blocked || (l == High && a.Level == Low) {
+			a.Level = l
+		}
+	}
+	return a
+}

@@ -1,0 +1,221 @@
+// Package sandbox imitates the WeChat server API (and, in wechatpay.go, WeChat Pay) over HTTP with the real request
+// and response shapes and error codes, so the real clients are what dev and the tests exercise. Sandbox-only
+// endpoints under /sandbox/ play the phone's part: wx.login, the face scan, and setting a user's risk rank.
+//
+// It is linked into the dev command and tests only; production reaches it solely by configuring base URLs.
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a sandbox. Zero values give a well-behaved WeChat.
+type Options struct {
+	AppID  string
+	Secret string
+	// TokenTTL is how long an access token really lives, while responses still claim expires_in 7200: set it short
+	// to make business calls meet 40001 and exercise the client's refetch.
+	TokenTTL time.Duration
+	Faults   Faults
+	// Seed makes fault injection repeatable; 0 picks a random seed.
+	Seed uint64
+	// RiskRanks presets getuserriskrank answers by openid.
+	RiskRanks map[string]int
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// Faults are injected on WeChat endpoints (never on /sandbox/ ones), each a probability between 0 and 1.
+type Faults struct {
+	Busy        float64       `envconfig:"BUSY"`         // errcode -1
+	MinuteQuota float64       `envconfig:"MINUTE_QUOTA"` // errcode 45011
+	HTTP5xx     float64       `envconfig:"HTTP_5XX"`     // HTTP 503
+	Drop        float64       `envconfig:"DROP"`         // connection closed without an answer
+	Slow        float64       `envconfig:"SLOW"`         // answer after SlowDelay
+	SlowDelay   time.Duration `envconfig:"SLOW_DELAY" default:"2s"`
+}
+
+// Sandbox is an http.Handler.
+type Sandbox struct {
+	opts Options
+	mux  *http.ServeMux
+	log  *slog.Logger
+
+	mu          sync.Mutex
+	rng         *mrand.Rand
+	faults      Faults
+	token       string
+	tokenExpiry time.Time
+	codes       map[string]loginCode
+	riskRanks   map[string]int
+	userIDKeys  map[string]*userIDKey
+	results     map[string]*faceResult
+	verifyIDs   map[string]*verifyID
+	outSeqNos   map[string]string // out_seq_no → verify_id, unique per appid
+	stats       Stats
+}
+
+// Stats count calls, so tests can assert on how the client behaved.
+type Stats struct {
+	TokenFetches int
+	Calls        map[string]int
+	Faults       int
+}
+
+// New builds a sandbox.
+func New(opts Options) *Sandbox {
+	if opts.AppID == "" {
+		opts.AppID = "wxsandbox00000001"
+	}
+	if opts.Secret == "" {
+		opts.Secret = "sandbox-secret"
+	}
+	if opts.TokenTTL <= 0 {
+		opts.TokenTTL = 2 * time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	seed := opts.Seed
+	if seed == 0 {
+		seed = mrand.Uint64()
+	}
+	s := &Sandbox{
+		opts:       opts,
+		log:        opts.Logger,
+		rng:        mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		faults:     opts.Faults,
+		codes:      map[string]loginCode{},
+		riskRanks:  map[string]int{},
+		userIDKeys: map[string]*userIDKey{},
+		results:    map[string]*faceResult{},
+		verifyIDs:  map[string]*verifyID{},
+		outSeqNos:  map[string]string{},
+		stats:      Stats{Calls: map[string]int{}},
+	}
+	for k, v := range opts.RiskRanks {
+		s.riskRanks[k] = v
+	}
+	s.mux = http.NewServeMux()
+	s.routeWeChat()
+	return s
+}
+
+// AppID and Secret are what clients must be configured with.
+func (s *Sandbox) AppID() string  { return s.opts.AppID }
+func (s *Sandbox) Secret() string { return s.opts.Secret }
+
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// SetFaults changes fault injection at run time.
+func (s *Sandbox) SetFaults(f Faults) {
+	s.mu.Lock()
+	s.faults = f
+	s.mu.Unlock()
+}
+
+// Stats returns a copy of the call counters.
+func (s *Sandbox) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.stats
+	c.Calls = map[string]int{}
+	for k, v := range s.stats.Calls {
+		c.Calls[k] = v
+	}
+	return c
+}
+
+// SetRiskRank presets getuserriskrank for openid.
+func (s *Sandbox) SetRiskRank(openid string, rank int) {
+	s.mu.Lock()
+	s.riskRanks[openid] = rank
+	s.mu.Unlock()
+}
+
+// wechatEndpoint wraps a WeChat endpoint with call counting and fault injection.
+func (s *Sandbox) wechatEndpoint(name string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.stats.Calls[name]++
+		f := s.faults
+		roll := func(p float64) bool { return p > 0 && s.rng.Float64() < p }
+		drop, fail5xx, busy, quota, slow := roll(f.Drop), roll(f.HTTP5xx), roll(f.Busy), roll(f.MinuteQuota), roll(f.Slow)
+		if drop || fail5xx || busy || quota {
+			s.stats.Faults++
+		}
+		s.mu.Unlock()
+		if slow {
+			select {
+			case <-time.After(f.SlowDelay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		switch {
+		case drop:
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					conn.Close()
+					return
+				}
+			}
+			http.Error(w, "dropped", http.StatusBadGateway)
+		case fail5xx:
+			http.Error(w, "sandbox: injected server error", http.StatusServiceUnavailable)
+		case busy:
+			writeErr(w, -1, "system error")
+		case quota:
+			writeErr(w, 45011, "api minute-quota reach limit  mustslower retry next minute")
+		default:
+			h(w, r)
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, map[string]any{"errcode": code, "errmsg": msg})
+}
+
+func ok(extra map[string]any) map[string]any {
+	out := map[string]any{"errcode": 0, "errmsg": "ok"}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
+// decode reads a JSON body; it answers 47001 (data format error) like WeChat when it cannot.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil || json.Unmarshal(body, v) != nil {
+		writeErr(w, 47001, "data format error")
+		return false
+	}
+	return true
+}
+
+func randomID(prefix string, n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+func trimLower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

@@ -1,0 +1,233 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/receiptflow/receiptflow/tax"
+)
+
+// Ledger row kinds.
+const (
+	LedgerWithhold = "WITHHOLD"
+	LedgerReversal = "REVERSAL"
+)
+
+// TaxEntry is one ledger row.
+type TaxEntry struct {
+	OrderID     string          `json:"orderId"`
+	Attempt     int             `json:"attempt"`
+	Kind        string          `json:"kind"`
+	PayeeID     string          `json:"payeeId"`
+	PayerID     string          `json:"payerId"`
+	ServiceItem string          `json:"serviceItem"`
+	Period      string          `json:"period"`
+	Year        int             `json:"year"`
+	Method      tax.Method      `json:"method"`
+	IncomeFen   int64           `json:"incomeFen"`
+	TaxFen      int64           `json:"taxFen"`
+	Detail      json.RawMessage `json:"detail"`
+	Reason      string          `json:"reason,omitempty"`
+	CreatedAt   time.Time       `json:"createdAt"`
+}
+
+// basis reads what the ledger holds for the period an order's payment falls in. Reversed orders net out because
+// reversal rows carry negative amounts.
+func (s *Store) basis(ctx context.Context, q querier, m tax.Method, o Order, at time.Time) (tax.Basis, error) {
+	var b tax.Basis
+	var income, withheld sql.NullInt64
+	switch m {
+	case tax.PerPayment:
+		err := s.row(ctx, q, `SELECT SUM(income_fen), SUM(tax_fen) FROM tax_ledger WHERE payee_id = ? AND payer_id = ? AND service_item = ? AND period = ? AND order_id <> ?`,
+			o.PayeeID, o.PayerID, o.ServiceItem, tax.Period(at), o.ID).Scan(&income, &withheld)
+		if err != nil {
+			return b, err
+		}
+		b.Months = 1
+	case tax.Cumulative:
+		err := s.row(ctx, q, `SELECT SUM(income_fen), SUM(tax_fen) FROM tax_ledger WHERE payee_id = ? AND tax_year = ? AND order_id <> ?`,
+			o.PayeeID, tax.Year(at), o.ID).Scan(&income, &withheld)
+		if err != nil {
+			return b, err
+		}
+		// Months with income: periods whose net income is positive, plus this payment's month.
+		rows, err := s.query(ctx, q, `SELECT period FROM tax_ledger WHERE payee_id = ? AND tax_year = ? AND order_id <> ? GROUP BY period HAVING SUM(income_fen) > 0`,
+			o.PayeeID, tax.Year(at), o.ID)
+		if err != nil {
+			return b, err
+		}
+		defer rows.Close()
+		months := map[string]bool{tax.Period(at): true}
+		for rows.Next() {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				return b, err
+			}
+			months[p] = true
+		}
+		if err := rows.Err(); err != nil {
+			return b, err
+		}
+		b.Months = len(months)
+	default:
+		return b, fmt.Errorf("unknown tax method %q", m)
+	}
+	b.PriorIncome, b.PriorWithheld = max(0, income.Int64), max(0, withheld.Int64)
+	return b, nil
+}
+
+// PreviewTax computes what withholding would be for an order paid now, without booking it. When the order has
+// a standing (unreversed) booking, it returns that.
+func (s *Store) PreviewTax(ctx context.Context, m tax.Method, orderID string) (tax.Withholding, error) {
+	if e, err := s.standingEntry(ctx, s.db, orderID); err == nil {
+		return withholdingOf(e), nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return tax.Withholding{}, err
+	}
+	o, err := s.Order(ctx, orderID)
+	if err != nil {
+		return tax.Withholding{}, err
+	}
+	b, err := s.basis(ctx, s.db, m, o, s.now())
+	if err != nil {
+		return tax.Withholding{}, err
+	}
+	return tax.Compute(m, b, o.GrossFen)
+}
+
+// ErrWithholdingStanding: another payout attempt of the order still has tax booked; reverse it first.
+var ErrWithholdingStanding = fmt.Errorf("another attempt of this order has tax withheld and not reversed: %w", ErrConflict)
+
+// WithholdTax books the withholding for one payout attempt of an order, once: calling it again returns the first
+// booking, whatever the method says now. Bookings for one payee are serialized so two orders never compute from
+// the same basis.
+func (s *Store) WithholdTax(ctx context.Context, m tax.Method, orderID string, attempt int) (TaxEntry, error) {
+	if attempt < 1 {
+		return TaxEntry{}, errors.New("attempt must be 1 or more")
+	}
+	var entry TaxEntry
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		o, err := s.scanOrder(s.row(ctx, tx, orderSelect+` WHERE o.id = ?`, orderID))
+		if err != nil {
+			return err
+		}
+		// Lock the payee: concurrent bookings for the same person wait here (PostgreSQL); SQLite's IMMEDIATE
+		// transaction already serializes writers.
+		var locked string
+		if err := s.row(ctx, tx, `SELECT id FROM payees WHERE id = ?`+s.forUpdate(), o.PayeeID).Scan(&locked); err != nil {
+			return err
+		}
+		if e, err := s.taxEntry(ctx, tx, orderID, attempt, LedgerWithhold); err == nil {
+			entry = e
+			return nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if _, err := s.standingEntry(ctx, tx, orderID); err == nil {
+			return ErrWithholdingStanding
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		now := s.now()
+		b, err := s.basis(ctx, tx, m, o, now)
+		if err != nil {
+			return err
+		}
+		w, err := tax.Compute(m, b, o.GrossFen)
+		if err != nil {
+			return err
+		}
+		detail, _ := json.Marshal(map[string]any{"basis": b, "withholding": w})
+		entry = TaxEntry{OrderID: o.ID, Attempt: attempt, Kind: LedgerWithhold, PayeeID: o.PayeeID, PayerID: o.PayerID, ServiceItem: o.ServiceItem,
+			Period: tax.Period(now), Year: tax.Year(now), Method: m, IncomeFen: w.Gross, TaxFen: w.Tax, Detail: detail, CreatedAt: now.UTC().Truncate(time.Microsecond)}
+		return s.insertEntry(ctx, tx, entry)
+	})
+	return entry, err
+}
+
+// ReverseTax cancels every standing withholding of an order (its payout failed) with negative rows, once each.
+// Reversing an order with nothing standing does nothing and reports false.
+func (s *Store) ReverseTax(ctx context.Context, orderID, reason string) (TaxEntry, bool, error) {
+	var entry TaxEntry
+	var reversed bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for {
+			w, err := s.standingEntry(ctx, tx, orderID)
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			detail, _ := json.Marshal(map[string]any{"reverses": LedgerWithhold, "attempt": w.Attempt})
+			// The reversal lands in the period of the booking it cancels, so that month nets to zero.
+			entry = TaxEntry{OrderID: orderID, Attempt: w.Attempt, Kind: LedgerReversal, PayeeID: w.PayeeID, PayerID: w.PayerID, ServiceItem: w.ServiceItem,
+				Period: w.Period, Year: w.Year, Method: w.Method, IncomeFen: -w.IncomeFen, TaxFen: -w.TaxFen, Detail: detail, Reason: reason,
+				CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
+			if err := s.insertEntry(ctx, tx, entry); err != nil {
+				return err
+			}
+			reversed = true
+		}
+	})
+	return entry, reversed, err
+}
+
+func (s *Store) insertEntry(ctx context.Context, tx *sql.Tx, e TaxEntry) error {
+	_, err := s.exec(ctx, tx, `INSERT INTO tax_ledger (order_id, attempt, kind, payee_id, payer_id, service_item, period, tax_year, method, income_fen, tax_fen, detail, reason, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.OrderID, e.Attempt, e.Kind, e.PayeeID, e.PayerID, e.ServiceItem, e.Period, e.Year, string(e.Method), e.IncomeFen, e.TaxFen, string(e.Detail), e.Reason, formatTime(e.CreatedAt))
+	return err
+}
+
+const entryColumns = `order_id, attempt, kind, payee_id, payer_id, service_item, period, tax_year, method, income_fen, tax_fen, detail, reason, created_at`
+
+func scanEntry(r interface{ Scan(...any) error }) (TaxEntry, error) {
+	var e TaxEntry
+	var detail, created, method string
+	if err := r.Scan(&e.OrderID, &e.Attempt, &e.Kind, &e.PayeeID, &e.PayerID, &e.ServiceItem, &e.Period, &e.Year, &method, &e.IncomeFen, &e.TaxFen, &detail, &e.Reason, &created); err != nil {
+		return TaxEntry{}, notFound(err, "tax entry")
+	}
+	e.Method, e.Detail, e.CreatedAt = tax.Method(method), json.RawMessage(detail), parseTime(created)
+	return e, nil
+}
+
+func (s *Store) taxEntry(ctx context.Context, q querier, orderID string, attempt int, kind string) (TaxEntry, error) {
+	return scanEntry(s.row(ctx, q, `SELECT `+entryColumns+` FROM tax_ledger WHERE order_id = ? AND attempt = ? AND kind = ?`, orderID, attempt, kind))
+}
+
+// standingEntry is the order's withholding that has not been reversed, if any.
+func (s *Store) standingEntry(ctx context.Context, q querier, orderID string) (TaxEntry, error) {
+	return scanEntry(s.row(ctx, q, `SELECT `+entryColumns+` FROM tax_ledger w WHERE order_id = ? AND kind = ?
+		AND NOT EXISTS (SELECT 1 FROM tax_ledger r WHERE r.order_id = w.order_id AND r.attempt = w.attempt AND r.kind = ?)
+		ORDER BY attempt LIMIT 1`, orderID, LedgerWithhold, LedgerReversal))
+}
+
+// TaxEntries lists a payee's ledger rows for a period (YYYY-MM), oldest first.
+func (s *Store) TaxEntries(ctx context.Context, payeeID, period string) ([]TaxEntry, error) {
+	rows, err := s.query(ctx, s.db, `SELECT `+entryColumns+` FROM tax_ledger WHERE payee_id = ? AND period = ? ORDER BY created_at, order_id, attempt, kind`, payeeID, period)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TaxEntry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func withholdingOf(e TaxEntry) tax.Withholding {
+	return tax.Withholding{Method: e.Method, Gross: e.IncomeFen, Tax: e.TaxFen, Net: e.IncomeFen - e.TaxFen}
+}
+
+// Withholding is the booked withholding of an entry as amounts.
+func (e TaxEntry) Withholding() tax.Withholding { return withholdingOf(e) }

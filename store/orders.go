@@ -1,0 +1,229 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Order states as the store records them. The workflow's finer states live in Temporal; the store keeps where
+// the order stands for merchants and payees. PAID and CANCELLED are final; REJECTED, EXPIRED and FAILED end one
+// run, and the payee may tap again (after the payer funds the order, say), which starts a new run.
+const (
+	OrderCreated    = "CREATED"
+	OrderProcessing = "PROCESSING"
+	OrderPaid       = "PAID"
+	OrderFailed     = "FAILED"
+	OrderRejected   = "REJECTED"
+	OrderExpired    = "EXPIRED"
+	OrderCancelled  = "CANCELLED"
+)
+
+// FinalOrderState reports whether no more work happens on an order in state.
+func FinalOrderState(state string) bool { return state == OrderPaid || state == OrderCancelled }
+
+// Order is a payout a payer asked for.
+type Order struct {
+	ID              string    `json:"orderId"`
+	PayerID         string    `json:"payerId"`
+	PayeeID         string    `json:"payeeId"`
+	PayeeOpenID     string    `json:"payeeOpenId"`
+	MerchantOrderNo string    `json:"merchantOrderNo"`
+	ServiceItem     string    `json:"serviceItem"`
+	Description     string    `json:"description"`
+	GrossFen        int64     `json:"grossFen"`
+	State           string    `json:"state"`
+	StateReason     string    `json:"stateReason,omitempty"`
+	CreatedAt       time.Time `json:"createdAt"`
+	UpdatedAt       time.Time `json:"updatedAt"`
+}
+
+// NewOrder is what a payer submits.
+type NewOrder struct {
+	ID              string // optional; generated when empty
+	PayerID         string
+	PayeeOpenID     string
+	MerchantOrderNo string
+	ServiceItem     string
+	Description     string
+	GrossFen        int64
+}
+
+// OrderIDPattern is what an order ID looks like: it is embedded in out_bill_no and out_seq_no, which allow only
+// letters and digits and at most 32 characters.
+var OrderIDPattern = regexp.MustCompile(`^[0-9A-Za-z]{6,24}$`)
+
+// MaxGrossFen bounds one order (10 million 元), far above any gig payment and far below int64 trouble.
+const MaxGrossFen = 1_000_000_000
+
+// CreateOrder creates an order. The same payer and merchant order number again returns the existing order when
+// everything else matches, and ErrConflict otherwise.
+func (s *Store) CreateOrder(ctx context.Context, n NewOrder) (Order, bool, error) {
+	if n.ID == "" {
+		n.ID = NewID("ord")
+	}
+	switch {
+	case !OrderIDPattern.MatchString(n.ID):
+		return Order{}, false, errors.New("order id must be 6-24 letters or digits")
+	case n.GrossFen <= 0 || n.GrossFen > MaxGrossFen:
+		return Order{}, false, fmt.Errorf("grossFen must be between 1 and %d", MaxGrossFen)
+	case n.MerchantOrderNo == "" || len(n.MerchantOrderNo) > 64:
+		return Order{}, false, errors.New("merchantOrderNo must be 1-64 characters")
+	case n.ServiceItem == "" || len(n.ServiceItem) > 64:
+		return Order{}, false, errors.New("serviceItem must be 1-64 characters")
+	case len(n.Description) > 128:
+		return Order{}, false, errors.New("description must be at most 128 characters")
+	}
+	payee, err := s.EnsurePayee(ctx, n.PayeeOpenID)
+	if err != nil {
+		return Order{}, false, err
+	}
+	if _, err := s.Payer(ctx, n.PayerID); err != nil {
+		return Order{}, false, err
+	}
+	now := s.stamp()
+	res, err := s.exec(ctx, s.db, `INSERT INTO orders (id, payer_id, payee_id, merchant_order_no, service_item, description, gross_fen, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		n.ID, n.PayerID, payee.ID, n.MerchantOrderNo, n.ServiceItem, n.Description, n.GrossFen, OrderCreated, now, now)
+	if err != nil {
+		return Order{}, false, err
+	}
+	created, _ := res.RowsAffected()
+	o, err := s.scanOrder(s.row(ctx, s.db, orderSelect+` WHERE o.payer_id = ? AND o.merchant_order_no = ?`, n.PayerID, n.MerchantOrderNo))
+	if errors.Is(err, ErrNotFound) {
+		return Order{}, false, fmt.Errorf("order id %s already used: %w", n.ID, ErrConflict)
+	}
+	if err != nil {
+		return Order{}, false, err
+	}
+	if created == 0 && (o.PayeeID != payee.ID || o.GrossFen != n.GrossFen || o.ServiceItem != n.ServiceItem || o.Description != n.Description) {
+		return Order{}, false, fmt.Errorf("merchant order %s exists with other details: %w", n.MerchantOrderNo, ErrConflict)
+	}
+	return o, created == 1, nil
+}
+
+const orderSelect = `SELECT o.id, o.payer_id, o.payee_id, p.openid, o.merchant_order_no, o.service_item, o.description, o.gross_fen,
+	o.state, o.state_reason, o.created_at, o.updated_at FROM orders o JOIN payees p ON p.id = o.payee_id`
+
+func (s *Store) scanOrder(r interface{ Scan(...any) error }) (Order, error) {
+	var o Order
+	var created, updated string
+	if err := r.Scan(&o.ID, &o.PayerID, &o.PayeeID, &o.PayeeOpenID, &o.MerchantOrderNo, &o.ServiceItem, &o.Description, &o.GrossFen,
+		&o.State, &o.StateReason, &created, &updated); err != nil {
+		return Order{}, notFound(err, "order")
+	}
+	o.CreatedAt, o.UpdatedAt = parseTime(created), parseTime(updated)
+	return o, nil
+}
+
+// Order loads an order.
+func (s *Store) Order(ctx context.Context, id string) (Order, error) {
+	return s.scanOrder(s.row(ctx, s.db, orderSelect+` WHERE o.id = ?`, id))
+}
+
+// OrdersByPayee lists a payee's orders, newest first.
+func (s *Store) OrdersByPayee(ctx context.Context, payeeID string, limit int) ([]Order, error) {
+	rows, err := s.query(ctx, s.db, orderSelect+` WHERE o.payee_id = ? ORDER BY o.created_at DESC, o.id LIMIT ?`, payeeID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Order
+	for rows.Next() {
+		o, err := s.scanOrder(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// SetOrderState moves an order that is not final yet. Moving a final order to the state it already has is
+// harmless (a retried activity); to another state it is ErrConflict.
+func (s *Store) SetOrderState(ctx context.Context, id, state, reason string) error {
+	res, err := s.exec(ctx, s.db, `UPDATE orders SET state = ?, state_reason = ?, updated_at = ? WHERE id = ? AND state NOT IN (?, ?)`,
+		state, reason, s.stamp(), id, OrderPaid, OrderCancelled)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	o, err := s.Order(ctx, id)
+	if err != nil {
+		return err
+	}
+	if o.State == state {
+		return nil
+	}
+	return fmt.Errorf("order %s is already %s: %w", id, o.State, ErrConflict)
+}
+
+// Funding is the payer's money for one order, arrived at the platform.
+type Funding struct {
+	OrderID   string
+	PayerID   string
+	AmountFen int64
+	Reference string
+	ArrivedAt time.Time
+}
+
+// RecordFunding notes that the payer's funds for an order arrived; the first record per order wins.
+func (s *Store) RecordFunding(ctx context.Context, f Funding) error {
+	if f.AmountFen <= 0 || f.Reference == "" {
+		return errors.New("funding needs a positive amount and a reference")
+	}
+	o, err := s.Order(ctx, f.OrderID)
+	if err != nil {
+		return err
+	}
+	if o.PayerID != f.PayerID {
+		return fmt.Errorf("order %s belongs to another payer: %w", f.OrderID, ErrConflict)
+	}
+	_, err = s.exec(ctx, s.db, `INSERT INTO funding (order_id, payer_id, amount_fen, reference, arrived_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING`,
+		f.OrderID, f.PayerID, f.AmountFen, f.Reference, s.stamp())
+	return err
+}
+
+// Funding loads the funding of an order; ErrNotFound when the money has not arrived.
+func (s *Store) Funding(ctx context.Context, orderID string) (Funding, error) {
+	var f Funding
+	var arrived string
+	err := s.row(ctx, s.db, `SELECT order_id, payer_id, amount_fen, reference, arrived_at FROM funding WHERE order_id = ?`, orderID).
+		Scan(&f.OrderID, &f.PayerID, &f.AmountFen, &f.Reference, &arrived)
+	if err != nil {
+		return Funding{}, notFound(err, "funding")
+	}
+	f.ArrivedAt = parseTime(arrived)
+	return f, nil
+}
+
+// PayeeActivity is what the risk rules need to know about a payee's recent payouts.
+type PayeeActivity struct {
+	PaidLast24h     int   // orders paid in the last 24 hours
+	PaidLast24hFen  int64 // their gross amount
+	MonthIncomeFen  int64 // income booked in the ledger this month (all payers)
+	FaceFailures30d int   // failed face verifications in the last 30 days
+}
+
+// Activity summarizes a payee's recent payouts and face failures as of now, for period (YYYY-MM).
+func (s *Store) Activity(ctx context.Context, payeeID, period string, now time.Time) (PayeeActivity, error) {
+	var a PayeeActivity
+	err := s.row(ctx, s.db, `SELECT COUNT(*), COALESCE(SUM(gross_fen), 0) FROM orders WHERE payee_id = ? AND state = ? AND updated_at >= ?`,
+		payeeID, OrderPaid, formatTime(now.Add(-24*time.Hour))).Scan(&a.PaidLast24h, &a.PaidLast24hFen)
+	if err != nil {
+		return a, err
+	}
+	var income sql.NullInt64
+	if err := s.row(ctx, s.db, `SELECT SUM(income_fen) FROM tax_ledger WHERE payee_id = ? AND period = ?`, payeeID, period).Scan(&income); err != nil {
+		return a, err
+	}
+	a.MonthIncomeFen = income.Int64
+	err = s.row(ctx, s.db, `SELECT COUNT(*) FROM face_attempts WHERE payee_id = ? AND outcome IN ('FAIL', 'REFUSED') AND created_at >= ?`,
+		payeeID, formatTime(now.Add(-30*24*time.Hour))).Scan(&a.FaceFailures30d)
+	return a, err
+}

@@ -1,0 +1,360 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/receiptflow/receiptflow/keyring"
+	"github.com/receiptflow/receiptflow/pii"
+	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/tax"
+)
+
+// postgresEnv names a PostgreSQL server for the same tests (each test gets its own database); .ci/run sets it.
+const postgresEnv = "RECEIPTFLOW_TEST_POSTGRES_URL"
+
+// eachDB runs fn against a fresh SQLite file and, when configured, a fresh PostgreSQL database.
+func eachDB(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	t.Run("sqlite", func(t *testing.T) {
+		fn(t, openStore(t, filepath.Join(t.TempDir(), "rf.db")))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		base := os.Getenv(postgresEnv)
+		if base == "" {
+			t.Skipf("%s not set: no PostgreSQL server configured for this run (.ci/run starts one)", postgresEnv)
+		}
+		fn(t, openStore(t, freshPostgres(t, base)))
+	})
+}
+
+func openStore(t *testing.T, dsn string) *store.Store {
+	t.Helper()
+	ring, _ := keyring.Parse(keyring.Generate("t1"))
+	hasher, _ := pii.NewHasher([]byte("test-lookup-key-0123456789"))
+	s, err := store.Open(context.Background(), dsn, ring, hasher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Migrating twice is harmless.
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var dbSeq struct {
+	sync.Mutex
+	n int
+}
+
+func freshPostgres(t *testing.T, base string) string {
+	t.Helper()
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	dbSeq.Lock()
+	dbSeq.n++
+	name := fmt.Sprintf("rftest_%d_%d", os.Getpid(), dbSeq.n)
+	dbSeq.Unlock()
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		a, _ := sql.Open("pgx", base)
+		defer a.Close()
+		_, _ = a.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	})
+	i := strings.LastIndex(base, "/")
+	q := ""
+	if j := strings.Index(base[i:], "?"); j >= 0 {
+		q = base[i+j:]
+	}
+	return base[:i+1] + name + q
+}
+
+// seed makes a payer, a verified payee with an agreement, and returns the payee.
+func seed(t *testing.T, s *store.Store, openid, idNumber string) store.Payee {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.PutPayer(ctx, store.Payer{ID: "payer1", Name: "示例科技有限公司", Secret: "merchant-secret-0123456789"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.VerifyIdentity(ctx, openid, "张三", idNumber, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SignAgreement(ctx, "payer1", p.ID); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func newOrder(t *testing.T, s *store.Store, openid, no string, gross int64) store.Order {
+	t.Helper()
+	o, created, err := s.CreateOrder(context.Background(), store.NewOrder{PayerID: "payer1", PayeeOpenID: openid, MerchantOrderNo: no, ServiceItem: "delivery", Description: "配送费", GrossFen: gross})
+	if err != nil || !created {
+		t.Fatalf("CreateOrder: %v created=%v", err, created)
+	}
+	return o
+}
+
+func TestPayeeIdentityIsSealedAndBound(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		p := seed(t, s, "o_alice", "11010519491231002X")
+		if !p.Verified || p.BirthDate.Format("2006-01-02") != "1949-12-31" {
+			t.Fatalf("payee = %+v", p)
+		}
+		id, err := s.Identity(ctx, p.ID)
+		if err != nil || id.Name != "张三" || id.IDNumber != "11010519491231002X" {
+			t.Fatalf("Identity = %+v, %v", id, err)
+		}
+		// Same identity again: fine. Another identity: locked. Same ID from another account: taken.
+		if _, err := s.VerifyIdentity(ctx, "o_alice", "张三", "11010519491231002x", ""); err != nil {
+			t.Fatalf("resubmit: %v", err)
+		}
+		if _, err := s.VerifyIdentity(ctx, "o_alice", "李四", "11010519491231002X", ""); !errors.Is(err, store.ErrIdentityLocked) {
+			t.Fatalf("other name: %v", err)
+		}
+		if _, err := s.VerifyIdentity(ctx, "o_mallory", "张三", "11010519491231002X", ""); !errors.Is(err, store.ErrIdentityTaken) {
+			t.Fatalf("taken: %v", err)
+		}
+		if _, err := s.VerifyIdentity(ctx, "o_bob", "李四", "310101199801011234", ""); !errors.Is(err, pii.ErrIDChecksum) {
+			t.Fatalf("bad checksum: %v", err)
+		}
+	})
+}
+
+func TestPIINeverStoredInClear(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rf.db")
+	s := openStore(t, path)
+	seed(t, s, "o_alice", "11010519491231002X")
+	s.Close()
+	for _, f := range []string{path, path + "-wal"} {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, secret := range []string{"张三", "11010519491231002X", "merchant-secret-0123456789"} {
+			if strings.Contains(string(raw), secret) {
+				t.Errorf("%s contains %q in clear", filepath.Base(f), secret)
+			}
+		}
+	}
+}
+
+func TestOrdersAreIdempotentPerMerchantOrderNo(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		seed(t, s, "o_alice", "11010519491231002X")
+		o := newOrder(t, s, "o_alice", "M-1", 200000)
+		again, created, err := s.CreateOrder(ctx, store.NewOrder{PayerID: "payer1", PayeeOpenID: "o_alice", MerchantOrderNo: "M-1", ServiceItem: "delivery", Description: "配送费", GrossFen: 200000})
+		if err != nil || created || again.ID != o.ID {
+			t.Fatalf("same order again: %+v created=%v %v", again, created, err)
+		}
+		_, _, err = s.CreateOrder(ctx, store.NewOrder{PayerID: "payer1", PayeeOpenID: "o_alice", MerchantOrderNo: "M-1", ServiceItem: "delivery", Description: "配送费", GrossFen: 300000})
+		if !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("other amount: %v", err)
+		}
+		for _, bad := range []store.NewOrder{
+			{PayerID: "payer1", PayeeOpenID: "o_alice", MerchantOrderNo: "M-2", ServiceItem: "x", GrossFen: 0},
+			{PayerID: "payer1", PayeeOpenID: "o_alice", MerchantOrderNo: "", ServiceItem: "x", GrossFen: 1},
+			{PayerID: "nobody", PayeeOpenID: "o_alice", MerchantOrderNo: "M-3", ServiceItem: "x", GrossFen: 1},
+			{ID: "bad-id!", PayerID: "payer1", PayeeOpenID: "o_alice", MerchantOrderNo: "M-4", ServiceItem: "x", GrossFen: 1},
+		} {
+			if _, _, err := s.CreateOrder(ctx, bad); err == nil {
+				t.Errorf("accepted %+v", bad)
+			}
+		}
+		if err := s.SetOrderState(ctx, o.ID, store.OrderPaid, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetOrderState(ctx, o.ID, store.OrderPaid, ""); err != nil {
+			t.Fatalf("same final state again: %v", err)
+		}
+		if err := s.SetOrderState(ctx, o.ID, store.OrderCancelled, ""); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("final state changed: %v", err)
+		}
+	})
+}
+
+func TestWithholdingIsBookedOnceAndReversedOnce(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		p := seed(t, s, "o_alice", "11010519491231002X")
+		o1 := newOrder(t, s, "o_alice", "M-1", 100000)
+		o2 := newOrder(t, s, "o_alice", "M-2", 100000)
+
+		preview, err := s.PreviewTax(ctx, tax.PerPayment, o1.ID)
+		if err != nil || preview.Tax != 4000 {
+			t.Fatalf("preview: %+v %v", preview, err)
+		}
+		e1, err := s.WithholdTax(ctx, tax.PerPayment, o1.ID, 1)
+		if err != nil || e1.TaxFen != 4000 {
+			t.Fatalf("withhold 1: %+v %v", e1, err)
+		}
+		again, err := s.WithholdTax(ctx, tax.Cumulative, o1.ID, 1)
+		if err != nil || again.TaxFen != 4000 || again.Method != tax.PerPayment {
+			t.Fatalf("withhold 1 again must return the first booking: %+v %v", again, err)
+		}
+		// Second payment in the month taxes the month total: 2,000 元 → 240, minus 40 withheld.
+		e2, err := s.WithholdTax(ctx, tax.PerPayment, o2.ID, 1)
+		if err != nil || e2.TaxFen != 20000 {
+			t.Fatalf("withhold 2: %+v %v", e2, err)
+		}
+		if _, err := s.WithholdTax(ctx, tax.PerPayment, o2.ID, 2); !errors.Is(err, store.ErrWithholdingStanding) {
+			t.Fatalf("second attempt while the first is standing: %v", err)
+		}
+		r, reversed, err := s.ReverseTax(ctx, o2.ID, "transfer failed")
+		if err != nil || !reversed || r.TaxFen != -20000 || r.IncomeFen != -100000 {
+			t.Fatalf("reverse: %+v %v %v", r, reversed, err)
+		}
+		if _, again, err := s.ReverseTax(ctx, o2.ID, "again"); err != nil || again {
+			t.Fatalf("second reversal: %v %v", again, err)
+		}
+		// The payee taps again: attempt 2 books afresh on the same basis.
+		e3, err := s.WithholdTax(ctx, tax.PerPayment, o2.ID, 2)
+		if err != nil || e3.TaxFen != 20000 || e3.Attempt != 2 {
+			t.Fatalf("attempt 2: %+v %v", e3, err)
+		}
+		if _, _, err := s.ReverseTax(ctx, o2.ID, "failed again"); err != nil {
+			t.Fatal(err)
+		}
+		entries, err := s.TaxEntries(ctx, p.ID, e1.Period)
+		if err != nil || len(entries) != 5 {
+			t.Fatalf("entries: %d %v", len(entries), err)
+		}
+		var income, withheld int64
+		for _, e := range entries {
+			income += e.IncomeFen
+			withheld += e.TaxFen
+		}
+		if income != 100000 || withheld != 4000 {
+			t.Fatalf("month sums to income %d tax %d, want 100000 / 4000", income, withheld)
+		}
+		if _, reversed, err := s.ReverseTax(ctx, newOrder(t, s, "o_alice", "M-3", 5000).ID, "never withheld"); err != nil || reversed {
+			t.Fatalf("reversing nothing: %v %v", reversed, err)
+		}
+	})
+}
+
+func TestConcurrentWithholdingForOnePayeeNeverSharesABasis(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		seed(t, s, "o_alice", "11010519491231002X")
+		var orders []store.Order
+		for i := range 8 {
+			orders = append(orders, newOrder(t, s, "o_alice", fmt.Sprintf("M-%d", i), 50000))
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var total int64
+		for _, o := range orders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e, err := s.WithholdTax(ctx, tax.PerPayment, o.ID, 1)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				total += e.TaxFen
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		// 8 × 500 = 4,000 元 in one month → (4,000 − 800) × 20% = 640 元 in total, however the calls interleave.
+		if total != 64000 {
+			t.Fatalf("withheld %d fen in total, want 64000", total)
+		}
+	})
+}
+
+func TestTransfersAndFaceClaims(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		p := seed(t, s, "o_alice", "11010519491231002X")
+		o := newOrder(t, s, "o_alice", "M-1", 100000)
+		tr := store.Transfer{OutBillNo: o.ID + "T1", OrderID: o.ID, Attempt: 1, PayeeID: p.ID, OpenID: "o_alice", AmountFen: 96000, Channel: "ledger"}
+		if _, err := s.PutTransfer(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PutTransfer(ctx, tr); err != nil {
+			t.Fatalf("same bill again: %v", err)
+		}
+		tr2 := tr
+		tr2.AmountFen = 1
+		if _, err := s.PutTransfer(ctx, tr2); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("same bill other amount: %v", err)
+		}
+		if _, err := s.UpdateTransfer(ctx, tr.OutBillNo, store.TransferUpdate{State: store.TransferSuccess, TransferBillNo: "wx1"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UpdateTransfer(ctx, tr.OutBillNo, store.TransferUpdate{State: store.TransferFail}); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("final bill changed: %v", err)
+		}
+		got, _ := s.Transfer(ctx, tr.OutBillNo)
+		if got.State != store.TransferSuccess || got.TransferBillNo != "wx1" {
+			t.Fatalf("bill = %+v", got)
+		}
+
+		a := store.FaceAttempt{OrderID: o.ID, PayeeID: p.ID, Attempt: 1, Mode: "v1", Outcome: store.FacePass, ResultHash: strings.Repeat("ab", 32)}
+		if _, err := s.ClaimFaceResult(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ClaimFaceResult(ctx, a); err != nil {
+			t.Fatalf("same attempt retried: %v", err)
+		}
+		b := a
+		b.Attempt = 2
+		if _, err := s.ClaimFaceResult(ctx, b); !errors.Is(err, store.ErrResultReused) {
+			t.Fatalf("replayed result: %v", err)
+		}
+		if err := s.RecordFaceAttempt(ctx, store.FaceAttempt{OrderID: o.ID, PayeeID: p.ID, Attempt: 2, Mode: "v1", Outcome: store.FaceRefused, FailedCheck: "replayed"}, o.ID+"-2-refused"); err != nil {
+			t.Fatal(err)
+		}
+		act, err := s.Activity(ctx, p.ID, tax.Period(time.Now()), time.Now())
+		if err != nil || act.FaceFailures30d != 1 {
+			t.Fatalf("activity: %+v %v", act, err)
+		}
+	})
+}
+
+func TestMerchantNoncesAndSavedResponses(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		if err := s.UseNonce(ctx, "payer1", "n1", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UseNonce(ctx, "payer1", "n1", time.Hour); !errors.Is(err, store.ErrNonceReused) {
+			t.Fatalf("reused nonce: %v", err)
+		}
+		if err := s.UseNonce(ctx, "payer2", "n1", time.Hour); err != nil {
+			t.Fatalf("nonces are per payer: %v", err)
+		}
+		first, err := s.SaveResponse(ctx, "payer1", "k1", store.SavedResponse{RequestHash: "h1", Status: 201, Body: []byte(`{"a":1}`)})
+		if err != nil || first.Status != 201 {
+			t.Fatal(err)
+		}
+		second, err := s.SaveResponse(ctx, "payer1", "k1", store.SavedResponse{RequestHash: "h2", Status: 500, Body: []byte(`{}`)})
+		if err != nil || second.RequestHash != "h1" || string(second.Body) != `{"a":1}` {
+			t.Fatalf("first save must win: %+v %v", second, err)
+		}
+	})
+}

@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Transfer states, WeChat Pay's names (the sandbox ledger uses the same).
+const (
+	TransferAccepted        = "ACCEPTED"
+	TransferProcessing      = "PROCESSING"
+	TransferWaitUserConfirm = "WAIT_USER_CONFIRM"
+	TransferTransfering     = "TRANSFERING"
+	TransferSuccess         = "SUCCESS"
+	TransferFail            = "FAIL"
+	TransferCanceling       = "CANCELING"
+	TransferCancelled       = "CANCELLED"
+)
+
+// FinalTransferState reports whether a bill can no longer change.
+func FinalTransferState(state string) bool {
+	return state == TransferSuccess || state == TransferFail || state == TransferCancelled
+}
+
+// Transfer is one payout bill.
+type Transfer struct {
+	OutBillNo      string
+	OrderID        string
+	Attempt        int
+	PayeeID        string
+	OpenID         string
+	AmountFen      int64
+	Channel        string
+	State          string
+	TransferBillNo string
+	PackageInfo    string
+	FailReason     string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// PutTransfer records a bill before it is sent, once per out_bill_no. Recording it again with the same amount and
+// payee returns the stored row; with different ones it is ErrConflict (WeChat Pay refuses that too).
+func (s *Store) PutTransfer(ctx context.Context, t Transfer) (Transfer, error) {
+	if t.OutBillNo == "" || t.AmountFen <= 0 || t.OpenID == "" {
+		return Transfer{}, errors.New("transfer needs out_bill_no, a positive amount and an openid")
+	}
+	now := s.stamp()
+	if t.State == "" {
+		t.State = TransferAccepted
+	}
+	_, err := s.exec(ctx, s.db, `INSERT INTO transfers (out_bill_no, order_id, attempt, payee_id, openid, amount_fen, channel, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		t.OutBillNo, t.OrderID, t.Attempt, t.PayeeID, t.OpenID, t.AmountFen, t.Channel, t.State, now, now)
+	if err != nil {
+		return Transfer{}, err
+	}
+	got, err := s.Transfer(ctx, t.OutBillNo)
+	if errors.Is(err, ErrNotFound) {
+		return Transfer{}, fmt.Errorf("order %s attempt %d has another bill: %w", t.OrderID, t.Attempt, ErrConflict)
+	}
+	if err != nil {
+		return Transfer{}, err
+	}
+	if got.OrderID != t.OrderID || got.AmountFen != t.AmountFen || got.OpenID != t.OpenID {
+		return Transfer{}, fmt.Errorf("bill %s exists with other details: %w", t.OutBillNo, ErrConflict)
+	}
+	return got, nil
+}
+
+// TransferUpdate is what WeChat Pay (or the ledger) said about a bill.
+type TransferUpdate struct {
+	State          string
+	TransferBillNo string
+	PackageInfo    string
+	FailReason     string
+}
+
+// UpdateTransfer records a bill's new state. A final state never changes; an update to a final bill with the same
+// state is harmless, with another state it is ErrConflict.
+func (s *Store) UpdateTransfer(ctx context.Context, outBillNo string, u TransferUpdate) (Transfer, error) {
+	res, err := s.exec(ctx, s.db, `UPDATE transfers SET state = ?,
+		transfer_bill_no = CASE WHEN ? <> '' THEN ? ELSE transfer_bill_no END,
+		package_info = CASE WHEN ? <> '' THEN ? ELSE package_info END,
+		fail_reason = CASE WHEN ? <> '' THEN ? ELSE fail_reason END,
+		updated_at = ?
+		WHERE out_bill_no = ? AND state NOT IN (?, ?, ?)`,
+		u.State, u.TransferBillNo, u.TransferBillNo, u.PackageInfo, u.PackageInfo, u.FailReason, u.FailReason, s.stamp(),
+		outBillNo, TransferSuccess, TransferFail, TransferCancelled)
+	if err != nil {
+		return Transfer{}, err
+	}
+	t, err := s.Transfer(ctx, outBillNo)
+	if err != nil {
+		return Transfer{}, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 && t.State != u.State {
+		return t, fmt.Errorf("bill %s is already %s: %w", outBillNo, t.State, ErrConflict)
+	}
+	return t, nil
+}
+
+const transferColumns = `out_bill_no, order_id, attempt, payee_id, openid, amount_fen, channel, state, transfer_bill_no, package_info, fail_reason, created_at, updated_at`
+
+// Transfer loads a bill.
+func (s *Store) Transfer(ctx context.Context, outBillNo string) (Transfer, error) {
+	var t Transfer
+	var created, updated string
+	err := s.row(ctx, s.db, `SELECT `+transferColumns+` FROM transfers WHERE out_bill_no = ?`, outBillNo).Scan(
+		&t.OutBillNo, &t.OrderID, &t.Attempt, &t.PayeeID, &t.OpenID, &t.AmountFen, &t.Channel, &t.State, &t.TransferBillNo,
+		&t.PackageInfo, &t.FailReason, &created, &updated)
+	if err != nil {
+		return Transfer{}, notFound(err, "transfer")
+	}
+	t.CreatedAt, t.UpdatedAt = parseTime(created), parseTime(updated)
+	return t, nil
+}
+
+// TransfersByOrder lists an order's bills by attempt.
+func (s *Store) TransfersByOrder(ctx context.Context, orderID string) ([]Transfer, error) {
+	rows, err := s.query(ctx, s.db, `SELECT out_bill_no FROM transfers WHERE order_id = ? ORDER BY attempt`, orderID)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	out := make([]Transfer, 0, len(ids))
+	for _, id := range ids {
+		t, err := s.Transfer(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}

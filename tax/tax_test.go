@@ -1,0 +1,133 @@
+package tax
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPerPayment(t *testing.T) {
+	cases := []struct {
+		name             string
+		prior, withheld  int64
+		gross            int64
+		wantTax, wantNet int64
+	}{
+		{"official example 2,000 元 → 240 元", 0, 0, 200000, 24000, 176000},
+		{"800 元 is fully deducted", 0, 0, 80000, 0, 80000},
+		{"5 fen over 800 元: 1 fen taxable rounds to 1 fen", 0, 0, 80005, 1, 80004},
+		{"2 fen over 800 元: 0.4 fen rounds down", 0, 0, 80002, 0, 80002},
+		{"4,000 元: last income with the fixed 800 deduction", 0, 0, 400000, 64000, 336000},
+		{"4,000.01 元: 20% deduction, 64,000.16 fen rounds down", 0, 0, 400001, 64000, 336001},
+		{"taxable 20,000 (income 25,000) still 20%", 0, 0, 2500000, 400000, 2100000},
+		{"taxable 50,000 (income 62,500) at 30% - 2,000", 0, 0, 6250000, 1300000, 4950000},
+		{"income 100,000 → taxable 80,000 at 40% - 7,000", 0, 0, 10000000, 2500000, 7500000},
+		{"second payment of a month taxes the month total", 100000, 4000, 100000, 20000, 80000},
+		{"month already over-withheld never goes negative", 100000, 90000, 100, 0, 100},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w, err := Compute(PerPayment, Basis{PriorIncome: c.prior, PriorWithheld: c.withheld}, c.gross)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.Tax != c.wantTax || w.Net != c.wantNet || w.Gross != c.gross {
+				t.Fatalf("got gross %d tax %d net %d, want tax %d net %d", w.Gross, w.Tax, w.Net, c.wantTax, c.wantNet)
+			}
+		})
+	}
+}
+
+func TestCumulative(t *testing.T) {
+	cases := []struct {
+		name     string
+		basis    Basis
+		gross    int64
+		wantTax  int64
+		taxable  int64
+		totalTax int64
+	}{
+		// 10,000 × 80% − 5,000 = 3,000 taxable × 3% = 90 元.
+		{"first month 10,000 元", Basis{Months: 1}, 1000000, 9000, 300000, 9000},
+		// 20,000 × 80% − 2 × 5,000 = 6,000 × 3% = 180, minus 90 withheld = 90.
+		{"second month 10,000 元", Basis{PriorIncome: 1000000, PriorWithheld: 9000, Months: 2}, 1000000, 9000, 600000, 18000},
+		// Same month: months stays 1; 20,000 × 80% − 5,000 = 11,000 × 3% = 330 − 90 = 240.
+		{"second payment same month", Basis{PriorIncome: 1000000, PriorWithheld: 9000, Months: 1}, 1000000, 24000, 1100000, 33000},
+		{"income under the monthly deduction", Basis{Months: 1}, 500000, 0, 0, 0},
+		{"zero months counts as this month", Basis{}, 1000000, 9000, 300000, 9000},
+		// 51,250 × 80% − 5,000 = 36,000 exactly → 3% = 1,080.
+		{"taxable 36,000 boundary at 3%", Basis{Months: 1}, 5125000, 108000, 3600000, 108000},
+		// One fen more: 36,000.008 × 10% − 2,520 = 1,080.0008 → 1,080.00.
+		{"just above 36,000 at 10% − 2,520", Basis{Months: 1}, 5125001, 108000, 3600001, 108000},
+		// 186,250 × 80% − 5,000 = 144,000 → 10% − 2,520 = 11,880.
+		{"taxable 144,000 boundary at 10%", Basis{Months: 1}, 18625000, 1188000, 14400000, 1188000},
+		// 200,000 × 80% − 5,000 = 155,000 → 20% − 16,920 = 14,080.
+		{"above 144,000 at 20% − 16,920", Basis{Months: 1}, 20000000, 1408000, 15500000, 1408000},
+		// 2,000,000 × 80% − 12 × 5,000 = 1,540,000 → 45% − 181,920 = 511,080.
+		{"top bracket", Basis{PriorIncome: 100000000, Months: 12}, 100000000, 51108000, 154000000, 51108000},
+		// 10,100 × 80% − 5,000 = 3,080 × 3% = 92.40, less than the 500 already withheld.
+		{"over-withheld never goes negative", Basis{PriorIncome: 1000000, PriorWithheld: 50000, Months: 1}, 10000, 0, 308000, 9240},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w, err := Compute(Cumulative, c.basis, c.gross)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.Tax != c.wantTax || w.Net != c.gross-c.wantTax || w.TaxableFen != c.taxable || w.TotalTaxFen != c.totalTax {
+				t.Fatalf("got %+v, want tax %d taxable %d total %d", w, c.wantTax, c.taxable, c.totalTax)
+			}
+		})
+	}
+}
+
+// Paying a month in pieces withholds exactly the tax on the whole month: the running sum never drifts by a fen.
+func TestSplitPaymentsSumToTaxOnTotal(t *testing.T) {
+	for _, m := range []Method{PerPayment, Cumulative} {
+		var b Basis
+		b.Months = 1
+		pieces := []int64{33333, 77777, 123457, 99999, 250001, 1, 800000}
+		var total int64
+		for _, p := range pieces {
+			w, err := Compute(m, b, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.PriorIncome += p
+			b.PriorWithheld += w.Tax
+			total += p
+		}
+		whole, _ := Compute(m, Basis{Months: 1}, total)
+		if b.PriorWithheld != whole.Tax {
+			t.Errorf("%s: pieces withheld %d, whole %d", m, b.PriorWithheld, whole.Tax)
+		}
+	}
+}
+
+func TestComputeRejectsBadInput(t *testing.T) {
+	if _, err := Compute(PerPayment, Basis{}, 0); err == nil {
+		t.Error("zero gross accepted")
+	}
+	if _, err := Compute(PerPayment, Basis{PriorIncome: -1}, 100); err == nil {
+		t.Error("negative basis accepted")
+	}
+	if _, err := Compute("flat", Basis{}, 100); err == nil {
+		t.Error("unknown method accepted")
+	}
+	if _, err := ParseMethod("flat"); err == nil {
+		t.Error("ParseMethod accepted an unknown method")
+	}
+	if m, err := ParseMethod("per_payment"); err != nil || m != PerPayment {
+		t.Errorf("ParseMethod(per_payment) = %q, %v", m, err)
+	}
+}
+
+func TestPeriodUsesBeijingTime(t *testing.T) {
+	// 2026-01-31 17:00 UTC is already February 1st in Beijing.
+	ts := time.Date(2026, 1, 31, 17, 0, 0, 0, time.UTC)
+	if got := Period(ts); got != "2026-02" {
+		t.Errorf("Period = %s, want 2026-02", got)
+	}
+	if got := Year(time.Date(2026, 12, 31, 16, 30, 0, 0, time.UTC)); got != 2027 {
+		t.Errorf("Year = %d, want 2027", got)
+	}
+}
