@@ -144,4 +144,3 @@ func classify(err error) error {
 }
 
 func maskedOpenID(openid string) string { return pii.MaskOpenID(openid) }
-

@@ -24,7 +24,9 @@ type Problem struct {
 
 func (p *Problem) Error() string { return p.Code + ": " + p.Message }
 
-func problem(status int, code, msg string) *Problem { return &Problem{Status: status, Code: code, Message: msg} }
+func problem(status int, code, msg string) *Problem {
+	return &Problem{Status: status, Code: code, Message: msg}
+}
 
 func abort(c *gin.Context, p *Problem) {
 	c.AbortWithStatusJSON(p.Status, p)

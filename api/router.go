@@ -85,7 +85,9 @@ func New(d Deps) (*gin.Engine, error) {
 	h := &handlers{Deps: d}
 	r.Use(h.requestID, h.recover, h.accessLog, limitBody(64<<10))
 	r.NoRoute(func(c *gin.Context) { abort(c, problem(http.StatusNotFound, "NOT_FOUND", "no such route")) })
-	r.NoMethod(func(c *gin.Context) { abort(c, problem(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed on this route")) })
+	r.NoMethod(func(c *gin.Context) {
+		abort(c, problem(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed on this route"))
+	})
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", h.ready)

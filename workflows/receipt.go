@@ -269,7 +269,9 @@ func (r *run) follow(parent, ctx workflow.Context, tin TransferInput, st Transfe
 			}
 		}
 		seen := r.notices
-		wantCancel := func() bool { return (r.cancel != nil || parent.Err() != nil) && !r.cancelSent && st.State == TransferWaitUserConfirm }
+		wantCancel := func() bool {
+			return (r.cancel != nil || parent.Err() != nil) && !r.cancelSent && st.State == TransferWaitUserConfirm
+		}
 		_, _ = workflow.AwaitWithTimeout(ctx, poll, func() bool { return r.notices != seen || wantCancel() })
 		if wantCancel() {
 			continue
