@@ -1,0 +1,209 @@
+package main
+
+// End-to-end tests: the real API (Gin, over HTTP), the real worker and activities, the real WeChat client
+// against the sandbox over HTTP, a real store (SQLite), and one embedded Temporal server shared by the package.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/receiptflow/receiptflow/codec"
+	"github.com/receiptflow/receiptflow/config"
+	"github.com/receiptflow/receiptflow/devserver"
+	"github.com/receiptflow/receiptflow/keyring"
+	"github.com/receiptflow/receiptflow/sandbox"
+	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/worker"
+)
+
+var (
+	temporalServer *temporaltest.TestServer
+	payloadKeys    = keyring.Generate("e2e1")
+)
+
+func TestMain(m *testing.M) {
+	ring, _ := keyring.Parse(payloadKeys)
+	temporalServer = temporaltest.NewServer(temporaltest.WithBaseClientOptions(client.Options{DataConverter: codec.DataConverter(ring)}))
+	c := temporalServer.GetDefaultClient()
+	if err := devserver.RegisterSearchAttributes(context.Background(), c, temporalServer.GetDefaultNamespace(), searchAttributes()); err != nil {
+		fmt.Fprintln(os.Stderr, "register search attributes:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	temporalServer.Stop()
+	os.Exit(code)
+}
+
+// env is one test's world: its own store, sandbox, task queue and API; the Temporal server is shared.
+type env struct {
+	t      *testing.T
+	cfg    config.Config
+	deps   *deps
+	sb     *sandbox.Sandbox
+	sbURL  string
+	phone  sandbox.Phone
+	api    *httptest.Server
+	client client.Client
+	worker sdkworker.Worker
+}
+
+var queueSeq atomic.Int64
+
+func newEnv(t *testing.T, configure func(*config.Config)) *env {
+	t.Helper()
+	var cfg config.Config
+	if err := envconfig.Process("RECEIPTFLOW_E2E_UNSET", &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = t.TempDir()
+	cfg.Temporal.TaskQueue = fmt.Sprintf("e2e-%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), queueSeq.Add(1))
+	cfg.Temporal.Namespace = temporalServer.GetDefaultNamespace()
+	cfg.PIIKeys, cfg.PayloadKeys = keyring.Generate("pii1"), payloadKeys
+	cfg.LookupKey, cfg.SessionSecret = randomB64(32), randomB64(32)
+	cfg.OperatorTokens = []string{"op-alice:operator-token-0123456789"}
+	cfg.UpdateWait = 20 * time.Second
+	if configure != nil {
+		configure(&cfg)
+	}
+	sb := sandbox.New(sandbox.Options{Seed: 1, Faults: cfg.SandboxFaults})
+	sbSrv := httptest.NewServer(sb)
+	t.Cleanup(sbSrv.Close)
+	cfg.WeChat.BaseURL, cfg.WeChat.AppID, cfg.WeChat.Secret = sbSrv.URL, sb.AppID(), sb.Secret()
+	if cfg.WeChat.Timeout == 0 {
+		cfg.WeChat.Timeout = 2 * time.Second
+	}
+	secrets, err := cfg.Secrets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	d, err := openDeps(context.Background(), cfg, secrets, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	e := &env{t: t, cfg: cfg, deps: d, sb: sb, sbURL: sbSrv.URL, phone: sandbox.Phone{BaseURL: sbSrv.URL}, client: temporalServer.GetDefaultClient()}
+	e.startWorker()
+	router, err := d.router(e.client, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.api = httptest.NewServer(router)
+	t.Cleanup(e.api.Close)
+	return e
+}
+
+func (e *env) startWorker() {
+	e.worker = temporalServer.NewWorker(e.cfg.Temporal.TaskQueue, func(r sdkworker.Registry) { worker.Register(r, e.deps.activities()) })
+	e.t.Cleanup(e.worker.Stop)
+}
+
+// payee onboards a payee with a funded order from the shared test payer and returns the order ID.
+func (e *env) payee(openid, name, idNumber string, grossFen int64) string {
+	e.t.Helper()
+	ctx := context.Background()
+	st := e.deps.store
+	if err := st.PutPayer(ctx, store.Payer{ID: "payer1", Name: "示例科技有限公司", Secret: "merchant-secret-0123456789"}); err != nil {
+		e.t.Fatal(err)
+	}
+	p, err := st.VerifyIdentity(ctx, openid, name, idNumber, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := st.SignAgreement(ctx, "payer1", p.ID); err != nil {
+		e.t.Fatal(err)
+	}
+	o, _, err := st.CreateOrder(ctx, store.NewOrder{PayerID: "payer1", PayeeOpenID: openid, MerchantOrderNo: store.NewID("m"),
+		ServiceItem: "delivery", Description: "配送服务费", GrossFen: grossFen})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := st.RecordFunding(ctx, store.Funding{OrderID: o.ID, PayerID: "payer1", AmountFen: grossFen, Reference: "bank-" + o.ID}); err != nil {
+		e.t.Fatal(err)
+	}
+	return o.ID
+}
+
+// login plays wx.login on the phone and opens a session.
+func (e *env) login(openid string) string {
+	e.t.Helper()
+	code, err := e.phone.Login(context.Background(), openid)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out struct{ Token string }
+	e.must(e.call(http.MethodPost, "/v1/session", "", map[string]string{"code": code}, &out), http.StatusOK)
+	return out.Token
+}
+
+type response struct {
+	status int
+	body   []byte
+}
+
+// call sends a JSON request; body may be nil, a string (sent raw) or a value to encode.
+func (e *env) call(method, path, token string, body, out any) response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rd = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, e.api.URL+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			e.t.Fatalf("%s %s: %d, body not JSON: %s", method, path, resp.StatusCode, raw)
+		}
+	}
+	return response{status: resp.StatusCode, body: raw}
+}
+
+func (e *env) must(r response, status int) response {
+	e.t.Helper()
+	if r.status != status {
+		e.t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	return r
+}
+
+// problem asserts an error answer: status and the {code, message} body.
+func (e *env) problem(r response, status int, code string) {
+	e.t.Helper()
+	var p struct{ Code, Message string }
+	if err := json.Unmarshal(r.body, &p); err != nil || r.status != status || p.Code != code || p.Message == "" {
+		e.t.Fatalf("got %d %s, want %d with code %s and a message", r.status, r.body, status, code)
+	}
+}
