@@ -57,6 +57,8 @@ type Deps struct {
 	UpdateWait time.Duration
 	// Codec, when set, is mounted at /codec for the Temporal Web UI.
 	Codec http.Handler
+	// Operators may use /v1/ops.
+	Operators Operators
 	// TrustedProxies whose X-Forwarded-For is believed; none by default.
 	TrustedProxies []string
 	Logger         *slog.Logger
@@ -100,6 +102,11 @@ func New(d Deps) (*gin.Engine, error) {
 	me.POST("/receipts/:orderId/face/session", h.startFace)
 	me.POST("/receipts/:orderId/face/result", h.submitFace)
 	me.POST("/receipts/:orderId/confirm", h.confirm)
+
+	ops := v1.Group("/ops", h.operator)
+	ops.GET("/receipts/:orderId", h.opsGetReceipt)
+	ops.POST("/receipts/:orderId/review", h.opsReview)
+	ops.POST("/receipts/:orderId/cancel", h.opsCancel)
 
 	if d.Codec != nil {
 		codec := gin.WrapH(http.StripPrefix("/codec", d.Codec))

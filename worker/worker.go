@@ -28,12 +28,15 @@ func ClientOptions(hostPort, namespace string, payloadKeys *keyring.Ring, logger
 	}
 }
 
-// Register adds the workflow and every activity to r (a worker, a replayer or a test environment).
+// Register adds the workflow and every activity to r (a worker or a test environment).
 func Register(r sdkworker.Registry, acts *activities.Activities) {
+	RegisterWorkflow(r)
+	r.RegisterActivityWithOptions(acts, activity.RegisterOptions{SkipInvalidStructFunctions: true})
+}
+
+// RegisterWorkflow adds the workflow under its stable name (a replayer needs only this).
+func RegisterWorkflow(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.ConfirmReceipt, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	if acts != nil {
-		r.RegisterActivityWithOptions(acts, activity.RegisterOptions{SkipInvalidStructFunctions: true})
-	}
 }
 
 // New returns a worker on the receipts task queue; Start or Run it.

@@ -116,34 +116,18 @@ func (d *deps) router(c client.Client, allowLoopbackOperators bool) (*gin.Engine
 	if err != nil {
 		return nil, err
 	}
+	operators := api.NewOperators(d.secrets.Operators, allowLoopbackOperators)
 	return api.New(api.Deps{
 		Temporal: c, Store: d.store, Login: d.wechat, Sessions: sessions,
 		TaskQueue: d.cfg.Temporal.TaskQueue, Settings: d.settings(), UpdateWait: d.cfg.UpdateWait,
 		Codec: codec.Handler(codec.New(d.secrets.Payload), codec.HandlerOptions{
 			AllowOrigin: d.cfg.UIOrigin,
-			Authorize:   operatorAuth(d.secrets.Operators, allowLoopbackOperators),
+			Authorize:   operators.Authorized,
 		}),
+		Operators:      operators,
 		TrustedProxies: d.cfg.TrustedProxies,
 		Logger:         d.log,
 	})
-}
-
-// operatorAuth accepts a configured operator bearer token; dev also accepts requests from this machine, where
-// the Web UI's browser calls the codec without our token.
-func operatorAuth(tokens map[string]string, allowLoopback bool) func(*http.Request) bool {
-	return func(r *http.Request) bool {
-		if h := r.Header.Get("Authorization"); len(h) > 7 && h[:7] == "Bearer " {
-			if _, ok := tokens[h[7:]]; ok {
-				return true
-			}
-		}
-		if allowLoopback {
-			host, _, err := net.SplitHostPort(r.RemoteAddr)
-			ip := net.ParseIP(host)
-			return err == nil && ip != nil && ip.IsLoopback()
-		}
-		return false
-	}
 }
 
 // serveHTTP serves h on addr until ctx ends, then shuts down gracefully.

@@ -23,6 +23,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
 
+	"github.com/receiptflow/receiptflow/activities"
 	"github.com/receiptflow/receiptflow/codec"
 	"github.com/receiptflow/receiptflow/config"
 	"github.com/receiptflow/receiptflow/devserver"
@@ -34,11 +35,23 @@ import (
 
 var (
 	temporalServer *temporaltest.TestServer
-	payloadKeys    = keyring.Generate("e2e1")
+	// payloadKeys is the test-only key ring the recorded histories in workflows/testdata are encrypted with,
+	// so the replay tests can decode them.
+	payloadKeys string
 )
 
 func TestMain(m *testing.M) {
-	ring, _ := keyring.Parse(payloadKeys)
+	raw, err := os.ReadFile("../../workflows/testdata/payload-keys.txt")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	payloadKeys = strings.TrimSpace(string(raw))
+	ring, err := keyring.Parse(payloadKeys)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	temporalServer = temporaltest.NewServer(temporaltest.WithBaseClientOptions(client.Options{DataConverter: codec.DataConverter(ring)}))
 	c := temporalServer.GetDefaultClient()
 	if err := devserver.RegisterSearchAttributes(context.Background(), c, temporalServer.GetDefaultNamespace(), searchAttributes()); err != nil {
@@ -61,11 +74,13 @@ type env struct {
 	api    *httptest.Server
 	client client.Client
 	worker sdkworker.Worker
+	adjust []func(*activities.Activities)
 }
 
 var queueSeq atomic.Int64
 
-func newEnv(t *testing.T, configure func(*config.Config)) *env {
+// newEnv builds a test's world; adjust changes the activities the worker runs (a failing payout channel, say).
+func newEnv(t *testing.T, configure func(*config.Config), adjust ...func(*activities.Activities)) *env {
 	t.Helper()
 	var cfg config.Config
 	if err := envconfig.Process("RECEIPTFLOW_E2E_UNSET", &cfg); err != nil {
@@ -76,7 +91,7 @@ func newEnv(t *testing.T, configure func(*config.Config)) *env {
 	cfg.Temporal.Namespace = temporalServer.GetDefaultNamespace()
 	cfg.PIIKeys, cfg.PayloadKeys = keyring.Generate("pii1"), payloadKeys
 	cfg.LookupKey, cfg.SessionSecret = randomB64(32), randomB64(32)
-	cfg.OperatorTokens = []string{"op-alice:operator-token-0123456789"}
+	cfg.OperatorTokens = []string{"op-alice:" + opToken}
 	cfg.UpdateWait = 20 * time.Second
 	if configure != nil {
 		configure(&cfg)
@@ -102,6 +117,7 @@ func newEnv(t *testing.T, configure func(*config.Config)) *env {
 	}
 	t.Cleanup(d.Close)
 	e := &env{t: t, cfg: cfg, deps: d, sb: sb, sbURL: sbSrv.URL, phone: sandbox.Phone{BaseURL: sbSrv.URL}, client: temporalServer.GetDefaultClient()}
+	e.adjust = adjust
 	e.startWorker()
 	router, err := d.router(e.client, false)
 	if err != nil {
@@ -113,7 +129,11 @@ func newEnv(t *testing.T, configure func(*config.Config)) *env {
 }
 
 func (e *env) startWorker() {
-	e.worker = temporalServer.NewWorker(e.cfg.Temporal.TaskQueue, func(r sdkworker.Registry) { worker.Register(r, e.deps.activities()) })
+	acts := e.deps.activities()
+	for _, f := range e.adjust {
+		f(acts)
+	}
+	e.worker = temporalServer.NewWorker(e.cfg.Temporal.TaskQueue, func(r sdkworker.Registry) { worker.Register(r, acts) })
 	e.t.Cleanup(e.worker.Stop)
 }
 

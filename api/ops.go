@@ -1,0 +1,134 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/workflows"
+)
+
+// Operators authenticates the platform's operators by bearer token.
+type Operators struct {
+	tokens map[string]string // token → operator ID
+	// loopback lets requests from this machine in as operator "local" (dev: the Web UI's browser calls /codec
+	// without our token).
+	loopback bool
+}
+
+// NewOperators takes token → operator ID.
+func NewOperators(tokens map[string]string, allowLoopback bool) Operators {
+	return Operators{tokens: tokens, loopback: allowLoopback}
+}
+
+// Identify returns the operator behind a request.
+func (o Operators) Identify(r *http.Request) (string, bool) {
+	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		for t, id := range o.tokens {
+			if subtle.ConstantTimeCompare([]byte(t), []byte(token)) == 1 {
+				return id, true
+			}
+		}
+	}
+	if o.loopback {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err == nil && ip != nil && ip.IsLoopback() {
+			return "local", true
+		}
+	}
+	return "", false
+}
+
+// Authorized is Identify as a yes/no, for the codec endpoint.
+func (o Operators) Authorized(r *http.Request) bool {
+	_, ok := o.Identify(r)
+	return ok
+}
+
+func (h *handlers) operator(c *gin.Context) {
+	id, ok := h.Operators.Identify(c.Request)
+	if !ok {
+		abort(c, problem(http.StatusUnauthorized, "UNAUTHENTICATED", "operator credentials required"))
+		return
+	}
+	c.Set("operator", id)
+	c.Next()
+}
+
+// opsOrder loads any order in the path (operators are not bound to a payee).
+func (h *handlers) opsOrder(c *gin.Context) (store.Order, bool) {
+	id := c.Param("orderId")
+	if !orderIDPattern.MatchString(id) {
+		abort(c, problem(http.StatusBadRequest, "BAD_ORDER_ID", "order IDs are 6-24 letters or digits"))
+		return store.Order{}, false
+	}
+	o, err := h.Store.Order(c.Request.Context(), id)
+	if err != nil {
+		abort(c, fromError(err))
+		return store.Order{}, false
+	}
+	c.Set("workflowId", workflows.WorkflowID(o.ID))
+	return o, true
+}
+
+func (h *handlers) opsGetReceipt(c *gin.Context) {
+	o, ok := h.opsOrder(c)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
+	defer cancel()
+	h.answerView(c, ctx, o)
+}
+
+// opsReview decides a run in manual review.
+func (h *handlers) opsReview(c *gin.Context) {
+	o, ok := h.opsOrder(c)
+	if !ok {
+		return
+	}
+	var req struct {
+		Approve *bool  `json:"approve"`
+		Note    string `json:"note"`
+	}
+	if !bind(c, &req) {
+		return
+	}
+	if req.Approve == nil || strings.TrimSpace(req.Note) == "" || len(req.Note) > 500 {
+		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "approve (true or false) and a note (at most 500 bytes) are required"))
+		return
+	}
+	h.updateAndAnswer(c, o.ID, workflows.UpdateReview, workflows.ReviewRequest{OperatorID: c.GetString("operator"), Approve: *req.Approve, Note: req.Note})
+}
+
+// opsCancel stops a run before the payee is paid.
+func (h *handlers) opsCancel(c *gin.Context) {
+	o, ok := h.opsOrder(c)
+	if !ok {
+		return
+	}
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if !bind(c, &req) {
+		return
+	}
+	h.updateAndAnswer(c, o.ID, workflows.UpdateCancel, workflows.CancelRequest{By: "operator:" + c.GetString("operator"), Reason: req.Reason})
+}
+
+// updateAndAnswer sends an update whose result is the view.
+func (h *handlers) updateAndAnswer(c *gin.Context, orderID, name string, arg any) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
+	defer cancel()
+	var view workflows.View
+	if err := h.update(c, ctx, orderID, name, arg, &view); err != nil {
+		abort(c, fromError(err))
+		return
+	}
+	c.JSON(http.StatusOK, view)
+}
