@@ -14,17 +14,17 @@ import (
 type fakeActivities struct {
 	mu sync.Mutex
 
-	elig     Eligibility
-	eligErr  error
-	credErr  error
-	verdicts []FaceVerdict // VerifyFace answers, in order; PASS when exhausted
-	plan     *PayoutPlan
-	created  TransferStatus
+	elig      Eligibility
+	eligErr   error
+	credErr   error
+	verdicts  []FaceVerdict // VerifyFace answers, in order; PASS when exhausted
+	plan      *PayoutPlan
+	created   TransferStatus
 	createErr error
-	queried  []TransferStatus // QueryTransfer answers, in order; the last repeats
+	queried   []TransferStatus // QueryTransfer answers, in order; the last repeats
 	cancelled TransferStatus
 
-	now      func() time.Time // the test environment's clock
+	now func() time.Time // the test environment's clock
 
 	calls    map[string]int
 	finished []FinishInput

@@ -14,10 +14,10 @@ import (
 
 // scenario drives one ConfirmReceipt run in the SDK's test environment (time skips over timers).
 type scenario struct {
-	t     *testing.T
-	env   *testsuite.TestWorkflowEnvironment
-	fake  *fakeActivities
-	in    Input
+	t       *testing.T
+	env     *testsuite.TestWorkflowEnvironment
+	fake    *fakeActivities
+	in      Input
 	state   []string // ReceiptState values upserted, in order
 	sa      []temporal.SearchAttributes
 	started time.Time
