@@ -41,6 +41,7 @@ type Ledger interface {
 // FaceAudit remembers face attempts and which results were used.
 type FaceAudit interface {
 	ClaimFaceResult(ctx context.Context, a store.FaceAttempt) (store.FaceAttempt, error)
+	RecordFaceAttempt(ctx context.Context, a store.FaceAttempt, key string) error
 }
 
 // Transfers records payout bills.

@@ -12,6 +12,7 @@ import (
 	"github.com/receiptflow/receiptflow/risk"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/tax"
+	"github.com/receiptflow/receiptflow/wechat"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
@@ -124,10 +125,16 @@ func (a *Activities) assessRisk(ctx context.Context, o store.Order, payee store.
 	}
 	f.MonthIncomeFen, f.Payouts24h, f.Paid24hFen, f.FaceFailures30d = act.MonthIncomeFen, act.PaidLast24h, act.PaidLast24hFen, act.FaceFailures30d
 	if a.Risk != nil {
-		// A risk service that does not answer must not block payouts, nor wave risky payees through: ask for a face.
-		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		f.RiskRank, err = a.Risk.RiskRank(rctx, payee.OpenID, a.Config.RiskScene, clientIP)
-		cancel()
+		// A risk service that does not answer must not block payouts, nor wave risky payees through: after a few
+		// quick tries, ask for a face.
+		for try := 0; try < 3; try++ {
+			rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			f.RiskRank, err = a.Risk.RiskRank(rctx, payee.OpenID, a.Config.RiskScene, clientIP)
+			cancel()
+			if err == nil || wechat.ClassOf(err) != wechat.Retryable && wechat.ClassOf(err) != wechat.Token {
+				break
+			}
+		}
 		if err != nil {
 			activity.GetLogger(ctx).Warn("WeChat risk rank unavailable", "orderId", o.ID, "error", err)
 			f.RiskRank, f.RiskRankUnknown = 0, true

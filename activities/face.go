@@ -97,6 +97,11 @@ func (a *Activities) VerifyFace(ctx context.Context, in workflows.VerifyFaceInpu
 	switch {
 	case errors.Is(err, store.ErrResultReused):
 		v = refused(checkReplayed, v.Code)
+		attempt.Outcome, attempt.FailedCheck = v.Outcome, v.FailedCheck
+		key := fmt.Sprintf("%s-%d-%s", in.OrderID, in.Credential.Seq, checkReplayed)
+		if err := a.Faces.RecordFaceAttempt(ctx, attempt, key); err != nil {
+			return v, classify(err)
+		}
 	case err != nil:
 		return v, classify(err)
 	default:

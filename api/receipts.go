@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -14,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/wechat"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
@@ -29,13 +31,31 @@ func (h *handlers) login(c *gin.Context) {
 		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "code (from wx.login) is required"))
 		return
 	}
-	s, err := h.Login.Code2Session(c.Request.Context(), req.Code)
+	s, err := h.code2session(c.Request.Context(), req.Code)
 	if err != nil {
 		abort(c, wechatProblem(err, "登录失败，请重试"))
 		return
 	}
 	token, exp := h.Sessions.Issue(s.OpenID)
 	c.JSON(http.StatusOK, gin.H{"token": token, "expiresAt": exp})
+}
+
+// code2session retries transient WeChat trouble twice. A code is one-time, so a retry after an answer that was
+// lost on the way may meet 40163; the front end then logs in again.
+func (h *handlers) code2session(ctx context.Context, code string) (wechat.Session, error) {
+	var err error
+	for attempt := range 3 {
+		var s wechat.Session
+		if s, err = h.Login.Code2Session(ctx, code); err == nil || wechat.ClassOf(err) != wechat.Retryable {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return wechat.Session{}, err
+		case <-time.After(time.Duration(100*(attempt+1)) * time.Millisecond):
+		}
+	}
+	return wechat.Session{}, err
 }
 
 func (h *handlers) authenticate(c *gin.Context) {
