@@ -48,11 +48,14 @@ var (
 // trouble on our side 503/504 — never a 500 for something the caller did.
 func fromError(err error) *Problem {
 	var p *Problem
+	var closed *closedRunError
 	var ae *temporal.ApplicationError
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &p):
 		return p
+	case errors.As(err, &closed):
+		return closed.problem
 	case errors.Is(err, context.DeadlineExceeded):
 		return errTimeout
 	case errors.As(err, &ae):
@@ -73,6 +76,10 @@ func fromError(err error) *Problem {
 		return errNotStarted
 	case errors.Is(err, store.ErrNotFound):
 		return errOrderNotFound
+	case errors.As(err, new(*store.InputError)):
+		return problem(http.StatusBadRequest, "BAD_REQUEST", err.Error())
+	case errors.Is(err, store.ErrConflict):
+		return problem(http.StatusConflict, "CONFLICT", err.Error())
 	}
 	return errUnavailable
 }

@@ -132,3 +132,29 @@ func (h *handlers) updateAndAnswer(c *gin.Context, orderID, name string, arg any
 	}
 	c.JSON(http.StatusOK, view)
 }
+
+// opsFunding records that the payer's money for an order arrived (finance reconciled the bank statement). Only
+// operators may: a payer declaring its own funds would be an advance in disguise.
+func (h *handlers) opsFunding(c *gin.Context) {
+	o, ok := h.opsOrder(c)
+	if !ok {
+		return
+	}
+	var req struct {
+		AmountFen int64  `json:"amountFen"`
+		Reference string `json:"reference"`
+	}
+	if !bind(c, &req) {
+		return
+	}
+	if req.AmountFen <= 0 || req.Reference == "" || len(req.Reference) > 64 {
+		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "amountFen > 0 and a bank reference (at most 64 bytes) are required"))
+		return
+	}
+	if err := h.Store.RecordFunding(c.Request.Context(), store.Funding{OrderID: o.ID, PayerID: o.PayerID, AmountFen: req.AmountFen, Reference: req.Reference}); err != nil {
+		abort(c, fromError(err))
+		return
+	}
+	h.Logger.Info("funding recorded", "orderId", o.ID, "operator", c.GetString("operator"), "amountFen", req.AmountFen)
+	c.JSON(http.StatusOK, gin.H{"orderId": o.ID, "amountFen": req.AmountFen, "reference": req.Reference})
+}

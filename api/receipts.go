@@ -183,10 +183,33 @@ func (h *handlers) update(c *gin.Context, ctx context.Context, orderID, name str
 		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {
-		return err
+		return h.closedRun(ctx, orderID, err)
 	}
 	return handle.Get(ctx, out)
 }
+
+// closedRun tells "this run has ended" (409, with how) from "no run was ever started" (404) when Temporal
+// answers NotFound to an update.
+func (h *handlers) closedRun(ctx context.Context, orderID string, err error) error {
+	var notFound *serviceerror.NotFound
+	if !errors.As(err, &notFound) {
+		return err
+	}
+	if v, qerr := h.queryView(ctx, orderID); qerr == nil {
+		return &closedRunError{problem: problem(http.StatusConflict, "RECEIPT_CLOSED", "the receipt has ended: "+string(v.State)), cause: err}
+	}
+	return err
+}
+
+// closedRunError is a Problem that still matches serviceerror.NotFound, so callers that act on "no run" (the
+// merchant's cancel) keep working.
+type closedRunError struct {
+	problem *Problem
+	cause   error
+}
+
+func (e *closedRunError) Error() string { return e.problem.Error() }
+func (e *closedRunError) Unwrap() error { return e.cause }
 
 // startFace is the seed's apiGetUserIdKey: a face credential for the payee's real-name identity.
 func (h *handlers) startFace(c *gin.Context) {

@@ -35,8 +35,19 @@ type Temporal interface {
 
 // Store is the part of the store the API reads and writes.
 type Store interface {
-	Order(ctx context.Context, id string) (store.Order, error)
 	Ping(ctx context.Context) error
+	Order(ctx context.Context, id string) (store.Order, error)
+	OrdersByPayee(ctx context.Context, payeeID string, limit int) ([]store.Order, error)
+	CreateOrder(ctx context.Context, n store.NewOrder) (store.Order, bool, error)
+	SetOrderState(ctx context.Context, id, state, reason string) error
+	RecordFunding(ctx context.Context, f store.Funding) error
+	Payer(ctx context.Context, id string) (store.Payer, error)
+	PayeeByOpenID(ctx context.Context, openid string) (store.Payee, error)
+	VerifyIdentity(ctx context.Context, openid, name, idNumber, idExpiresOn string) (store.Payee, error)
+	SignAgreement(ctx context.Context, payerID, payeeID string) (store.Agreement, error)
+	UseNonce(ctx context.Context, payerID, nonce string, keep time.Duration) error
+	SavedResponse(ctx context.Context, payerID, key string) (store.SavedResponse, error)
+	SaveResponse(ctx context.Context, payerID, key string, r store.SavedResponse) (store.SavedResponse, error)
 }
 
 // Login exchanges a wx.login code for an openid.
@@ -103,7 +114,17 @@ func New(d Deps) (*gin.Engine, error) {
 	me.POST("/receipts/:orderId/face/result", h.submitFace)
 	me.POST("/receipts/:orderId/confirm", h.confirm)
 
+	me.POST("/me/identity", h.verifyIdentity)
+	me.POST("/me/agreements/:payerId", h.signAgreement)
+	me.GET("/me/receipts", h.myReceipts)
+
+	merchant := v1.Group("/merchant", h.merchant)
+	merchant.POST("/orders", h.createOrder)
+	merchant.GET("/orders/:orderId", h.getMerchantOrder)
+	merchant.POST("/orders/:orderId/cancel", h.cancelMerchantOrder)
+
 	ops := v1.Group("/ops", h.operator)
+	ops.POST("/orders/:orderId/funding", h.opsFunding)
 	ops.GET("/receipts/:orderId", h.opsGetReceipt)
 	ops.POST("/receipts/:orderId/review", h.opsReview)
 	ops.POST("/receipts/:orderId/cancel", h.opsCancel)

@@ -67,15 +67,15 @@ func (s *Store) CreateOrder(ctx context.Context, n NewOrder) (Order, bool, error
 	}
 	switch {
 	case !OrderIDPattern.MatchString(n.ID):
-		return Order{}, false, errors.New("order id must be 6-24 letters or digits")
+		return Order{}, false, invalid("order id must be 6-24 letters or digits")
 	case n.GrossFen <= 0 || n.GrossFen > MaxGrossFen:
-		return Order{}, false, fmt.Errorf("grossFen must be between 1 and %d", MaxGrossFen)
+		return Order{}, false, invalid(fmt.Sprintf("grossFen must be between 1 and %d", MaxGrossFen))
 	case n.MerchantOrderNo == "" || len(n.MerchantOrderNo) > 64:
-		return Order{}, false, errors.New("merchantOrderNo must be 1-64 characters")
+		return Order{}, false, invalid("merchantOrderNo must be 1-64 characters")
 	case n.ServiceItem == "" || len(n.ServiceItem) > 64:
-		return Order{}, false, errors.New("serviceItem must be 1-64 characters")
+		return Order{}, false, invalid("serviceItem must be 1-64 characters")
 	case len(n.Description) > 128:
-		return Order{}, false, errors.New("description must be at most 128 characters")
+		return Order{}, false, invalid("description must be at most 128 characters")
 	}
 	payee, err := s.EnsurePayee(ctx, n.PayeeOpenID)
 	if err != nil {
@@ -175,7 +175,7 @@ type Funding struct {
 // RecordFunding notes that the payer's funds for an order arrived; the first record per order wins.
 func (s *Store) RecordFunding(ctx context.Context, f Funding) error {
 	if f.AmountFen <= 0 || f.Reference == "" {
-		return errors.New("funding needs a positive amount and a reference")
+		return invalid("funding needs a positive amount and a reference")
 	}
 	o, err := s.Order(ctx, f.OrderID)
 	if err != nil {
@@ -184,9 +184,21 @@ func (s *Store) RecordFunding(ctx context.Context, f Funding) error {
 	if o.PayerID != f.PayerID {
 		return fmt.Errorf("order %s belongs to another payer: %w", f.OrderID, ErrConflict)
 	}
-	_, err = s.exec(ctx, s.db, `INSERT INTO funding (order_id, payer_id, amount_fen, reference, arrived_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING`,
+	res, err := s.exec(ctx, s.db, `INSERT INTO funding (order_id, payer_id, amount_fen, reference, arrived_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING`,
 		f.OrderID, f.PayerID, f.AmountFen, f.Reference, s.stamp())
-	return err
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		had, err := s.Funding(ctx, f.OrderID)
+		if err != nil {
+			return err
+		}
+		if had.AmountFen != f.AmountFen || had.Reference != f.Reference {
+			return fmt.Errorf("order %s already has funding %s of %d fen: %w", f.OrderID, had.Reference, had.AmountFen, ErrConflict)
+		}
+	}
+	return nil
 }
 
 // Funding loads the funding of an order; ErrNotFound when the money has not arrived.

@@ -55,7 +55,7 @@ const (
 // PutPayer creates a payer or, when id exists, leaves it as it is.
 func (s *Store) PutPayer(ctx context.Context, p Payer) error {
 	if p.ID == "" || p.Name == "" || len(p.Secret) < 16 {
-		return errors.New("payer needs an id, a name and a secret of at least 16 bytes")
+		return invalid("payer needs an id, a name and a secret of at least 16 bytes")
 	}
 	_, err := s.exec(ctx, s.db, `INSERT INTO payers (id, name, secret_enc, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		p.ID, p.Name, s.seal.SealString(p.Secret, "payer:"+p.ID+":secret"), s.stamp())
@@ -79,8 +79,8 @@ func (s *Store) Payer(ctx context.Context, id string) (Payer, error) {
 
 // EnsurePayee returns the payee for openid, creating an unverified one on first sight.
 func (s *Store) EnsurePayee(ctx context.Context, openid string) (Payee, error) {
-	if openid == "" {
-		return Payee{}, errors.New("openid is required")
+	if openid == "" || len(openid) > 64 {
+		return Payee{}, invalid("openid is required (at most 64 characters)")
 	}
 	if _, err := s.exec(ctx, s.db, `INSERT INTO payees (id, openid, created_at) VALUES (?, ?, ?) ON CONFLICT (openid) DO NOTHING`,
 		NewID("pe"), openid, s.stamp()); err != nil {
@@ -100,14 +100,14 @@ var ErrIdentityLocked = fmt.Errorf("a different identity is already verified for
 func (s *Store) VerifyIdentity(ctx context.Context, openid, name, idNumber, idExpiresOn string) (Payee, error) {
 	idNumber = pii.NormalizeIDNumber(idNumber)
 	if err := pii.ValidateName(name); err != nil {
-		return Payee{}, err
+		return Payee{}, invalidErr(err)
 	}
 	if err := pii.ValidateIDNumber(idNumber); err != nil {
-		return Payee{}, err
+		return Payee{}, invalidErr(err)
 	}
 	if idExpiresOn != "" {
 		if _, err := time.Parse("2006-01-02", idExpiresOn); err != nil {
-			return Payee{}, errors.New("idExpiresOn must be YYYY-MM-DD")
+			return Payee{}, invalid("idExpiresOn must be YYYY-MM-DD")
 		}
 	}
 	p, err := s.EnsurePayee(ctx, openid)

@@ -37,6 +37,20 @@ var (
 	ErrConflict = errors.New("conflict")
 )
 
+// InputError is input the store refuses; its message is safe to show the caller.
+type InputError struct {
+	msg string
+	err error
+}
+
+func (e *InputError) Error() string { return e.msg }
+func (e *InputError) Unwrap() error { return e.err }
+
+func invalid(msg string) error { return &InputError{msg: msg} }
+
+// invalidErr wraps a validation error (pii's, say) so callers can still match it with errors.Is.
+func invalidErr(err error) error { return &InputError{msg: err.Error(), err: err} }
+
 type dialect int
 
 const (
