@@ -1,0 +1,126 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/workflows"
+)
+
+// The worked example in README "Merchant API"; openssl computes the same:
+// printf 'POST\n/v1/merchant/orders\n1795000000\n5K8264ILTKCH16CQ2502SI8ZNMTM67VS\n<body>' | openssl dgst -sha256 -hmac demo-merchant-secret-0123
+func TestMerchantSignatureWorkedExample(t *testing.T) {
+	body := `{"merchantOrderNo":"M-2026-0001","payeeOpenId":"o_demo_low","serviceItem":"delivery","description":"配送服务费","grossFen":150000}`
+	got := SignMerchantRequest("demo-merchant-secret-0123", "POST", "/v1/merchant/orders", "1795000000", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", []byte(body))
+	if want := "9335000a2be4e1a55917d745c5369c5859acba8bfb480054421917384e91c13d"; got != want {
+		t.Fatalf("signature %s, want %s", got, want)
+	}
+}
+
+func TestSessions(t *testing.T) {
+	if _, err := NewSessions([]byte("short"), time.Hour); err == nil {
+		t.Fatal("short secret accepted")
+	}
+	s, _ := NewSessions([]byte("0123456789abcdef0123456789abcdef"), time.Hour)
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+	token, exp := s.Issue("o_alice")
+	if !exp.Equal(now.Add(time.Hour)) {
+		t.Fatalf("expires %s", exp)
+	}
+	if openid, err := s.Check(token); err != nil || openid != "o_alice" {
+		t.Fatalf("Check = %q %v", openid, err)
+	}
+	now = now.Add(time.Hour)
+	if _, err := s.Check(token); !errors.Is(err, ErrSessionExpired) {
+		t.Fatalf("expired token: %v", err)
+	}
+	other, _ := NewSessions([]byte("fedcba9876543210fedcba9876543210"), time.Hour)
+	other.now = s.now
+	for _, bad := range []string{"", "x", token + "x", "e30." + token[len(token)-10:]} {
+		if _, err := s.Check(bad); !errors.Is(err, ErrSessionInvalid) {
+			t.Errorf("Check(%q) = %v", bad, err)
+		}
+	}
+	forged, _ := other.Issue("o_mallory")
+	if _, err := s.Check(forged); !errors.Is(err, ErrSessionInvalid) {
+		t.Fatalf("token of another secret accepted: %v", err)
+	}
+}
+
+func TestFaceAnswerPassesOnlyOnPass(t *testing.T) {
+	for _, c := range []struct {
+		res         workflows.FaceSubmitResult
+		identifyRet int
+		errcode     int
+	}{
+		{workflows.FaceSubmitResult{Passed: true, Outcome: workflows.FacePass, Code: 10000}, 0, 0},
+		{workflows.FaceSubmitResult{Outcome: workflows.FaceFail, Code: 10004}, 10004, 0},
+		{workflows.FaceSubmitResult{Outcome: workflows.FaceFail, Code: 0}, -1, 0},
+		{workflows.FaceSubmitResult{Outcome: workflows.FaceRetry, Code: 84002}, -1, 84002},
+		{workflows.FaceSubmitResult{Outcome: workflows.FaceRefused, Code: 0}, -1, faceRefusedErrCode},
+	} {
+		got := faceAnswer(c.res)
+		if got["identifyRet"] != c.identifyRet || got["errcode"] != c.errcode {
+			t.Errorf("%+v → identifyRet %v errcode %v", c.res, got["identifyRet"], got["errcode"])
+		}
+		if pass := got["identifyRet"] == 0 && got["errcode"] == 0; pass != c.res.Passed {
+			t.Errorf("%+v: seed's pass test says %v", c.res, pass)
+		}
+	}
+}
+
+func TestFromErrorNeverBlamesTheCallerForOurTrouble(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+	}{
+		{temporal.NewApplicationError("x", workflows.RejectWrongState), http.StatusConflict},
+		{temporal.NewApplicationError("x", workflows.RejectNotYours), http.StatusForbidden},
+		{temporal.NewApplicationError("x", workflows.RejectBadRequest), http.StatusBadRequest},
+		{temporal.NewNonRetryableApplicationError("x", workflows.ErrTypeFaceUnusable, nil, 84006), http.StatusBadGateway},
+		{temporal.NewApplicationError("x", "WeChatTransient"), http.StatusServiceUnavailable},
+		{serviceerror.NewNotFound("no run"), http.StatusNotFound},
+		{store.ErrNotFound, http.StatusNotFound},
+		{errors.New("connection refused"), http.StatusServiceUnavailable},
+	} {
+		if p := fromError(c.err); p.Status != c.status || p.Code == "" || p.Message == "" {
+			t.Errorf("%v → %+v, want %d", c.err, p, c.status)
+		}
+	}
+	if p := fromError(temporal.NewNonRetryableApplicationError("x", workflows.ErrTypeFaceUnusable, nil, 84006)); p.ErrCode == nil || *p.ErrCode != 84006 {
+		t.Errorf("WeChat's errcode lost: %+v", p)
+	}
+}
+
+func TestOperatorsIdentify(t *testing.T) {
+	ops := NewOperators(map[string]string{"operator-token-0123456789": "op-alice"}, false)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	if _, ok := ops.Identify(r); ok {
+		t.Fatal("no token accepted")
+	}
+	r.Header.Set("Authorization", "Bearer operator-token-0123456789")
+	if id, ok := ops.Identify(r); !ok || id != "op-alice" {
+		t.Fatalf("Identify = %q %v", id, ok)
+	}
+	loop := httptest.NewRequest(http.MethodGet, "/", nil)
+	loop.RemoteAddr = "127.0.0.1:5555"
+	if _, ok := ops.Identify(loop); ok {
+		t.Fatal("loopback accepted without the dev switch")
+	}
+	if id, ok := NewOperators(nil, true).Identify(loop); !ok || id != "local" {
+		t.Fatal("dev loopback refused")
+	}
+	remote := httptest.NewRequest(http.MethodGet, "/", nil)
+	remote.RemoteAddr = "10.0.0.8:5555"
+	if _, ok := NewOperators(nil, true).Identify(remote); ok {
+		t.Fatal("remote accepted by the dev switch")
+	}
+}
