@@ -145,3 +145,8 @@ func classify(err error) error {
 }
 
 func maskedOpenID(openid string) string { return pii.MaskOpenID(openid) }
+
+// misconfigured stops retries: our credentials are wrong and an operator must act.
+func misconfigured(err error) error {
+	return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeMisconfigured, err)
+}

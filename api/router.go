@@ -37,6 +37,8 @@ type Temporal interface {
 type Store interface {
 	Ping(ctx context.Context) error
 	Order(ctx context.Context, id string) (store.Order, error)
+	Transfer(ctx context.Context, outBillNo string) (store.Transfer, error)
+	UpdateTransfer(ctx context.Context, outBillNo string, u store.TransferUpdate) (store.Transfer, error)
 	OrdersByPayee(ctx context.Context, payeeID string, limit int) ([]store.Order, error)
 	CreateOrder(ctx context.Context, n store.NewOrder) (store.Order, bool, error)
 	SetOrderState(ctx context.Context, id, state, reason string) error
@@ -70,6 +72,8 @@ type Deps struct {
 	Codec http.Handler
 	// Operators may use /v1/ops.
 	Operators Operators
+	// PayNotify verifies WeChat Pay callbacks; nil when payouts do not go through WeChat Pay.
+	PayNotify PayNotifications
 	// TrustedProxies whose X-Forwarded-For is believed; none by default.
 	TrustedProxies []string
 	Logger         *slog.Logger
@@ -113,6 +117,7 @@ func New(d Deps) (*gin.Engine, error) {
 	me.POST("/receipts/:orderId/face/session", h.startFace)
 	me.POST("/receipts/:orderId/face/result", h.submitFace)
 	me.POST("/receipts/:orderId/confirm", h.confirm)
+	me.POST("/receipts/:orderId/transfer/confirmed", h.transferConfirmed)
 
 	me.POST("/me/identity", h.verifyIdentity)
 	me.POST("/me/agreements/:payerId", h.signAgreement)
@@ -128,6 +133,10 @@ func New(d Deps) (*gin.Engine, error) {
 	ops.GET("/receipts/:orderId", h.opsGetReceipt)
 	ops.POST("/receipts/:orderId/review", h.opsReview)
 	ops.POST("/receipts/:orderId/cancel", h.opsCancel)
+
+	if d.PayNotify != nil {
+		v1.POST("/callbacks/wechatpay/transfer", h.transferCallback)
+	}
 
 	if d.Codec != nil {
 		codec := gin.WrapH(http.StripPrefix("/codec", d.Codec))

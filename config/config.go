@@ -18,6 +18,7 @@ import (
 	"github.com/receiptflow/receiptflow/sandbox"
 	"github.com/receiptflow/receiptflow/tax"
 	"github.com/receiptflow/receiptflow/wechat"
+	"github.com/receiptflow/receiptflow/wechatpay"
 )
 
 // Prefix of every variable.
@@ -51,7 +52,8 @@ type Config struct {
 	ConfirmDeadline      time.Duration `envconfig:"CONFIRM_DEADLINE" default:"168h" desc:"time for the payee to confirm (and for a manual review)"`
 	TransferPollInterval time.Duration `envconfig:"TRANSFER_POLL_INTERVAL" default:"10m" desc:"longest wait between payout status queries"`
 
-	PayoutChannel string `envconfig:"PAYOUT_CHANNEL" default:"ledger" desc:"ledger (sandbox, no money moves) or wechatpay"`
+	PayoutChannel string           `envconfig:"PAYOUT_CHANNEL" default:"wechatpay" desc:"wechatpay (transfer bills the payee confirms; dev: against the sandbox) or ledger (no money moves, bills succeed at once)"`
+	WeChatPay     wechatpay.Config `envconfig:"WECHATPAY"`
 
 	PIIKeys        string        `envconfig:"PII_KEYS" desc:"key ring sealing names, ID numbers and merchant secrets at rest: id:base64(32 bytes)[,...]"`
 	LookupKey      string        `envconfig:"LOOKUP_KEY" desc:"base64 key (≥16 bytes) for keyed hashes of ID numbers and face results"`

@@ -67,3 +67,18 @@ func (p Phone) post(ctx context.Context, path string, body, out any) error {
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }
+
+// ConfirmTransfer is wx.requestMerchantTransfer: the payee accepts, rejects or lets the bill expire; callback
+// chooses how WeChat Pay's callback is delivered (normal, none, duplicate, delayed).
+func (p Phone) ConfirmTransfer(ctx context.Context, outBillNo, action, callback string) error {
+	var out struct {
+		ErrMsg string `json:"errMsg"`
+	}
+	if err := p.post(ctx, "/sandbox/pay/confirm", map[string]any{"outBillNo": outBillNo, "action": action, "callback": callback}, &out); err != nil {
+		return err
+	}
+	if !strings.HasSuffix(out.ErrMsg, ":ok") {
+		return fmt.Errorf("sandbox: %s", out.ErrMsg)
+	}
+	return nil
+}

@@ -32,6 +32,8 @@ type Options struct {
 	RiskRanks map[string]int
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Pay configures the WeChat Pay endpoints.
+	Pay PayOptions
 }
 
 // Faults are injected on WeChat endpoints (never on /sandbox/ ones), each a probability between 0 and 1.
@@ -62,6 +64,7 @@ type Sandbox struct {
 	verifyIDs   map[string]*verifyID
 	outSeqNos   map[string]string // out_seq_no → verify_id, unique per appid
 	stats       Stats
+	pay         *Pay
 }
 
 // Stats count calls, so tests can assert on how the client behaved.
@@ -71,8 +74,8 @@ type Stats struct {
 	Faults       int
 }
 
-// New builds a sandbox.
-func New(opts Options) *Sandbox {
+// New builds a sandbox; it fails only when the WeChat Pay key cannot be generated or the state file is unreadable.
+func New(opts Options) (*Sandbox, error) {
 	if opts.AppID == "" {
 		opts.AppID = "wxsandbox00000001"
 	}
@@ -108,10 +111,19 @@ func New(opts Options) *Sandbox {
 	for k, v := range opts.RiskRanks {
 		s.riskRanks[k] = v
 	}
+	pay, err := newPay(opts.Pay, opts.Logger, opts.Now)
+	if err != nil {
+		return nil, err
+	}
+	s.pay = pay
 	s.mux = http.NewServeMux()
 	s.routeWeChat()
-	return s
+	s.routePay()
+	return s, nil
 }
+
+// Pay is the sandbox's WeChat Pay.
+func (s *Sandbox) Pay() *Pay { return s.pay }
 
 // AppID and Secret are what clients must be configured with.
 func (s *Sandbox) AppID() string  { return s.opts.AppID }

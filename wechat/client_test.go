@@ -22,7 +22,10 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts sandbox.Options) *fixture {
 	t.Helper()
-	sb := sandbox.New(opts)
+	sb, err := sandbox.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
 	c, err := wechat.New(wechat.Config{BaseURL: srv.URL, AppID: sb.AppID(), Secret: sb.Secret(), Timeout: 2 * time.Second}, srv.Client())

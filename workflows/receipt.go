@@ -236,8 +236,12 @@ func (r *run) payStep(parent workflow.Context) {
 // follow waits for the bill to become final: callbacks and the payee's return nudge it, a backing-off poll
 // covers lost callbacks, and a cancel while the payee has not confirmed cancels the bill.
 func (r *run) follow(parent, ctx workflow.Context, tin TransferInput, st TransferStatus) {
-	poll := firstTransferPoll
+	poll := min(firstTransferPoll, r.set.TransferPollInterval)
 	for {
+		// A query does not repeat package_info: keep what the create answered while the payee still has to confirm.
+		if st.Confirm == nil && st.State == TransferWaitUserConfirm && r.view.Payout != nil {
+			st.Confirm = r.view.Payout.Confirm
+		}
 		r.view.Payout = &PayoutView{OutBillNo: tin.OutBillNo, State: st.State, FailReason: st.FailReason, Confirm: st.Confirm}
 		switch {
 		case st.State == TransferSuccess:

@@ -24,6 +24,7 @@ import (
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/tax"
 	"github.com/receiptflow/receiptflow/wechat"
+	"github.com/receiptflow/receiptflow/wechatpay"
 	"github.com/receiptflow/receiptflow/worker"
 	"github.com/receiptflow/receiptflow/workflows"
 )
@@ -35,6 +36,7 @@ type deps struct {
 	log     *slog.Logger
 	store   *store.Store
 	wechat  *wechat.Client
+	pay     *wechatpay.Client // nil when payouts go through the ledger
 	hasher  *pii.Hasher
 }
 
@@ -56,17 +58,32 @@ func openDeps(ctx context.Context, cfg config.Config, secrets config.Secrets, lo
 		st.Close()
 		return nil, fmt.Errorf("RECEIPTFLOW_WECHAT_*: %w", err)
 	}
-	return &deps{cfg: cfg, secrets: secrets, log: logger, store: st, wechat: wx, hasher: hasher}, nil
+	d := &deps{cfg: cfg, secrets: secrets, log: logger, store: st, wechat: wx, hasher: hasher}
+	if cfg.PayoutChannel == "wechatpay" {
+		payCfg := cfg.WeChatPay
+		if payCfg.AppID == "" {
+			payCfg.AppID = cfg.WeChat.AppID
+		}
+		if d.pay, err = wechatpay.New(ctx, payCfg, nil); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("RECEIPTFLOW_WECHATPAY_* (or RECEIPTFLOW_PAYOUT_CHANNEL=ledger): %w", err)
+		}
+	}
+	return d, nil
 }
 
 func (d *deps) Close() { d.store.Close() }
 
 func (d *deps) activities() *activities.Activities {
 	method, _ := tax.ParseMethod(d.cfg.TaxMethod) // validated by config.Load
+	var payout activities.Payout = activities.LedgerPayout{Transfers: d.store}
+	if d.pay != nil {
+		payout = activities.WeChatPayPayout{Bills: d.pay}
+	}
 	return &activities.Activities{
 		Orders: d.store, Ledger: d.store, Faces: d.store, Transfers: d.store,
 		WeChat: d.wechat, Risk: d.wechat,
-		Payout: activities.LedgerPayout{Transfers: d.store},
+		Payout: payout,
 		Hasher: d.hasher,
 		Config: activities.Config{FaceMode: d.cfg.FaceMode, TaxMethod: method, Risk: d.cfg.Risk, RiskScene: 1},
 	}
@@ -117,7 +134,12 @@ func (d *deps) router(c client.Client, allowLoopbackOperators bool) (*gin.Engine
 		return nil, err
 	}
 	operators := api.NewOperators(d.secrets.Operators, allowLoopbackOperators)
+	var notify api.PayNotifications
+	if d.pay != nil {
+		notify = d.pay
+	}
 	return api.New(api.Deps{
+		PayNotify: notify,
 		Temporal: c, Store: d.store, Login: d.wechat, Sessions: sessions,
 		TaskQueue: d.cfg.Temporal.TaskQueue, Settings: d.settings(), UpdateWait: d.cfg.UpdateWait,
 		Codec: codec.Handler(codec.New(d.secrets.Payload), codec.HandlerOptions{

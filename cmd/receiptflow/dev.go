@@ -19,7 +19,6 @@ import (
 	"github.com/receiptflow/receiptflow/config"
 	"github.com/receiptflow/receiptflow/devserver"
 	"github.com/receiptflow/receiptflow/keyring"
-	"github.com/receiptflow/receiptflow/sandbox"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/worker"
 	"github.com/receiptflow/receiptflow/workflows"
@@ -61,8 +60,12 @@ func runDev(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.
 	cfg = keys.apply(cfg)
 	apiURL := "http://" + apiListener.Addr().String()
 	sandboxURL := "http://" + sandboxListener.Addr().String()
-	sb := sandbox.New(sandbox.Options{Faults: cfg.SandboxFaults, Logger: logger, RiskRanks: map[string]int{demoHighOpenID: 3}})
-	cfg.WeChat.BaseURL, cfg.WeChat.AppID, cfg.WeChat.Secret = sandboxURL, sb.AppID(), sb.Secret()
+	sb, err := newSandbox(keys.Pay, cfg.SandboxFaults, filepath.Join(cfg.DataDir, "sandbox-wechatpay.json"), logger)
+	if err != nil {
+		return err
+	}
+	sb.SetRiskRank(demoHighOpenID, 3)
+	useSandbox(&cfg, sb, keys.Pay, sandboxURL, apiURL)
 	if cfg.UIOrigin == "" {
 		cfg.UIOrigin = "http://" + hostPort(temporalHost, uiPort)
 	}
@@ -155,12 +158,13 @@ func searchAttributes() map[string]enumspb.IndexedValueType {
 // devKeys are generated on the first dev start and kept beside the data they protect, so a restart can read
 // the store and the histories it wrote. Variables set in the environment win.
 type devKeys struct {
-	PIIKeys        string `json:"piiKeys"`
-	LookupKey      string `json:"lookupKey"`
-	PayloadKeys    string `json:"payloadKeys"`
-	SessionSecret  string `json:"sessionSecret"`
-	OperatorToken  string `json:"operatorToken"`
-	MerchantSecret string `json:"merchantSecret"`
+	PIIKeys        string      `json:"piiKeys"`
+	LookupKey      string      `json:"lookupKey"`
+	PayloadKeys    string      `json:"payloadKeys"`
+	SessionSecret  string      `json:"sessionSecret"`
+	OperatorToken  string      `json:"operatorToken"`
+	MerchantSecret string      `json:"merchantSecret"`
+	Pay            sandboxKeys `json:"wechatPay"`
 }
 
 func loadDevKeys(path string) (devKeys, error) {
@@ -175,9 +179,13 @@ func loadDevKeys(path string) (devKeys, error) {
 	case !errors.Is(err, os.ErrNotExist):
 		return k, err
 	}
+	pay, err := generateSandboxKeys()
+	if err != nil {
+		return k, err
+	}
 	k = devKeys{
 		PIIKeys: keyring.Generate("dev1"), PayloadKeys: keyring.Generate("dev1"),
-		LookupKey: randomB64(32), SessionSecret: randomB64(32), OperatorToken: randomB64(24), MerchantSecret: randomB64(24),
+		LookupKey: randomB64(32), SessionSecret: randomB64(32), OperatorToken: randomB64(24), MerchantSecret: randomB64(24), Pay: pay,
 	}
 	raw, _ = json.MarshalIndent(k, "", "  ")
 	return k, os.WriteFile(path, raw, 0o600)

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -93,13 +94,22 @@ func newEnv(t *testing.T, configure func(*config.Config), adjust ...func(*activi
 	cfg.LookupKey, cfg.SessionSecret = randomB64(32), randomB64(32)
 	cfg.OperatorTokens = []string{"op-alice:" + opToken}
 	cfg.UpdateWait = 20 * time.Second
+	cfg.PayoutChannel = "ledger" // tests that want WeChat Pay's confirm flow say so
 	if configure != nil {
 		configure(&cfg)
 	}
-	sb := sandbox.New(sandbox.Options{Seed: 1, Faults: cfg.SandboxFaults})
+	keys := testSandboxKeys(t)
+	sb, err := newSandbox(keys, cfg.SandboxFaults, "", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	sbSrv := httptest.NewServer(sb)
 	t.Cleanup(sbSrv.Close)
-	cfg.WeChat.BaseURL, cfg.WeChat.AppID, cfg.WeChat.Secret = sbSrv.URL, sb.AppID(), sb.Secret()
+	// The API's address must be known before the WeChat Pay client (its notify_url): serve a handler set later.
+	var router http.Handler = http.NotFoundHandler()
+	apiSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { router.ServeHTTP(w, r) }))
+	t.Cleanup(apiSrv.Close)
+	useSandbox(&cfg, sb, keys, sbSrv.URL, apiSrv.URL)
 	if cfg.WeChat.Timeout == 0 {
 		cfg.WeChat.Timeout = 2 * time.Second
 	}
@@ -119,13 +129,28 @@ func newEnv(t *testing.T, configure func(*config.Config), adjust ...func(*activi
 	e := &env{t: t, cfg: cfg, deps: d, sb: sb, sbURL: sbSrv.URL, phone: sandbox.Phone{BaseURL: sbSrv.URL}, client: temporalServer.GetDefaultClient()}
 	e.adjust = adjust
 	e.startWorker()
-	router, err := d.router(e.client, false)
+	r, err := d.router(e.client, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.api = httptest.NewServer(router)
-	t.Cleanup(e.api.Close)
+	router, e.api = r, apiSrv
+	t.Cleanup(sb.Pay().Wait) // callbacks in flight finish before the servers close
 	return e
+}
+
+var (
+	sandboxKeysOnce sync.Once
+	sharedKeys      sandboxKeys
+	sharedKeysErr   error
+)
+
+// testSandboxKeys generates the RSA keys once for the package: each test still has its own sandbox.
+func testSandboxKeys(t *testing.T) sandboxKeys {
+	sandboxKeysOnce.Do(func() { sharedKeys, sharedKeysErr = generateSandboxKeys() })
+	if sharedKeysErr != nil {
+		t.Fatal(sharedKeysErr)
+	}
+	return sharedKeys
 }
 
 func (e *env) startWorker() {

@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/receiptflow/receiptflow/activities"
+	"github.com/receiptflow/receiptflow/config"
+	"github.com/receiptflow/receiptflow/sandbox"
+	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/tax"
+	"github.com/receiptflow/receiptflow/workflows"
+)
+
+func wechatPay(c *config.Config) {
+	c.TaxMethod = string(tax.PerPayment)
+	c.PayoutChannel = "wechatpay"
+}
+
+// confirmed runs a low-risk payee to the point where WeChat Pay waits for the payee's own confirm.
+func (e *env) awaitingTransfer() (order, token string, v workflows.View) {
+	e.t.Helper()
+	order = e.payee("o_low", "李四", "110101200001010010", 150000)
+	token = e.login("o_low")
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &v), http.StatusOK)
+	if v.State != workflows.StateAwaitingTransferConfirm || v.Payout == nil || v.Payout.Confirm == nil {
+		e.t.Fatalf("after confirm: %+v", v)
+	}
+	return order, token, v
+}
+
+// waitState polls the receipt until it reaches want.
+func (e *env) waitState(order, token string, want workflows.State) workflows.View {
+	e.t.Helper()
+	var v workflows.View
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		e.must(e.call(http.MethodGet, "/v1/receipts/"+order, token, nil, &v), http.StatusOK)
+		if v.State == want {
+			return v
+		}
+	}
+	e.t.Fatalf("receipt stayed %s, want %s: %+v", v.State, want, v)
+	return v
+}
+
+func TestPayoutWithThePayeesConfirm(t *testing.T) {
+	e := newEnv(t, wechatPay)
+	order, token, v := e.awaitingTransfer()
+	c := v.Payout.Confirm
+	// What the mini-program passes to wx.requestMerchantTransfer.
+	if c.MchID != e.sb.Pay().MchID() || c.AppID != e.sb.AppID() || c.Package == "" || c.OpenID != "o_low" {
+		t.Fatalf("confirm parameters: %+v", c)
+	}
+	bill, ok := e.sb.Pay().Bill(v.Payout.OutBillNo)
+	if !ok || bill.State != "WAIT_USER_CONFIRM" || bill.AmountFen != 136000 || bill.UserName != "" {
+		t.Fatalf("bill: %+v", bill)
+	}
+	// A second look while waiting keeps the package (WeChat Pay's query does not repeat it).
+	var again workflows.View
+	e.must(e.call(http.MethodGet, "/v1/receipts/"+order, token, nil, &again), http.StatusOK)
+	if again.Payout.Confirm == nil || again.Payout.Confirm.Package != c.Package {
+		t.Fatalf("view while waiting: %+v", again.Payout)
+	}
+	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayAccept, "duplicate"); err != nil {
+		t.Fatal(err)
+	}
+	paid := e.waitState(order, token, workflows.StatePaid)
+	if paid.Payout.State != workflows.TransferSuccess {
+		t.Fatalf("paid view: %+v", paid.Payout)
+	}
+	e.sb.Pay().Wait()
+	e.assertPaidOnce(order, 136000, 14000)
+	if e.sb.Pay().Bills() != 1 {
+		t.Fatalf("%d bills at WeChat Pay", e.sb.Pay().Bills())
+	}
+}
+
+func TestLargePayoutSendsTheEncryptedName(t *testing.T) {
+	e := newEnv(t, wechatPay)
+	order, token := highRiskOpened(e) // 2,000 元: face first
+	e.passFaceV2(order, token)
+	var v workflows.View
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &v), http.StatusOK)
+	bill, _ := e.sb.Pay().Bill(v.Payout.OutBillNo)
+	// Net 1,760 元 is under 2,000 元: no name. Gross was over: this is about the bill's own amount.
+	if bill.AmountFen != 176000 || bill.UserName != "" {
+		t.Fatalf("bill: %+v", bill)
+	}
+	e2 := newEnv(t, wechatPay)
+	big := e2.payee("o_big", "王五", "440304199003070018", 500000)
+	tok := e2.login("o_big")
+	e2.must(e2.call(http.MethodPost, "/v1/receipts/"+big, tok, nil, nil), http.StatusOK)
+	e2.passFaceV2(big, tok)
+	e2.must(e2.call(http.MethodPost, "/v1/receipts/"+big+"/confirm", tok, nil, &v), http.StatusOK)
+	bill, _ = e2.sb.Pay().Bill(v.Payout.OutBillNo)
+	// 5,000 元 − 800 元 tax = 4,200 元 ≥ 2,000 元: WeChat Pay got the real name, encrypted with its public key.
+	if bill.AmountFen != 420000 || bill.UserName != "王五" {
+		t.Fatalf("bill: %+v", bill)
+	}
+}
+
+func TestPayeeRejectsTheTransfer(t *testing.T) {
+	e := newEnv(t, wechatPay)
+	order, token, v := e.awaitingTransfer()
+	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayReject, "normal"); err != nil {
+		t.Fatal(err)
+	}
+	failed := e.waitState(order, token, workflows.StateFailed)
+	if failed.Reasons[0].Code != "TRANSFER_FAIL" || failed.Reasons[0].Message != "您已拒绝收款，款项已退回" || !failed.Amounts.Reversed {
+		t.Fatalf("failed view: %+v", failed)
+	}
+	e.assertTaxNetsToZero(order)
+}
+
+func TestTransferExpiresAfter24Hours(t *testing.T) {
+	e := newEnv(t, wechatPay)
+	order, token, v := e.awaitingTransfer()
+	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayExpire, "normal"); err != nil {
+		t.Fatal(err)
+	}
+	failed := e.waitState(order, token, workflows.StateFailed)
+	if failed.Payout.FailReason != "OVERDUE_CLOSE" || failed.Reasons[0].Message != "超过24小时未确认收款，款项已退回" {
+		t.Fatalf("failed view: %+v", failed)
+	}
+	e.assertTaxNetsToZero(order)
+	// The payee may try again later: a new run pays with a new bill (attempt 2), the failed one stays failed.
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &v), http.StatusOK)
+	if v.Payout.OutBillNo != order+"T2" {
+		t.Fatalf("retry bill: %+v", v.Payout)
+	}
+	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayAccept, "normal"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitState(order, token, workflows.StatePaid)
+	o, _ := e.deps.store.Order(context.Background(), order)
+	entries, _ := e.deps.store.TaxEntries(context.Background(), o.PayeeID, tax.Period(o.UpdatedAt))
+	var withheld int64
+	for _, en := range entries {
+		withheld += en.TaxFen
+	}
+	if withheld != 14000 || len(entries) != 3 {
+		t.Fatalf("ledger after the retry: %d entries, %d withheld", len(entries), withheld)
+	}
+}
+
+func TestLostCallbackIsFoundByQuery(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { wechatPay(c); c.TransferPollInterval = time.Second })
+	order, token, v := e.awaitingTransfer()
+	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayAccept, "none"); err != nil {
+		t.Fatal(err)
+	}
+	// No callback and no nudge from the page: the run's own polling finds the outcome.
+	e.waitState(order, token, workflows.StatePaid)
+}
+
+func TestPayeeReturningFromWeChatNudgesTheRun(t *testing.T) {
+	e := newEnv(t, wechatPay) // polling every 30 s at first: only the nudge can be this quick
+	order, token, v := e.awaitingTransfer()
+	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayAccept, "none"); err != nil {
+		t.Fatal(err)
+	}
+	var after workflows.View
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/transfer/confirmed", token, nil, &after), http.StatusOK)
+	if after.State != workflows.StatePaid {
+		t.Fatalf("after the nudge: %+v", after)
+	}
+}
+
+func TestForgedStaleAndMismatchedCallbacksChangeNothing(t *testing.T) {
+	e := newEnv(t, wechatPay)
+	order, token, v := e.awaitingTransfer()
+	pay := e.sb.Pay()
+	bill, _ := pay.Bill(v.Payout.OutBillNo)
+	resource := func(amount int64) map[string]any {
+		return map[string]any{"mch_id": pay.MchID(), "out_bill_no": bill.OutBillNo, "transfer_bill_no": "x", "state": "SUCCESS",
+			"transfer_amount": amount, "openid": bill.OpenID}
+	}
+	post := func(n sandbox.SignedNotification) int {
+		req, _ := http.NewRequest(http.MethodPost, e.api.URL+"/v1/callbacks/wechatpay/transfer", bytes.NewReader(n.Body))
+		for k, vs := range n.Header {
+			req.Header[k] = vs
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	forged, _ := pay.Notification(resource(bill.AmountFen), time.Now())
+	forged.Body = bytes.Replace(forged.Body, []byte(`"summary"`), []byte(`"Summary"`), 1) // signed body altered
+	stale, _ := pay.Notification(resource(bill.AmountFen), time.Now().Add(-6*time.Minute))
+	wrongAmount, _ := pay.Notification(resource(bill.AmountFen+1), time.Now())
+	for name, c := range map[string]struct {
+		n    sandbox.SignedNotification
+		want int
+	}{"forged": {forged, http.StatusUnauthorized}, "stale": {stale, http.StatusUnauthorized}, "amount differs": {wrongAmount, http.StatusBadRequest}} {
+		if got := post(c.n); got != c.want {
+			t.Errorf("%s callback: %d, want %d", name, got, c.want)
+		}
+	}
+	rec, _ := e.deps.store.Transfer(context.Background(), bill.OutBillNo)
+	var now workflows.View
+	e.must(e.call(http.MethodGet, "/v1/receipts/"+order, token, nil, &now), http.StatusOK)
+	if rec.State != store.TransferWaitUserConfirm || now.State != workflows.StateAwaitingTransferConfirm {
+		t.Fatalf("refused callbacks changed something: bill %s, run %s", rec.State, now.State)
+	}
+	// The genuine one, then again later (delayed): harmless repeats.
+	if err := e.phone.ConfirmTransfer(context.Background(), bill.OutBillNo, sandbox.PayAccept, "delayed"); err != nil {
+		t.Fatal(err)
+	}
+	genuine, _ := pay.Notification(resource(bill.AmountFen), time.Now())
+	if got := post(genuine); got != http.StatusNoContent {
+		t.Fatalf("genuine callback: %d", got)
+	}
+	e.waitState(order, token, workflows.StatePaid)
+	pay.Wait() // the delayed duplicate arrives after the run has ended
+	e.assertPaidOnce(order, 136000, 14000)
+}
+
+func TestPayerCancelWhileWaitingForThePayee(t *testing.T) {
+	e := newEnv(t, wechatPay)
+	order, token, v := e.awaitingTransfer()
+	var res merchantOrderBody
+	e.must(e.signed(http.MethodPost, "/v1/merchant/orders/"+order+"/cancel", "", map[string]string{"reason": "wrong amount"}, time.Now(), "", &res), http.StatusOK)
+	if res.Receipt == nil || res.Receipt.State != workflows.StateCancelled {
+		t.Fatalf("cancel: %+v", res.Receipt)
+	}
+	bill, _ := e.sb.Pay().Bill(v.Payout.OutBillNo)
+	if bill.State != "CANCELLED" {
+		t.Fatalf("bill %+v", bill)
+	}
+	e.assertTaxNetsToZero(order)
+	// The payee can no longer accept it.
+	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayAccept, "normal"); err == nil {
+		t.Fatal("a cancelled bill was accepted")
+	}
+	_ = token
+}
+
+func TestWorkerKilledAfterTheBillWasCreatedPaysOnce(t *testing.T) {
+	killed := make(chan struct{})
+	e := newEnv(t, wechatPay, func(a *activities.Activities) { a.Payout = &dieAfterCreate{Payout: a.Payout, killed: killed} })
+	order := e.payee("o_low", "李四", "110101200001010010", 150000)
+	token := e.login("o_low")
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
+	go func() {
+		<-killed
+		// The process dies after WeChat Pay accepted the bill and before we recorded its state; a new worker
+		// (without the fault) picks up the retried activity.
+		e.worker.Stop()
+		e.adjust = nil
+		e.startWorker()
+	}()
+	r := e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, nil)
+	if r.status != http.StatusOK && r.status != http.StatusAccepted {
+		t.Fatalf("confirm: %d %s", r.status, r.body)
+	}
+	v := e.waitState(order, token, workflows.StateAwaitingTransferConfirm)
+	if e.sb.Pay().Bills() != 1 || v.Payout.OutBillNo != order+"T1" {
+		t.Fatalf("%d bills, view %+v", e.sb.Pay().Bills(), v.Payout)
+	}
+	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayAccept, "normal"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitState(order, token, workflows.StatePaid)
+	e.assertPaidOnce(order, 136000, 14000)
+}
+
+// dieAfterCreate lets the first create reach WeChat Pay, then fails as a dying worker would.
+type dieAfterCreate struct {
+	activities.Payout
+	killed chan struct{}
+	done   bool
+}
+
+func (d *dieAfterCreate) Create(ctx context.Context, req activities.TransferRequest) (workflows.TransferStatus, error) {
+	st, err := d.Payout.Create(ctx, req)
+	if err != nil || d.done {
+		return st, err
+	}
+	d.done = true
+	close(d.killed)
+	return workflows.TransferStatus{}, errors.New("worker killed before recording the bill")
+}
+
+// assertTaxNetsToZero: the order's withholdings were all reversed.
+func (e *env) assertTaxNetsToZero(order string) {
+	e.t.Helper()
+	ctx := context.Background()
+	o, _ := e.deps.store.Order(ctx, order)
+	entries, _ := e.deps.store.TaxEntries(ctx, o.PayeeID, tax.Period(o.CreatedAt))
+	var income, withheld int64
+	for _, en := range entries {
+		if en.OrderID == order {
+			income += en.IncomeFen
+			withheld += en.TaxFen
+		}
+	}
+	if len(entries) < 2 || income != 0 || withheld != 0 {
+		e.t.Fatalf("ledger for %s: %d entries, income %d, tax %d; want reversed to zero", order, len(entries), income, withheld)
+	}
+}
