@@ -239,13 +239,19 @@ func (h *handlers) cancelMerchantOrder(c *gin.Context) {
 	case err == nil:
 		c.JSON(http.StatusOK, merchantOrder{Order: h.reload(ctx, o), PayeeOpenID: o.PayeeOpenID, Receipt: &view})
 	case errors.As(err, &notFound):
-		// No run in progress: close the order itself, unless it is paid.
+		// No run in progress (never started, or it ended — perhaps just now, by this very cancel): close the
+		// order itself, unless it is paid, and show the run's last view when there is one.
 		if err := h.Store.SetOrderState(ctx, o.ID, store.OrderCancelled, "CANCELLED: "+req.Reason); err != nil {
 			abort(c, problem(http.StatusConflict, "ORDER_CLOSED", "the order is "+h.reload(ctx, o).State+" and can no longer be cancelled"))
 			return
 		}
-		c.JSON(http.StatusOK, merchantOrder{Order: h.reload(ctx, o), PayeeOpenID: o.PayeeOpenID})
+		out := merchantOrder{Order: h.reload(ctx, o), PayeeOpenID: o.PayeeOpenID}
+		if v, err := h.queryView(ctx, o.ID); err == nil {
+			out.Receipt = &v
+		}
+		c.JSON(http.StatusOK, out)
 	default:
+		h.Logger.Warn("cancel failed", "requestId", c.GetString("requestId"), "orderId", o.ID, "error", err)
 		abort(c, fromError(err))
 	}
 }

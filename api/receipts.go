@@ -176,16 +176,32 @@ func (h *handlers) queryView(ctx context.Context, orderID string) (workflows.Vie
 	return view, err
 }
 
-// update sends a workflow update for the request's order and waits for its outcome.
+// update sends a workflow update for the request's order and waits for its outcome. The server aborts an update
+// whose workflow task failed for reasons of its own (a signal landing while the run completes, say) with
+// WorkflowNotReady: the same update ID is sent again, so it is still applied at most once.
 func (h *handlers) update(c *gin.Context, ctx context.Context, orderID, name string, arg, out any) error {
-	handle, err := h.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.WorkflowID(orderID), UpdateID: updateID(c, name), UpdateName: name,
-		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err != nil {
-		return h.closedRun(ctx, orderID, err)
+	id := updateID(c, name)
+	for attempt := 1; ; attempt++ {
+		handle, err := h.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			WorkflowID: workflows.WorkflowID(orderID), UpdateID: id, UpdateName: name,
+			Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		})
+		if err == nil {
+			err = handle.Get(ctx, out)
+		}
+		var notReady *serviceerror.WorkflowNotReady
+		if !errors.As(err, &notReady) || attempt == 3 {
+			if err != nil {
+				return h.closedRun(ctx, orderID, err)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
 	}
-	return handle.Get(ctx, out)
 }
 
 // closedRun tells "this run has ended" (409, with how) from "no run was ever started" (404) when Temporal

@@ -249,7 +249,9 @@ func (r *run) follow(parent, ctx workflow.Context, tin TransferInput, st Transfe
 			return
 		case st.State == TransferFail || st.State == TransferCancelled || st.State == transferNotFound:
 			r.compensate(ctx, "transfer "+st.State+" "+st.FailReason)
-			if st.State == TransferCancelled && r.cancel != nil {
+			// Only we cancel bills, at the payer's request. The run may not know it asked: the server drops an update
+			// whose workflow task failed (a callback's signal landing meanwhile), and the bill was cancelled anyway.
+			if st.State == TransferCancelled {
 				r.finishCancelled(ctx)
 				return
 			}

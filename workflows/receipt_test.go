@@ -571,3 +571,20 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+// The server can drop a cancel update whose workflow task failed after the bill was already cancelled: the run
+// still ends CANCELLED, since only the payer's request cancels bills.
+func TestBillCancelledWithoutAKnownRequestEndsCancelled(t *testing.T) {
+	f := newFake()
+	f.created = TransferStatus{State: TransferWaitUserConfirm}
+	f.queried = []TransferStatus{{State: TransferCancelled}}
+	s := newScenario(t, f)
+	open(s, 0)
+	s.update(time.Minute, UpdateConfirm, ConfirmRequest{OpenID: "o_payee"})
+	s.at(2*time.Minute, func() { s.env.SignalWorkflow(SignalTransferNotice, TransferNotice{}) })
+	v := s.run()
+	if v.State != StateCancelled || f.reversed != 1 || f.n(ActivityCancelTransfer) != 0 {
+		t.Fatalf("result %+v, calls %v", v, f.calls)
+	}
+	s.finished(StateCancelled)
+}

@@ -140,7 +140,7 @@ func (d *deps) router(c client.Client, allowLoopbackOperators bool) (*gin.Engine
 	}
 	return api.New(api.Deps{
 		PayNotify: notify,
-		Temporal: c, Store: d.store, Login: d.wechat, Sessions: sessions,
+		Temporal:  c, Store: d.store, Login: d.wechat, Sessions: sessions,
 		TaskQueue: d.cfg.Temporal.TaskQueue, Settings: d.settings(), UpdateWait: d.cfg.UpdateWait,
 		Codec: codec.Handler(codec.New(d.secrets.Payload), codec.HandlerOptions{
 			AllowOrigin: d.cfg.UIOrigin,

@@ -19,6 +19,7 @@ import (
 	"github.com/receiptflow/receiptflow/config"
 	"github.com/receiptflow/receiptflow/devserver"
 	"github.com/receiptflow/receiptflow/keyring"
+	"github.com/receiptflow/receiptflow/sandbox"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/worker"
 	"github.com/receiptflow/receiptflow/workflows"
@@ -60,7 +61,7 @@ func runDev(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.
 	cfg = keys.apply(cfg)
 	apiURL := "http://" + apiListener.Addr().String()
 	sandboxURL := "http://" + sandboxListener.Addr().String()
-	sb, err := newSandbox(keys.Pay, cfg.SandboxFaults, filepath.Join(cfg.DataDir, "sandbox-wechatpay.json"), logger)
+	sb, err := newSandbox(keys.Pay, sandbox.Options{Faults: cfg.SandboxFaults, Logger: logger}, filepath.Join(cfg.DataDir, "sandbox-wechatpay.json"))
 	if err != nil {
 		return err
 	}

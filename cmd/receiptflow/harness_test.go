@@ -99,7 +99,8 @@ func newEnv(t *testing.T, configure func(*config.Config), adjust ...func(*activi
 		configure(&cfg)
 	}
 	keys := testSandboxKeys(t)
-	sb, err := newSandbox(keys, cfg.SandboxFaults, "", slog.New(slog.DiscardHandler))
+	// A fixed seed makes the injected faults the same on every run.
+	sb, err := newSandbox(keys, sandbox.Options{Faults: cfg.SandboxFaults, Seed: 7}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"log/slog"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
@@ -46,8 +45,9 @@ func generateSandboxKeys() (sandboxKeys, error) {
 	return sandboxKeys{MerchantKey: merchant, PlatformKey: platform, APIv3Key: hex.EncodeToString(b)}, nil
 }
 
-// newSandbox builds the WeChat and WeChat Pay sandbox that dev and the end-to-end tests run against.
-func newSandbox(keys sandboxKeys, faults sandbox.Faults, stateFile string, logger *slog.Logger) (*sandbox.Sandbox, error) {
+// newSandbox builds the WeChat and WeChat Pay sandbox that dev and the end-to-end tests run against; opts carries
+// faults, seed and logger, and gains the WeChat Pay keys here.
+func newSandbox(keys sandboxKeys, opts sandbox.Options, stateFile string) (*sandbox.Sandbox, error) {
 	merchant, err := utils.LoadPrivateKey(keys.MerchantKey)
 	if err != nil {
 		return nil, err
@@ -56,10 +56,9 @@ func newSandbox(keys sandboxKeys, faults sandbox.Faults, stateFile string, logge
 	if err != nil {
 		return nil, err
 	}
-	return sandbox.New(sandbox.Options{Faults: faults, Logger: logger, Pay: sandbox.PayOptions{
-		MerchantSerial: sandboxMerchantSerial, MerchantPublicKey: &merchant.PublicKey, PlatformKey: platform,
-		APIv3Key: keys.APIv3Key, StateFile: stateFile,
-	}})
+	opts.Pay = sandbox.PayOptions{MerchantSerial: sandboxMerchantSerial, MerchantPublicKey: &merchant.PublicKey, PlatformKey: platform,
+		APIv3Key: keys.APIv3Key, StateFile: stateFile}
+	return sandbox.New(opts)
 }
 
 // useSandbox points the WeChat and WeChat Pay configuration at a sandbox served at sandboxURL; callbacks go to
