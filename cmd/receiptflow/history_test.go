@@ -71,6 +71,27 @@ var historyScenarios = []historyScenario{
 		e.must(e.call(http.MethodPost, "/v1/ops/receipts/"+order+"/cancel", opToken, map[string]string{"reason": "payer withdrew the order"}, nil), http.StatusOK)
 		return order
 	}},
+	{name: "wechatpay_confirmed_paid", configure: wechatPay, drive: func(e *env) string {
+		order, token, v := e.awaitingTransfer()
+		if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayAccept, "normal"); err != nil {
+			e.t.Fatal(err)
+		}
+		e.waitState(order, token, workflows.StatePaid)
+		return order
+	}},
+	{name: "wechatpay_rejected_failed", configure: wechatPay, drive: func(e *env) string {
+		order, token, v := e.awaitingTransfer()
+		if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayReject, "normal"); err != nil {
+			e.t.Fatal(err)
+		}
+		e.waitState(order, token, workflows.StateFailed)
+		return order
+	}},
+	{name: "wechatpay_cancelled_while_waiting", configure: wechatPay, drive: func(e *env) string {
+		order, _, _ := e.awaitingTransfer()
+		e.must(e.call(http.MethodPost, "/v1/ops/receipts/"+order+"/cancel", opToken, map[string]string{"reason": "payer withdrew"}, nil), http.StatusOK)
+		return order
+	}},
 	{name: "payout_failed", configure: perPayment, adjust: []func(*activities.Activities){failingPayout}, drive: func(e *env) string {
 		order := e.payee("o_low", "李四", "110101200001010010", 150000)
 		token := e.login("o_low")
