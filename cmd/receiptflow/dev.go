@@ -232,7 +232,7 @@ func seedDemo(ctx context.Context, st *store.Store, merchantSecret string) error
 		gross                                     int64
 	}{
 		{demoLowOpenID, "李四", "110101200001010010", demoLowOrder, "DEMO-LOW-1", 150000},    // 1,500 元
-		{demoHighOpenID, "王五", "440304199003070018", demoHighOrder, "DEMO-HIGH-1", 200000}, // 2,000 元: a large payment
+		{demoHighOpenID, "王五", "440304199003070018", demoHighOrder, "DEMO-HIGH-1", 800000}, // 8,000 元: a large payment
 	} {
 		payee, err := st.VerifyIdentity(ctx, p.openid, p.name, p.idNumber, "")
 		if err != nil {

@@ -22,7 +22,7 @@ receiptflow dev is running (Ctrl-C stops everything; starting again resumes runs
   operator token    {{.OperatorToken}}   (Authorization: Bearer … for /v1/ops and /codec)
 
 Demo: payer {{.Payer}}; payee {{.LowOpenID}} (low risk, order {{.LowOrder}}, 1,500 元) and
-      payee {{.HighOpenID}} (high risk, order {{.HighOrder}}, 2,000 元: face verification first).
+      payee {{.HighOpenID}} (high risk, order {{.HighOrder}}, 8,000 元: face verification first).
 
 Walkthrough — the high-risk payee's 确认收款 (copy-paste into a shell):
 
@@ -44,8 +44,16 @@ Walkthrough — the high-risk payee's 确认收款 (copy-paste into a shell):
   curl -s -X POST {{.Sandbox}}/sandbox/face/v2/verify -d "{\"verifyId\":\"$VID\",\"outcome\":\"pass\"}"; echo
   curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/face/result -H "$AUTH" -d "{\"verifyId\":\"$VID\"}"; echo
 {{end}}
-  # 4. 确认收款: 三流合一 again, tax withheld, payout → PAID
+  # 4. 确认收款: 三流合一 again, tax withheld, payout created
+{{- if eq .Payout "wechatpay"}}; the bill waits for the payee's own confirm in WeChat
+  BILL=$(curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/confirm -H "$AUTH" | sed -E 's/.*"outBillNo":"([^"]+)".*/\1/')
+
+  # 5. the phone's wx.requestMerchantTransfer (accept, reject or expire), WeChat Pay calls back → PAID
+  curl -s -X POST {{.Sandbox}}/sandbox/pay/confirm -d "{\"outBillNo\":\"$BILL\",\"action\":\"accept\"}"; echo
+  curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/transfer/confirmed -H "$AUTH"; echo
+{{- else}} → PAID
   curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/confirm -H "$AUTH"; echo
+{{- end}}
   curl -s {{.API}}/v1/receipts/{{.HighOrder}} -H "$AUTH"; echo
 
   Then open {{.UI}} to see the run, its history and its search attributes.

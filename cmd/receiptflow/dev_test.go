@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/receiptflow/receiptflow/config"
+	"github.com/receiptflow/receiptflow/sandbox"
+	"github.com/receiptflow/receiptflow/workflows"
+)
+
+// syncBuffer is the dev command's stdout, read while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type devRun struct {
+	cancel context.CancelFunc
+	done   chan error
+	api    string
+	sbx    string
+	out    *syncBuffer
+}
+
+// startDev runs the dev command in this process on free ports and waits for its summary.
+func startDev(t *testing.T, cfg config.Config) *devRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &devRun{cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}}
+	go func() { r.done <- runDev(ctx, cfg, slog.New(slog.DiscardHandler), r.out) }()
+	deadline := time.After(60 * time.Second)
+	for !strings.Contains(r.out.String(), "Walkthrough") {
+		select {
+		case err := <-r.done:
+			t.Fatalf("dev exited: %v\n%s", err, r.out.String())
+		case <-deadline:
+			cancel()
+			t.Fatalf("dev did not start:\n%s", r.out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	r.api = regexp.MustCompile(`API\s+(http://\S+)`).FindStringSubmatch(r.out.String())[1]
+	r.sbx = regexp.MustCompile(`WeChat sandbox\s+(http://\S+)`).FindStringSubmatch(r.out.String())[1]
+	return r
+}
+
+func (r *devRun) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatalf("dev stopped with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev did not stop")
+	}
+}
+
+func devConfig(t *testing.T, dir string) config.Config {
+	var cfg config.Config
+	if err := envconfig.Process("RECEIPTFLOW_DEVTEST_UNSET", &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = dir
+	cfg.HTTPPort, cfg.UIPort, cfg.SandboxPort = 0, 0, 0
+	cfg.Temporal.Address = "127.0.0.1:0"
+	return cfg
+}
+
+func post(t *testing.T, url, token string, body any, out any) int {
+	t.Helper()
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(raw))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		_ = json.Unmarshal(b, out)
+	}
+	return resp.StatusCode
+}
+
+// TestDevCommand is the README's first command: everything starts on embedded defaults, the demo's high-risk
+// walkthrough pays, Ctrl-C stops cleanly, and a restart on the same data resumes the run left in flight.
+func TestDevCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a second Temporal server")
+	}
+	dir := t.TempDir()
+	run := startDev(t, devConfig(t, dir))
+	ctx := context.Background()
+	phone := sandbox.Phone{BaseURL: run.sbx}
+	login := func(r *devRun, openid string) string {
+		code, err := sandbox.Phone{BaseURL: r.sbx}.Login(ctx, openid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s struct{ Token string }
+		if st := post(t, r.api+"/v1/session", "", map[string]string{"code": code}, &s); st != http.StatusOK {
+			t.Fatalf("session: %d", st)
+		}
+		return s.Token
+	}
+
+	// The walkthrough: high-risk payee, face v2, confirm, the payee's confirm in WeChat.
+	token := login(run, demoHighOpenID)
+	var v workflows.View
+	post(t, run.api+"/v1/receipts/"+demoHighOrder, token, nil, &v)
+	if v.State != workflows.StateFaceRequired || v.Risk.Level != "HIGH" {
+		t.Fatalf("tap: %+v", v)
+	}
+	var cred struct{ VerifyID string }
+	post(t, run.api+"/v1/receipts/"+demoHighOrder+"/face/session", token, nil, &cred)
+	if _, err := phone.VerifyV2(ctx, cred.VerifyID, sandbox.OutcomePass); err != nil {
+		t.Fatal(err)
+	}
+	var res struct{ Passed bool }
+	post(t, run.api+"/v1/receipts/"+demoHighOrder+"/face/result", token, map[string]string{"verifyId": cred.VerifyID}, &res)
+	post(t, run.api+"/v1/receipts/"+demoHighOrder+"/confirm", token, nil, &v)
+	// 8,000 元, cumulative method, first month: (8,000 × 80% − 5,000) × 3% = 42 元.
+	if !res.Passed || v.State != workflows.StateAwaitingTransferConfirm || v.Amounts.TaxFen != 4200 {
+		t.Fatalf("confirm: passed=%v %+v", res.Passed, v)
+	}
+	if err := phone.ConfirmTransfer(ctx, v.Payout.OutBillNo, sandbox.PayAccept, "normal"); err != nil {
+		t.Fatal(err)
+	}
+	post(t, run.api+"/v1/receipts/"+demoHighOrder+"/transfer/confirmed", token, nil, &v)
+	if v.State != workflows.StatePaid {
+		t.Fatalf("after the payee's confirm: %+v", v)
+	}
+
+	// The low-risk payee's run is left waiting for the confirm; dev stops and starts again.
+	lowToken := login(run, demoLowOpenID)
+	post(t, run.api+"/v1/receipts/"+demoLowOrder, lowToken, nil, &v)
+	if v.State != workflows.StateAwaitingConfirmation {
+		t.Fatalf("low-risk tap: %+v", v)
+	}
+	run.stop(t)
+
+	again := startDev(t, devConfig(t, dir))
+	defer again.stop(t)
+	lowToken = login(again, demoLowOpenID)
+	post(t, again.api+"/v1/receipts/"+demoLowOrder+"/confirm", lowToken, nil, &v)
+	if v.State != workflows.StateAwaitingTransferConfirm {
+		t.Fatalf("confirm after restart: %+v", v)
+	}
+	if err := (sandbox.Phone{BaseURL: again.sbx}).ConfirmTransfer(ctx, v.Payout.OutBillNo, sandbox.PayAccept, "normal"); err != nil {
+		t.Fatal(err)
+	}
+	post(t, again.api+"/v1/receipts/"+demoLowOrder+"/transfer/confirmed", lowToken, nil, &v)
+	if v.State != workflows.StatePaid {
+		t.Fatalf("low-risk after restart: %+v", v)
+	}
+	// The first run's outcome survived the restart too.
+	token = login(again, demoHighOpenID)
+	req, _ := http.NewRequest(http.MethodGet, again.api+"/v1/receipts/"+demoHighOrder, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&v)
+	resp.Body.Close()
+	if v.State != workflows.StatePaid {
+		t.Fatalf("high-risk after restart: %+v", v)
+	}
+}
+
+func TestDevRefusesATakenPort(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg := devConfig(t, t.TempDir())
+	cfg.SandboxPort = l.Addr().(*net.TCPAddr).Port
+	err = runDev(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "RECEIPTFLOW_SANDBOX_PORT") || !strings.Contains(err.Error(), "not available") {
+		t.Fatalf("err = %v", err)
+	}
+}
