@@ -110,6 +110,14 @@ func (a *Activities) FinishOrder(ctx context.Context, in workflows.FinishInput) 
 		return temporal.NewNonRetryableApplicationError("not a final state: "+string(in.State), "BadInput", nil)
 	}
 	err := a.Orders.SetOrderState(ctx, in.OrderID, state, in.Reason)
+	if err == nil {
+		// Business counters (a retried activity may count twice; the store's state is the record).
+		m := activity.GetMetricsHandler(ctx)
+		m.WithTags(map[string]string{"state": string(in.State)}).Counter("receiptflow_receipts_finished").Inc(1)
+		if in.PaidFen > 0 {
+			m.Counter("receiptflow_paid_fen").Inc(in.PaidFen)
+		}
+	}
 	if errors.Is(err, store.ErrConflict) {
 		// The order was closed elsewhere (cancelled by the payer, say): the order's record wins, nothing to retry.
 		activity.GetLogger(ctx).Warn("order already closed", "orderId", in.OrderID, "runState", in.State, "error", err)

@@ -111,6 +111,7 @@ func (a *Activities) VerifyFace(ctx context.Context, in workflows.VerifyFaceInpu
 			v.Message = faceMessage(v)
 		}
 	}
+	activity.GetMetricsHandler(ctx).WithTags(map[string]string{"mode": in.Credential.Mode, "outcome": v.Outcome}).Counter("receiptflow_face_attempts").Inc(1)
 	activity.GetLogger(ctx).Info("face verified", "orderId", in.OrderID, "mode", in.Credential.Mode, "seq", in.Credential.Seq,
 		"outcome", v.Outcome, "code", v.Code, "failedCheck", v.FailedCheck)
 	return v, nil

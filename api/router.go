@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
@@ -31,6 +32,7 @@ type Temporal interface {
 	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
 	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
 	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
+	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
 }
 
 // Store is the part of the store the API reads and writes.
@@ -74,6 +76,9 @@ type Deps struct {
 	Operators Operators
 	// PayNotify verifies WeChat Pay callbacks; nil when payouts do not go through WeChat Pay.
 	PayNotify PayNotifications
+	// Metrics registers the API's metrics; MetricsHandler, when set, serves GET /metrics.
+	Metrics        prometheus.Registerer
+	MetricsHandler http.Handler
 	// TrustedProxies whose X-Forwarded-For is believed; none by default.
 	TrustedProxies []string
 	Logger         *slog.Logger
@@ -100,7 +105,15 @@ func New(d Deps) (*gin.Engine, error) {
 		return nil, err
 	}
 	h := &handlers{Deps: d}
-	r.Use(h.requestID, h.recover, h.accessLog, limitBody(64<<10))
+	r.Use(h.requestID, h.recover, h.accessLog)
+	if d.Metrics != nil {
+		m, err := newHTTPMetrics(d.Metrics)
+		if err != nil {
+			return nil, err
+		}
+		r.Use(m.middleware)
+	}
+	r.Use(limitBody(64 << 10))
 	r.NoRoute(func(c *gin.Context) { abort(c, problem(http.StatusNotFound, "NOT_FOUND", "no such route")) })
 	r.NoMethod(func(c *gin.Context) {
 		abort(c, problem(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed on this route"))
@@ -108,6 +121,9 @@ func New(d Deps) (*gin.Engine, error) {
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", h.ready)
+	if d.MetricsHandler != nil {
+		r.GET("/metrics", gin.WrapH(d.MetricsHandler))
+	}
 
 	v1 := r.Group("/v1")
 	v1.POST("/session", h.login)
@@ -192,12 +208,13 @@ func limitBody(n int64) gin.HandlerFunc {
 func (h *handlers) ready(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
-	checks := gin.H{}
+	checks := gin.H{"store": "ok", "temporal": "ok"}
 	status := http.StatusOK
 	if err := h.Store.Ping(ctx); err != nil {
 		checks["store"], status = "down", http.StatusServiceUnavailable
-	} else {
-		checks["store"] = "ok"
+	}
+	if _, err := h.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		checks["temporal"], status = "down", http.StatusServiceUnavailable
 	}
 	c.JSON(status, gin.H{"status": map[bool]string{true: "ok", false: "unavailable"}[status == http.StatusOK], "checks": checks})
 }

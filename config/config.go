@@ -19,6 +19,7 @@ import (
 	"github.com/receiptflow/receiptflow/tax"
 	"github.com/receiptflow/receiptflow/wechat"
 	"github.com/receiptflow/receiptflow/wechatpay"
+	"github.com/receiptflow/receiptflow/worker"
 )
 
 // Prefix of every variable.
@@ -61,6 +62,9 @@ type Config struct {
 	SessionSecret  string        `envconfig:"SESSION_SECRET" desc:"base64 secret (≥32 bytes) signing payee session tokens"`
 	SessionTTL     time.Duration `envconfig:"SESSION_TTL" default:"2h" desc:"payee session lifetime"`
 	OperatorTokens []string      `envconfig:"OPERATOR_TOKENS" desc:"operatorId:token pairs for the ops API and the codec endpoint"`
+
+	Tracing     worker.TracingConfig `envconfig:"TRACING"`
+	MetricsPort int                  `envconfig:"METRICS_PORT" default:"9090" desc:"worker: port of /metrics, /healthz and /readyz (the API serves them on its own port)"`
 
 	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat string `envconfig:"LOG_FORMAT" default:"json" desc:"json or text"`

@@ -277,6 +277,7 @@ type FinishInput struct {
 	OrderID string `json:"orderId"`
 	State   State  `json:"state"`
 	Reason  string `json:"reason,omitempty"`
+	PaidFen int64  `json:"paidFen,omitempty"` // net amount paid, when State is PAID
 }
 
 // --- update and signal payloads ---

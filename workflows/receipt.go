@@ -333,8 +333,11 @@ func (r *run) finish(ctx workflow.Context, s State, reasons ...Reason) {
 	if len(reasons) > 0 {
 		reason = reasons[0].Code
 	}
-	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, ledgerOptions), ActivityFinishOrder,
-		FinishInput{OrderID: r.in.OrderID, State: s, Reason: reason}).Get(ctx, nil)
+	in := FinishInput{OrderID: r.in.OrderID, State: s, Reason: reason}
+	if s == StatePaid {
+		in.PaidFen = r.plan.Amounts.NetFen
+	}
+	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, ledgerOptions), ActivityFinishOrder, in).Get(ctx, nil)
 	if err != nil {
 		workflow.GetLogger(ctx).Error("recording the order's final state failed", "orderId", r.in.OrderID, "state", s, "error", err)
 	}

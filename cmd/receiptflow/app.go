@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 
 	"github.com/receiptflow/receiptflow/activities"
@@ -38,6 +39,7 @@ type deps struct {
 	wechat  *wechat.Client
 	pay     *wechatpay.Client // nil when payouts go through the ledger
 	hasher  *pii.Hasher
+	tel     *worker.Telemetry
 }
 
 func openDeps(ctx context.Context, cfg config.Config, secrets config.Secrets, logger *slog.Logger) (*deps, error) {
@@ -58,7 +60,12 @@ func openDeps(ctx context.Context, cfg config.Config, secrets config.Secrets, lo
 		st.Close()
 		return nil, fmt.Errorf("RECEIPTFLOW_WECHAT_*: %w", err)
 	}
-	d := &deps{cfg: cfg, secrets: secrets, log: logger, store: st, wechat: wx, hasher: hasher}
+	tel, err := worker.NewTelemetry(ctx, cfg.Tracing)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	d := &deps{cfg: cfg, secrets: secrets, log: logger, store: st, wechat: wx, hasher: hasher, tel: tel}
 	if cfg.PayoutChannel == "wechatpay" {
 		payCfg := cfg.WeChatPay
 		if payCfg.AppID == "" {
@@ -72,7 +79,12 @@ func openDeps(ctx context.Context, cfg config.Config, secrets config.Secrets, lo
 	return d, nil
 }
 
-func (d *deps) Close() { d.store.Close() }
+func (d *deps) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = d.tel.Close(ctx)
+	d.store.Close()
+}
 
 func (d *deps) activities() *activities.Activities {
 	method, _ := tax.ParseMethod(d.cfg.TaxMethod) // validated by config.Load
@@ -99,6 +111,7 @@ func (d *deps) settings() workflows.Settings {
 func (d *deps) dialTemporal(ctx context.Context) (client.Client, error) {
 	t := d.cfg.Temporal
 	opts := worker.ClientOptions(t.Address, t.Namespace, d.secrets.Payload, d.log)
+	d.tel.Apply(&opts)
 	if t.TLSCertFile != "" || t.TLSCAFile != "" || t.APIKey != "" {
 		tlsConf := &tls.Config{ServerName: t.TLSServerName, MinVersion: tls.VersionTLS12}
 		if t.TLSCertFile != "" {
@@ -148,6 +161,8 @@ func (d *deps) router(c client.Client, allowLoopbackOperators bool) (*gin.Engine
 		}),
 		Operators:      operators,
 		TrustedProxies: d.cfg.TrustedProxies,
+		Metrics:        d.tel.Registry,
+		MetricsHandler: promhttp.HandlerFor(d.tel.Registry, promhttp.HandlerOpts{}),
 		Logger:         d.log,
 	})
 }
@@ -229,8 +244,29 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 	if err := w.Start(); err != nil {
 		return err
 	}
+	defer w.Stop()
 	logger.Info("worker started", "taskQueue", cfg.Temporal.TaskQueue)
-	<-ctx.Done()
-	w.Stop()
-	return nil
+	l, err := net.Listen("tcp", hostPort(cfg.HTTPHost, cfg.MetricsPort))
+	if err != nil {
+		return fmt.Errorf("listen (RECEIPTFLOW_HTTP_HOST/RECEIPTFLOW_METRICS_PORT): %w", err)
+	}
+	return serveHTTP(ctx, l, d.probes(c))
+}
+
+// probes serves the worker process's /metrics, /healthz (up) and /readyz (Temporal and the store answer).
+func (d *deps) probes(c client.Client) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.tel.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil || d.store.Ping(ctx) != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"unavailable"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	return mux
 }

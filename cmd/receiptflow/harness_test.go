@@ -127,7 +127,10 @@ func newEnv(t *testing.T, configure func(*config.Config), adjust ...func(*activi
 		t.Fatal(err)
 	}
 	t.Cleanup(d.Close)
-	e := &env{t: t, cfg: cfg, deps: d, sb: sb, sbURL: sbSrv.URL, phone: sandbox.Phone{BaseURL: sbSrv.URL}, client: temporalServer.GetDefaultClient()}
+	// The test's own client, built like the processes' (codec, metrics), on the shared server.
+	opts := worker.ClientOptions(temporalServer.GetFrontendHostPort(), cfg.Temporal.Namespace, secrets.Payload, logger)
+	d.tel.Apply(&opts)
+	e := &env{t: t, cfg: cfg, deps: d, sb: sb, sbURL: sbSrv.URL, phone: sandbox.Phone{BaseURL: sbSrv.URL}, client: temporalServer.NewClientWithOptions(opts)}
 	e.adjust = adjust
 	e.startWorker()
 	r, err := d.router(e.client, false)
@@ -159,7 +162,12 @@ func (e *env) startWorker() {
 	for _, f := range e.adjust {
 		f(acts)
 	}
-	e.worker = temporalServer.NewWorker(e.cfg.Temporal.TaskQueue, func(r sdkworker.Registry) { worker.Register(r, acts) })
+	// Like temporaltest's workers: a panicking workflow fails instead of retrying forever.
+	e.worker = sdkworker.New(e.client, e.cfg.Temporal.TaskQueue, sdkworker.Options{WorkflowPanicPolicy: sdkworker.FailWorkflow})
+	worker.Register(e.worker, acts)
+	if err := e.worker.Start(); err != nil {
+		e.t.Fatal(err)
+	}
 	e.t.Cleanup(e.worker.Stop)
 }
 
