@@ -15,7 +15,6 @@ import (
 
 	"github.com/receiptflow/receiptflow/keyring"
 	"github.com/receiptflow/receiptflow/risk"
-	"github.com/receiptflow/receiptflow/sandbox"
 	"github.com/receiptflow/receiptflow/tax"
 	"github.com/receiptflow/receiptflow/wechat"
 	"github.com/receiptflow/receiptflow/wechatpay"
@@ -38,9 +37,6 @@ type Config struct {
 	Temporal Temporal `envconfig:"TEMPORAL"`
 	UIPort   int      `envconfig:"UI_PORT" default:"8233" desc:"dev: Temporal Web UI port"`
 	UIOrigin string   `envconfig:"UI_ORIGIN" desc:"origin of the Temporal Web UI allowed to call /codec (dev: http://127.0.0.1:<UI_PORT>)"`
-
-	SandboxPort   int            `envconfig:"SANDBOX_PORT" default:"8090" desc:"dev: port of the WeChat sandbox"`
-	SandboxFaults sandbox.Faults `envconfig:"SANDBOX_FAULT"`
 
 	WeChat   wechat.Config `envconfig:"WECHAT"`
 	FaceMode string        `envconfig:"FACE_MODE" default:"v2" desc:"face verification: v2 (getverifyid/queryverifyinfo) or v1 (the seed's getuseridkey/getinfo)"`
@@ -111,7 +107,7 @@ func (c *Config) validate() error {
 	for _, p := range []struct {
 		name string
 		port int
-	}{{"HTTP_PORT", c.HTTPPort}, {"UI_PORT", c.UIPort}, {"SANDBOX_PORT", c.SandboxPort}} {
+	}{{"HTTP_PORT", c.HTTPPort}, {"UI_PORT", c.UIPort}, {"METRICS_PORT", c.MetricsPort}} {
 		if p.port < 0 || p.port > 65535 {
 			errs = append(errs, fmt.Errorf("RECEIPTFLOW_%s out of range: %d", p.name, p.port))
 		}

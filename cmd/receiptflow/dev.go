@@ -1,3 +1,5 @@
+//go:build !nodev
+
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/kelseyhightower/envconfig"
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/receiptflow/receiptflow/config"
@@ -25,9 +28,21 @@ import (
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
+// devSettings are the variables only dev reads (RECEIPTFLOW_SANDBOX_*): the sandbox is never part of the api
+// or worker commands.
+type devSettings struct {
+	SandboxPort   int            `envconfig:"SANDBOX_PORT" default:"8090" desc:"dev: port of the WeChat and WeChat Pay sandbox"`
+	SandboxFaults sandbox.Faults `envconfig:"SANDBOX_FAULT"`
+}
+
+func loadDevSettings() (devSettings, error) {
+	var s devSettings
+	return s, envconfig.Process(config.Prefix, &s)
+}
+
 // runDev starts everything in one process: the WeChat sandbox, the store with demo data, an embedded Temporal
 // server and Web UI, the worker and the API. Ctrl-C stops it; starting again resumes runs in flight.
-func runDev(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.Writer) error {
+func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slog.Logger, out io.Writer) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("RECEIPTFLOW_DATA_DIR: %w", err)
 	}
@@ -40,7 +55,7 @@ func runDev(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.
 		{cfg.HTTPHost, cfg.HTTPPort, "the API", "RECEIPTFLOW_HTTP_PORT"},
 		{temporalHost, cfg.UIPort, "the Temporal Web UI", "RECEIPTFLOW_UI_PORT"},
 		{temporalHost, temporalPort, "the embedded Temporal server", "RECEIPTFLOW_TEMPORAL_ADDRESS"},
-		{cfg.HTTPHost, cfg.SandboxPort, "the WeChat sandbox", "RECEIPTFLOW_SANDBOX_PORT"},
+		{cfg.HTTPHost, dev.SandboxPort, "the WeChat sandbox", "RECEIPTFLOW_SANDBOX_PORT"},
 	}
 	listeners, err := claimPorts(ports)
 	if err != nil {
@@ -61,7 +76,7 @@ func runDev(ctx context.Context, cfg config.Config, logger *slog.Logger, out io.
 	cfg = keys.apply(cfg)
 	apiURL := "http://" + apiListener.Addr().String()
 	sandboxURL := "http://" + sandboxListener.Addr().String()
-	sb, err := newSandbox(keys.Pay, sandbox.Options{Faults: cfg.SandboxFaults, Logger: logger}, filepath.Join(cfg.DataDir, "sandbox-wechatpay.json"))
+	sb, err := newSandbox(keys.Pay, sandbox.Options{Faults: dev.SandboxFaults, Logger: logger}, filepath.Join(cfg.DataDir, "sandbox-wechatpay.json"))
 	if err != nil {
 		return err
 	}
@@ -250,4 +265,10 @@ func seedDemo(ctx context.Context, st *store.Store, merchantSecret string) error
 		}
 	}
 	return nil
+}
+
+// printDevEnv lists the dev-only variables.
+func printDevEnv(w io.Writer) error {
+	var s devSettings
+	return envconfig.Usagef(config.Prefix, &s, w, envconfig.DefaultTableFormat)
 }

@@ -52,7 +52,7 @@ func startDev(t *testing.T, cfg config.Config) *devRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &devRun{cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}}
-	go func() { r.done <- runDev(ctx, cfg, slog.New(slog.DiscardHandler), r.out) }()
+	go func() { r.done <- runDev(ctx, cfg, devSettings{}, slog.New(slog.DiscardHandler), r.out) }()
 	deadline := time.After(60 * time.Second)
 	for !strings.Contains(r.out.String(), "Walkthrough") {
 		select {
@@ -88,7 +88,7 @@ func devConfig(t *testing.T, dir string) config.Config {
 		t.Fatal(err)
 	}
 	cfg.DataDir = dir
-	cfg.HTTPPort, cfg.UIPort, cfg.SandboxPort = 0, 0, 0
+	cfg.HTTPPort, cfg.UIPort = 0, 0
 	cfg.Temporal.Address = "127.0.0.1:0"
 	return cfg
 }
@@ -205,8 +205,7 @@ func TestDevRefusesATakenPort(t *testing.T) {
 	}
 	defer l.Close()
 	cfg := devConfig(t, t.TempDir())
-	cfg.SandboxPort = l.Addr().(*net.TCPAddr).Port
-	err = runDev(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
+	err = runDev(context.Background(), cfg, devSettings{SandboxPort: l.Addr().(*net.TCPAddr).Port}, slog.New(slog.DiscardHandler), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "RECEIPTFLOW_SANDBOX_PORT") || !strings.Contains(err.Error(), "not available") {
 		t.Fatalf("err = %v", err)
 	}

@@ -124,10 +124,9 @@ func TestFaceV1ExpiredResultAsksForANewScan(t *testing.T) {
 }
 
 func TestFlowCompletesUnderInjectedWeChatFaults(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) {
+	// 30% of WeChat calls fail transiently: busy, minute quota, 503, dropped connections.
+	e := newEnvWithFaults(t, sandboxFaults(0.10, 0.10, 0.05, 0.05), func(c *config.Config) {
 		perPayment(c)
-		// 30% of WeChat calls fail transiently: busy, minute quota, 503, dropped connections.
-		c.SandboxFaults = sandboxFaults(0.10, 0.10, 0.05, 0.05)
 		c.WeChat.Timeout = time.Second
 	})
 	order := e.payee("o_high", "王五", "440304199003070018", 200000)

@@ -82,6 +82,11 @@ var queueSeq atomic.Int64
 
 // newEnv builds a test's world; adjust changes the activities the worker runs (a failing payout channel, say).
 func newEnv(t *testing.T, configure func(*config.Config), adjust ...func(*activities.Activities)) *env {
+	return newEnvWithFaults(t, sandbox.Faults{}, configure, adjust...)
+}
+
+// newEnvWithFaults is newEnv with WeChat faults injected by the sandbox.
+func newEnvWithFaults(t *testing.T, faults sandbox.Faults, configure func(*config.Config), adjust ...func(*activities.Activities)) *env {
 	t.Helper()
 	var cfg config.Config
 	if err := envconfig.Process("RECEIPTFLOW_E2E_UNSET", &cfg); err != nil {
@@ -100,7 +105,7 @@ func newEnv(t *testing.T, configure func(*config.Config), adjust ...func(*activi
 	}
 	keys := testSandboxKeys(t)
 	// A fixed seed makes the injected faults the same on every run.
-	sb, err := newSandbox(keys, sandbox.Options{Faults: cfg.SandboxFaults, Seed: 7}, "")
+	sb, err := newSandbox(keys, sandbox.Options{Faults: faults, Seed: 7}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/kelseyhightower/envconfig"
-
 	"github.com/receiptflow/receiptflow/config"
 )
 
@@ -47,8 +45,7 @@ func main() {
 
 func run(ctx context.Context, cmd string) error {
 	if cmd == "env" {
-		var c config.Config
-		return envconfig.Usagef(config.Prefix, &c, os.Stdout, envconfig.DefaultTableFormat)
+		return printEnv(os.Stdout)
 	}
 	cfg, err := config.Load()
 	if err != nil {
@@ -57,7 +54,11 @@ func run(ctx context.Context, cmd string) error {
 	logger := newLogger(cfg)
 	switch cmd {
 	case "dev":
-		return runDev(ctx, cfg, logger, os.Stdout)
+		dev, err := loadDevSettings()
+		if err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+		return runDev(ctx, cfg, dev, logger, os.Stdout)
 	case "api":
 		return runAPI(ctx, cfg, logger)
 	case "worker":

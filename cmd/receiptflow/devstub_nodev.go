@@ -1,0 +1,24 @@
+//go:build nodev
+
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+
+	"github.com/receiptflow/receiptflow/config"
+)
+
+// This build (the production image) leaves out the dev command with its embedded Temporal server and sandbox.
+
+type devSettings struct{}
+
+func loadDevSettings() (devSettings, error) { return devSettings{}, nil }
+
+func runDev(context.Context, config.Config, devSettings, *slog.Logger, io.Writer) error {
+	return errors.New("this build has no dev command: use go run ./cmd/receiptflow dev from a source checkout")
+}
+
+func printDevEnv(io.Writer) error { return nil }

@@ -1,0 +1,11 @@
+#!/bin/sh
+# Creates receiptflow's namespace and its search attributes; what exists already is left as it is.
+set -eu
+temporal operator namespace describe --namespace "$NAMESPACE" >/dev/null 2>&1 ||
+  temporal operator namespace create --namespace "$NAMESPACE" --retention "$RETENTION"
+for attr in OrderId:Keyword ReceiptState:Keyword RiskLevel:Keyword PayerId:Keyword AmountFen:Int; do
+  name=${attr%%:*}
+  if ! temporal operator search-attribute list --namespace "$NAMESPACE" | grep -qw "$name"; then
+    temporal operator search-attribute create --namespace "$NAMESPACE" --name "$name" --type "${attr##*:}"
+  fi
+done
