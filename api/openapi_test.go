@@ -1,0 +1,55 @@
+package api
+
+import (
+	_ "embed"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed openapi.yaml
+var openapiSpec []byte
+
+type stubTemporal struct{ Temporal }
+type stubStore struct{ Store }
+type stubLogin struct{ Login }
+type stubNotify struct{ PayNotifications }
+
+// The spec and the router describe the same routes: a route without documentation, or documentation of a route
+// that is gone, fails here.
+func TestOpenAPIMatchesTheRouter(t *testing.T) {
+	sessions, _ := NewSessions([]byte("0123456789abcdef0123456789abcdef"), 0)
+	r, err := New(Deps{Temporal: stubTemporal{}, Store: stubStore{}, Login: stubLogin{}, Sessions: sessions, PayNotify: stubNotify{},
+		Codec: http.NotFoundHandler(), MetricsHandler: http.NotFoundHandler()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	param := regexp.MustCompile(`:([A-Za-z]+)`)
+	var routes []string
+	for _, rt := range r.Routes() {
+		routes = append(routes, strings.ToLower(rt.Method)+" "+param.ReplaceAllString(rt.Path, "{$1}"))
+	}
+	var spec struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(openapiSpec, &spec); err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for path, ops := range spec.Paths {
+		for method := range ops {
+			if method != "parameters" {
+				documented = append(documented, method+" "+path)
+			}
+		}
+	}
+	sort.Strings(routes)
+	sort.Strings(documented)
+	if strings.Join(routes, "\n") != strings.Join(documented, "\n") {
+		t.Fatalf("router and openapi.yaml differ\nrouter:\n%s\n\nspec:\n%s", strings.Join(routes, "\n"), strings.Join(documented, "\n"))
+	}
+}
