@@ -1,0 +1,168 @@
+package wechatpay_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/receiptflow/receiptflow/sandbox"
+	"github.com/receiptflow/receiptflow/wechatpay"
+)
+
+var (
+	keysOnce              sync.Once
+	merchantKey, otherKey *rsa.PrivateKey
+)
+
+func keys(t *testing.T) {
+	keysOnce.Do(func() {
+		merchantKey, _ = rsa.GenerateKey(rand.Reader, 2048)
+		otherKey, _ = rsa.GenerateKey(rand.Reader, 2048)
+	})
+}
+
+func pemOf(k *rsa.PrivateKey) string {
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+type world struct {
+	pay    *sandbox.Pay
+	srv    *httptest.Server
+	cfg    wechatpay.Config
+	client *wechatpay.Client
+}
+
+func newWorld(t *testing.T, notifyURL string) *world {
+	t.Helper()
+	keys(t)
+	sb, err := sandbox.New(sandbox.Options{Pay: sandbox.PayOptions{AppID: "wxapp", MerchantSerial: "SERIAL1", MerchantPublicKey: &merchantKey.PublicKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	t.Cleanup(sb.Pay().Wait)
+	cfg := wechatpay.Config{BaseURL: srv.URL, MchID: sb.Pay().MchID(), AppID: "wxapp", MerchantSerial: "SERIAL1", MerchantKey: pemOf(merchantKey),
+		PublicKeyID: sb.Pay().PublicKeyID(), PublicKey: sb.Pay().PublicKeyPEM(), APIv3Key: sb.Pay().APIv3Key(), NotifyURL: notifyURL,
+		SceneID: "1005", PostType: "骑手", RewardNote: "配送费", Remark: "劳务报酬", Timeout: 5 * time.Second}
+	c, err := wechatpay.New(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &world{pay: sb.Pay(), srv: srv, cfg: cfg, client: c}
+}
+
+func TestCreateQueryCancel(t *testing.T) {
+	w := newWorld(t, "http://127.0.0.1:1/never")
+	ctx := context.Background()
+	b, err := w.client.Create(ctx, wechatpay.BillRequest{OutBillNo: "ord1T1", OpenID: "o_a", AmountFen: 300000, UserName: "王五"})
+	if err != nil || b.State != wechatpay.StateWaitUserConfirm || b.PackageInfo == "" || b.TransferBillNo == "" {
+		t.Fatalf("create: %+v %v", b, err)
+	}
+	if got, _ := w.pay.Bill("ord1T1"); got.UserName != "王五" || got.AmountFen != 300000 {
+		t.Fatalf("WeChat Pay received %+v", got)
+	}
+	again, err := w.client.Create(ctx, wechatpay.BillRequest{OutBillNo: "ord1T1", OpenID: "o_a", AmountFen: 300000, UserName: "王五"})
+	if err != nil || again.TransferBillNo != b.TransferBillNo {
+		t.Fatalf("same bill again: %+v %v", again, err)
+	}
+	if _, err := w.client.Create(ctx, wechatpay.BillRequest{OutBillNo: "ord1T1", OpenID: "o_a", AmountFen: 300001, UserName: "王五"}); !errors.Is(err, wechatpay.ErrRejected) {
+		t.Fatalf("same out_bill_no, other amount: %v", err)
+	}
+	q, found, err := w.client.Query(ctx, "ord1T1")
+	if err != nil || !found || q.State != wechatpay.StateWaitUserConfirm || q.AmountFen != 300000 {
+		t.Fatalf("query: %+v %v %v", q, found, err)
+	}
+	if _, found, err := w.client.Query(ctx, "nosuchbill1"); err != nil || found {
+		t.Fatalf("unknown bill: %v %v", found, err)
+	}
+	c, err := w.client.Cancel(ctx, "ord1T1")
+	if err != nil || c.State != wechatpay.StateCanceling {
+		t.Fatalf("cancel: %+v %v", c, err)
+	}
+	if _, err := w.client.Cancel(ctx, "ord1T1"); !errors.Is(err, wechatpay.ErrRejected) {
+		t.Fatalf("cancelling a cancelled bill: %v", err)
+	}
+}
+
+func TestRequestsAreCheckedBeforeLeaving(t *testing.T) {
+	w := newWorld(t, "http://127.0.0.1:1/never")
+	ctx := context.Background()
+	for _, r := range []wechatpay.BillRequest{
+		{OutBillNo: "bad-no!", OpenID: "o", AmountFen: 100},
+		{OutBillNo: "ord2T1", OpenID: "o", AmountFen: 9},
+		{OutBillNo: "ord2T1", OpenID: "o", AmountFen: 200000}, // 2,000 元 without the name
+	} {
+		if _, err := w.client.Create(ctx, r); !errors.Is(err, wechatpay.ErrRejected) {
+			t.Errorf("%+v: %v", r, err)
+		}
+	}
+	if w.pay.Bills() != 0 {
+		t.Fatal("a refused request reached WeChat Pay")
+	}
+}
+
+func TestWrongKeysAreMisconfigurationAndForgedAnswersAreRefused(t *testing.T) {
+	w := newWorld(t, "http://127.0.0.1:1/never")
+	ctx := context.Background()
+	bad := w.cfg
+	bad.MerchantKey = pemOf(otherKey) // signs with a key WeChat Pay does not know
+	c, err := wechatpay.New(ctx, bad, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(ctx, wechatpay.BillRequest{OutBillNo: "ord3T1", OpenID: "o", AmountFen: 100}); !errors.Is(err, wechatpay.ErrMisconfigured) {
+		t.Fatalf("unknown merchant key: %v", err)
+	}
+	// Answers signed by someone else than WeChat Pay's key are not believed.
+	forged := w.cfg
+	der, _ := x509.MarshalPKIXPublicKey(&otherKey.PublicKey)
+	forged.PublicKey = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	c, _ = wechatpay.New(ctx, forged, nil)
+	if _, err := c.Create(ctx, wechatpay.BillRequest{OutBillNo: "ord4T1", OpenID: "o", AmountFen: 100}); err == nil || errors.Is(err, wechatpay.ErrRejected) {
+		t.Fatalf("answer signed by another key: %v", err)
+	}
+	for _, cfg := range []wechatpay.Config{{}, func() wechatpay.Config { x := w.cfg; x.APIv3Key = "short"; return x }(),
+		func() wechatpay.Config { x := w.cfg; x.MerchantKey = "not a key"; return x }()} {
+		if _, err := wechatpay.New(ctx, cfg, nil); err == nil {
+			t.Errorf("New accepted %+v", cfg.MchID)
+		}
+	}
+}
+
+func TestNotificationsAreVerifiedAndDecrypted(t *testing.T) {
+	w := newWorld(t, "http://127.0.0.1:1/never")
+	resource := map[string]any{"mch_id": w.pay.MchID(), "out_bill_no": "ord5T1", "transfer_bill_no": "t1", "state": "SUCCESS", "transfer_amount": 100, "openid": "o_a"}
+	parse := func(n sandbox.SignedNotification) (wechatpay.Notification, error) {
+		req := httptest.NewRequest(http.MethodPost, "/cb", bytes.NewReader(n.Body))
+		for k, v := range n.Header {
+			req.Header[k] = v
+		}
+		return w.client.ParseNotification(context.Background(), req)
+	}
+	good, _ := w.pay.Notification(resource, time.Now())
+	n, err := parse(good)
+	if err != nil || n.EventType != wechatpay.EventTransferFinished || n.Bill.OutBillNo != "ord5T1" || n.Bill.AmountFen != 100 || n.Bill.State != "SUCCESS" {
+		t.Fatalf("genuine: %+v %v", n, err)
+	}
+	stale, _ := w.pay.Notification(resource, time.Now().Add(-6*time.Minute))
+	tampered, _ := w.pay.Notification(resource, time.Now())
+	tampered.Body = bytes.Replace(tampered.Body, []byte("MCHTRANSFER"), []byte("MCHTRANSFEX"), 1)
+	unsigned, _ := w.pay.Notification(resource, time.Now())
+	unsigned.Header.Del("Wechatpay-Signature")
+	for name, n := range map[string]sandbox.SignedNotification{"stale": stale, "tampered": tampered, "unsigned": unsigned} {
+		if _, err := parse(n); !errors.Is(err, wechatpay.ErrBadNotification) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
