@@ -72,7 +72,7 @@ func TestDecodeRefusesTamperingAndPassesPlainPayloads(t *testing.T) {
 
 func TestHTTPHandler(t *testing.T) {
 	c := New(ring(t, keyring.Generate("p1")))
-	h := Handler(c, HandlerOptions{AllowOrigin: "http://localhost:8233", Authorize: func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer op" }})
+	h := Handler(c, HandlerOptions{AllowOrigins: []string{"http://localhost:8233"}, Authorize: func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer op" }})
 	plain, _ := converter.GetDefaultDataConverter().ToPayload("张三")
 	enc, _ := c.Encode([]*commonpb.Payload{plain})
 	body, _ := PayloadsJSON(enc)

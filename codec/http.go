@@ -3,6 +3,7 @@ package codec
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
@@ -10,8 +11,8 @@ import (
 
 // HandlerOptions configure the codec endpoint the Temporal Web UI calls from the operator's browser.
 type HandlerOptions struct {
-	// AllowOrigin is the UI's origin (e.g. http://localhost:8233); CORS answers only it.
-	AllowOrigin string
+	// AllowOrigins are the UI's origins (e.g. http://localhost:8233); CORS answers only them.
+	AllowOrigins []string
 	// Authorize decides whether the caller is an operator; nil refuses everyone.
 	Authorize func(*http.Request) bool
 	// MaxBody bounds a request (default 4 MiB).
@@ -25,7 +26,7 @@ func Handler(c converter.PayloadCodec, o HandlerOptions) http.Handler {
 		o.MaxBody = 4 << 20
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if origin := r.Header.Get("Origin"); origin != "" && origin == o.AllowOrigin {
+		if origin := r.Header.Get("Origin"); origin != "" && slices.Contains(o.AllowOrigins, origin) {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Credentials", "true")

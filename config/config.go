@@ -34,9 +34,9 @@ type Config struct {
 	TrustedProxies []string      `envconfig:"TRUSTED_PROXIES" desc:"proxies whose X-Forwarded-For is believed"`
 	UpdateWait     time.Duration `envconfig:"UPDATE_WAIT" default:"15s" desc:"how long an API request waits for a workflow step"`
 
-	Temporal Temporal `envconfig:"TEMPORAL"`
-	UIPort   int      `envconfig:"UI_PORT" default:"8233" desc:"dev: Temporal Web UI port"`
-	UIOrigin string   `envconfig:"UI_ORIGIN" desc:"origin of the Temporal Web UI allowed to call /codec (dev: http://127.0.0.1:<UI_PORT>)"`
+	Temporal  Temporal `envconfig:"TEMPORAL"`
+	UIPort    int      `envconfig:"UI_PORT" default:"8233" desc:"dev: Temporal Web UI port"`
+	UIOrigins []string `envconfig:"UI_ORIGIN" desc:"origins of the Temporal Web UI allowed to call /codec, comma-separated (dev: http://127.0.0.1:<UI_PORT> and http://localhost:<UI_PORT>)"`
 
 	WeChat   wechat.Config `envconfig:"WECHAT"`
 	FaceMode string        `envconfig:"FACE_MODE" default:"v2" desc:"face verification: v2 (getverifyid/queryverifyinfo) or v1 (the seed's getuseridkey/getinfo)"`

@@ -156,8 +156,8 @@ func (d *deps) router(c client.Client, allowLoopbackOperators bool) (*gin.Engine
 		Temporal:  c, Store: d.store, Login: d.wechat, Sessions: sessions,
 		TaskQueue: d.cfg.Temporal.TaskQueue, Settings: d.settings(), UpdateWait: d.cfg.UpdateWait,
 		Codec: codec.Handler(codec.New(d.secrets.Payload), codec.HandlerOptions{
-			AllowOrigin: d.cfg.UIOrigin,
-			Authorize:   operators.Authorized,
+			AllowOrigins: d.cfg.UIOrigins,
+			Authorize:    operators.Authorized,
 		}),
 		Operators:      operators,
 		TrustedProxies: d.cfg.TrustedProxies,

@@ -82,8 +82,8 @@ func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slo
 	}
 	sb.SetRiskRank(demoHighOpenID, 3)
 	useSandbox(&cfg, sb, keys.Pay, sandboxURL, apiURL)
-	if cfg.UIOrigin == "" {
-		cfg.UIOrigin = "http://" + hostPort(temporalHost, uiPort)
+	if len(cfg.UIOrigins) == 0 {
+		cfg.UIOrigins = []string{"http://" + hostPort(temporalHost, uiPort), "http://" + hostPort("localhost", uiPort)}
 	}
 	cfg.Temporal.Address = hostPort(temporalHost, temporalPort)
 

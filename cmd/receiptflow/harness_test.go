@@ -66,7 +66,7 @@ func TestMain(m *testing.M) {
 
 // env is one test's world: its own store, sandbox, task queue and API; the Temporal server is shared.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	cfg    config.Config
 	deps   *deps
 	sb     *sandbox.Sandbox
@@ -81,12 +81,12 @@ type env struct {
 var queueSeq atomic.Int64
 
 // newEnv builds a test's world; adjust changes the activities the worker runs (a failing payout channel, say).
-func newEnv(t *testing.T, configure func(*config.Config), adjust ...func(*activities.Activities)) *env {
+func newEnv(t testing.TB, configure func(*config.Config), adjust ...func(*activities.Activities)) *env {
 	return newEnvWithFaults(t, sandbox.Faults{}, configure, adjust...)
 }
 
 // newEnvWithFaults is newEnv with WeChat faults injected by the sandbox.
-func newEnvWithFaults(t *testing.T, faults sandbox.Faults, configure func(*config.Config), adjust ...func(*activities.Activities)) *env {
+func newEnvWithFaults(t testing.TB, faults sandbox.Faults, configure func(*config.Config), adjust ...func(*activities.Activities)) *env {
 	t.Helper()
 	var cfg config.Config
 	if err := envconfig.Process("RECEIPTFLOW_E2E_UNSET", &cfg); err != nil {
@@ -154,7 +154,7 @@ var (
 )
 
 // testSandboxKeys generates the RSA keys once for the package: each test still has its own sandbox.
-func testSandboxKeys(t *testing.T) sandboxKeys {
+func testSandboxKeys(t testing.TB) sandboxKeys {
 	sandboxKeysOnce.Do(func() { sharedKeys, sharedKeysErr = generateSandboxKeys() })
 	if sharedKeysErr != nil {
 		t.Fatal(sharedKeysErr)
