@@ -181,22 +181,12 @@ func replaySaved(c *gin.Context, saved store.SavedResponse, hash string) {
 // payerOrder loads an order of the signing payer; another payer's order is a 404, not a 403, so order IDs
 // cannot be probed.
 func (h *handlers) payerOrder(c *gin.Context) (store.Order, bool) {
-	id := c.Param("orderId")
-	if !orderIDPattern.MatchString(id) {
-		abort(c, problem(http.StatusBadRequest, "BAD_ORDER_ID", "order IDs are 6-24 letters or digits"))
-		return store.Order{}, false
-	}
-	o, err := h.Store.Order(c.Request.Context(), id)
-	if err != nil || o.PayerID != c.GetString("payer") {
-		if err == nil || errors.Is(err, store.ErrNotFound) {
-			abort(c, errOrderNotFound)
-		} else {
-			abort(c, errUnavailable)
+	return h.pathOrder(c, func(o store.Order) *Problem {
+		if o.PayerID != c.GetString("payer") {
+			return errOrderNotFound
 		}
-		return store.Order{}, false
-	}
-	c.Set("workflowId", workflows.WorkflowID(o.ID))
-	return o, true
+		return nil
+	})
 }
 
 func (h *handlers) getMerchantOrder(c *gin.Context) {

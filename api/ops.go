@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -61,20 +62,7 @@ func (h *handlers) operator(c *gin.Context) {
 }
 
 // opsOrder loads any order in the path (operators are not bound to a payee).
-func (h *handlers) opsOrder(c *gin.Context) (store.Order, bool) {
-	id := c.Param("orderId")
-	if !orderIDPattern.MatchString(id) {
-		abort(c, problem(http.StatusBadRequest, "BAD_ORDER_ID", "order IDs are 6-24 letters or digits"))
-		return store.Order{}, false
-	}
-	o, err := h.Store.Order(c.Request.Context(), id)
-	if err != nil {
-		abort(c, fromError(err))
-		return store.Order{}, false
-	}
-	c.Set("workflowId", workflows.WorkflowID(o.ID))
-	return o, true
-}
+func (h *handlers) opsOrder(c *gin.Context) (store.Order, bool) { return h.pathOrder(c, nil) }
 
 func (h *handlers) opsGetReceipt(c *gin.Context) {
 	o, ok := h.opsOrder(c)
@@ -118,7 +106,20 @@ func (h *handlers) opsCancel(c *gin.Context) {
 	if !bind(c, &req) {
 		return
 	}
-	h.updateAndAnswer(c, o.ID, workflows.UpdateCancel, workflows.CancelRequest{By: "operator:" + c.GetString("operator"), Reason: req.Reason})
+	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
+	defer cancel()
+	var view workflows.View
+	err := h.update(c, ctx, o.ID, workflows.UpdateCancel, workflows.CancelRequest{By: "operator:" + c.GetString("operator"), Reason: req.Reason}, &view)
+	var closed *closedRunError
+	switch {
+	case err == nil:
+		c.JSON(http.StatusOK, view)
+	case errors.As(err, &closed) && closed.view.State == workflows.StateCancelled:
+		// The cancel took effect but its answer was lost with a workflow task the server retried: it ended as asked.
+		c.JSON(http.StatusOK, closed.view)
+	default:
+		abort(c, fromError(err))
+	}
 }
 
 // updateAndAnswer sends an update whose result is the view.

@@ -78,8 +78,8 @@ func (h *handlers) authenticate(c *gin.Context) {
 
 var orderIDPattern = store.OrderIDPattern
 
-// ownOrder loads the order in the path and checks the session's payee owns it.
-func (h *handlers) ownOrder(c *gin.Context) (store.Order, bool) {
+// pathOrder loads the order named in the path; refuse, when set, says why the caller may not see it.
+func (h *handlers) pathOrder(c *gin.Context, refuse func(store.Order) *Problem) (store.Order, bool) {
 	id := c.Param("orderId")
 	if !orderIDPattern.MatchString(id) {
 		abort(c, problem(http.StatusBadRequest, "BAD_ORDER_ID", "order IDs are 6-24 letters or digits"))
@@ -90,12 +90,24 @@ func (h *handlers) ownOrder(c *gin.Context) (store.Order, bool) {
 		abort(c, fromError(err))
 		return store.Order{}, false
 	}
-	if o.PayeeOpenID != c.GetString("openid") {
-		abort(c, errNotYours)
-		return store.Order{}, false
+	if refuse != nil {
+		if p := refuse(o); p != nil {
+			abort(c, p)
+			return store.Order{}, false
+		}
 	}
 	c.Set("workflowId", workflows.WorkflowID(o.ID))
 	return o, true
+}
+
+// ownOrder loads the order in the path and checks the session's payee owns it.
+func (h *handlers) ownOrder(c *gin.Context) (store.Order, bool) {
+	return h.pathOrder(c, func(o store.Order) *Problem {
+		if o.PayeeOpenID != c.GetString("openid") {
+			return errNotYours
+		}
+		return nil
+	})
 }
 
 // openReceipt is the tap on 确认收款: it starts the order's run, or attaches to the running one, and answers with
@@ -212,15 +224,16 @@ func (h *handlers) closedRun(ctx context.Context, orderID string, err error) err
 		return err
 	}
 	if v, qerr := h.queryView(ctx, orderID); qerr == nil {
-		return &closedRunError{problem: problem(http.StatusConflict, "RECEIPT_CLOSED", "the receipt has ended: "+string(v.State)), cause: err}
+		return &closedRunError{problem: problem(http.StatusConflict, "RECEIPT_CLOSED", "the receipt has ended: "+string(v.State)), view: v, cause: err}
 	}
 	return err
 }
 
 // closedRunError is a Problem that still matches serviceerror.NotFound, so callers that act on "no run" (the
-// merchant's cancel) keep working.
+// merchant's cancel) keep working; it keeps the run's last view.
 type closedRunError struct {
 	problem *Problem
+	view    workflows.View
 	cause   error
 }
 

@@ -42,7 +42,12 @@ type deps struct {
 	tel     *worker.Telemetry
 }
 
-func openDeps(ctx context.Context, cfg config.Config, secrets config.Secrets, logger *slog.Logger) (*deps, error) {
+// openDeps parses the keys, opens and migrates the store and builds the WeChat (and WeChat Pay) clients.
+func openDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (*deps, error) {
+	secrets, err := cfg.Secrets()
+	if err != nil {
+		return nil, err
+	}
 	hasher, err := pii.NewHasher(secrets.Lookup)
 	if err != nil {
 		return nil, err
@@ -184,12 +189,22 @@ func serveHTTP(ctx context.Context, l net.Listener, h http.Handler) error {
 
 func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 
-func runMigrate(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	secrets, err := cfg.Secrets()
+// connect is openDeps plus a client of the configured cluster: what api and worker start from.
+func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*deps, client.Client, error) {
+	d, err := openDeps(ctx, cfg, logger)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	d, err := openDeps(ctx, cfg, secrets, logger)
+	c, err := d.dialTemporal(ctx)
+	if err != nil {
+		d.Close()
+		return nil, nil, err
+	}
+	return d, c, nil
+}
+
+func runMigrate(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	d, err := openDeps(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -199,19 +214,11 @@ func runMigrate(ctx context.Context, cfg config.Config, logger *slog.Logger) err
 }
 
 func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	secrets, err := cfg.Secrets()
-	if err != nil {
-		return err
-	}
-	d, err := openDeps(ctx, cfg, secrets, logger)
+	d, c, err := connect(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	c, err := d.dialTemporal(ctx)
-	if err != nil {
-		return err
-	}
 	defer c.Close()
 	r, err := d.router(c, false)
 	if err != nil {
@@ -226,19 +233,11 @@ func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 }
 
 func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	secrets, err := cfg.Secrets()
-	if err != nil {
-		return err
-	}
-	d, err := openDeps(ctx, cfg, secrets, logger)
+	d, c, err := connect(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	c, err := d.dialTemporal(ctx)
-	if err != nil {
-		return err
-	}
 	defer c.Close()
 	w := worker.New(c, cfg.Temporal.TaskQueue, d.activities())
 	if err := w.Start(); err != nil {

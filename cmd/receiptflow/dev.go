@@ -91,11 +91,7 @@ func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slo
 	defer stopSandbox()
 	go func() { _ = serveHTTP(sbCtx, sandboxListener, sb) }()
 
-	secrets, err := cfg.Secrets()
-	if err != nil {
-		return err
-	}
-	d, err := openDeps(ctx, cfg, secrets, logger)
+	d, err := openDeps(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}

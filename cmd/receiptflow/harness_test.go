@@ -127,7 +127,7 @@ func newEnvWithFaults(t testing.TB, faults sandbox.Faults, configure func(*confi
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	d, err := openDeps(context.Background(), cfg, secrets, logger)
+	d, err := openDeps(context.Background(), cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
