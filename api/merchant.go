@@ -216,34 +216,41 @@ func (h *handlers) cancelMerchantOrder(c *gin.Context) {
 	if !bind(c, &req) {
 		return
 	}
-	if len(req.Reason) > 200 {
-		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "reason is at most 200 bytes"))
+	now, view, p := h.cancelOrder(c, o, o.PayerID, req.Reason)
+	if p != nil {
+		abort(c, p)
 		return
+	}
+	c.JSON(http.StatusOK, merchantOrder{Order: now, PayeeOpenID: o.PayeeOpenID, Receipt: view})
+}
+
+// cancelOrder stops the order's run when one is going, else closes the order itself unless it is paid. It answers
+// the order as it now stands and the run's last view, when there is a run.
+func (h *handlers) cancelOrder(c *gin.Context, o store.Order, by, reason string) (store.Order, *workflows.View, *Problem) {
+	if len(reason) > 200 {
+		return o, nil, problem(http.StatusBadRequest, "BAD_REQUEST", "reason is at most 200 bytes")
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
 	defer cancel()
 	var view workflows.View
-	err := h.update(c, ctx, o.ID, workflows.UpdateCancel, workflows.CancelRequest{By: o.PayerID, Reason: req.Reason}, &view)
+	err := h.update(c, ctx, o.ID, workflows.UpdateCancel, workflows.CancelRequest{By: by, Reason: reason}, &view)
 	var notFound *serviceerror.NotFound
 	switch {
 	case err == nil:
-		c.JSON(http.StatusOK, merchantOrder{Order: h.reload(ctx, o), PayeeOpenID: o.PayeeOpenID, Receipt: &view})
+		return h.reload(ctx, o), &view, nil
 	case errors.As(err, &notFound):
-		// No run in progress (never started, or it ended — perhaps just now, by this very cancel): close the
-		// order itself, unless it is paid, and show the run's last view when there is one.
-		if err := h.Store.SetOrderState(ctx, o.ID, store.OrderCancelled, "CANCELLED: "+req.Reason); err != nil {
-			abort(c, problem(http.StatusConflict, "ORDER_CLOSED", "the order is "+h.reload(ctx, o).State+" and can no longer be cancelled"))
-			return
+		// No run going: never started, or ended — perhaps just now by this very cancel, whose answer was lost with
+		// a workflow task the server retried.
+		if err := h.Store.SetOrderState(ctx, o.ID, store.OrderCancelled, "CANCELLED: "+reason); err != nil {
+			return o, nil, problem(http.StatusConflict, "ORDER_CLOSED", "the order is "+h.reload(ctx, o).State+" and can no longer be cancelled")
 		}
-		out := merchantOrder{Order: h.reload(ctx, o), PayeeOpenID: o.PayeeOpenID}
 		if v, err := h.queryView(ctx, o.ID); err == nil {
-			out.Receipt = &v
+			return h.reload(ctx, o), &v, nil
 		}
-		c.JSON(http.StatusOK, out)
-	default:
-		h.Logger.Warn("cancel failed", "requestId", c.GetString("requestId"), "orderId", o.ID, "error", err)
-		abort(c, fromError(err))
+		return h.reload(ctx, o), nil, nil
 	}
+	h.Logger.Warn("cancel failed", "requestId", c.GetString("requestId"), "orderId", o.ID, "error", err)
+	return o, nil, fromError(err)
 }
 
 func (h *handlers) reload(ctx context.Context, o store.Order) store.Order {

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -94,7 +93,7 @@ func (h *handlers) opsReview(c *gin.Context) {
 	h.updateAndAnswer(c, o.ID, workflows.UpdateReview, workflows.ReviewRequest{OperatorID: c.GetString("operator"), Approve: *req.Approve, Note: req.Note})
 }
 
-// opsCancel stops a run before the payee is paid.
+// opsCancel stops a run before the payee is paid, or the order when no run is going.
 func (h *handlers) opsCancel(c *gin.Context) {
 	o, ok := h.opsOrder(c)
 	if !ok {
@@ -106,20 +105,15 @@ func (h *handlers) opsCancel(c *gin.Context) {
 	if !bind(c, &req) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
-	defer cancel()
-	var view workflows.View
-	err := h.update(c, ctx, o.ID, workflows.UpdateCancel, workflows.CancelRequest{By: "operator:" + c.GetString("operator"), Reason: req.Reason}, &view)
-	var closed *closedRunError
-	switch {
-	case err == nil:
-		c.JSON(http.StatusOK, view)
-	case errors.As(err, &closed) && closed.view.State == workflows.StateCancelled:
-		// The cancel took effect but its answer was lost with a workflow task the server retried: it ended as asked.
-		c.JSON(http.StatusOK, closed.view)
-	default:
-		abort(c, fromError(err))
+	now, view, p := h.cancelOrder(c, o, "operator:"+c.GetString("operator"), req.Reason)
+	if p != nil {
+		abort(c, p)
+		return
 	}
+	if view == nil {
+		view = storeView(now)
+	}
+	c.JSON(http.StatusOK, view)
 }
 
 // updateAndAnswer sends an update whose result is the view.

@@ -172,11 +172,16 @@ func (h *handlers) answerView(c *gin.Context, ctx context.Context, o store.Order
 		c.JSON(http.StatusOK, view)
 	case errors.As(err, &notFound) && o.State != store.OrderCreated:
 		// The run is past the namespace's retention: the store still knows how the order ended.
-		c.JSON(http.StatusOK, workflows.View{OrderID: o.ID, State: workflows.State(o.State), PayerID: o.PayerID,
-			Amounts: &workflows.Amounts{GrossFen: o.GrossFen}, UpdatedAt: o.UpdatedAt})
+		c.JSON(http.StatusOK, storeView(o))
 	default:
 		abort(c, fromError(err))
 	}
+}
+
+// storeView is what the store knows of an order, for when there is no run to ask.
+func storeView(o store.Order) *workflows.View {
+	return &workflows.View{OrderID: o.ID, State: workflows.State(o.State), PayerID: o.PayerID,
+		Amounts: &workflows.Amounts{GrossFen: o.GrossFen}, UpdatedAt: o.UpdatedAt}
 }
 
 func (h *handlers) queryView(ctx context.Context, orderID string) (workflows.View, error) {
