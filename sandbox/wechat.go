@@ -316,10 +316,7 @@ func (s *Sandbox) phoneScanV1(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	outcome := trimLower(req.Outcome)
-	if outcome == "" {
-		outcome = OutcomePass
-	}
+	outcome := phoneOutcome(req.Outcome)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key, found := s.userIDKeys[req.UserIDKey]
@@ -367,10 +364,7 @@ func (s *Sandbox) phoneVerifyV2(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	outcome := trimLower(req.Outcome)
-	if outcome == "" {
-		outcome = OutcomePass
-	}
+	outcome := phoneOutcome(req.Outcome)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, found := s.verifyIDs[req.VerifyID]
@@ -416,6 +410,14 @@ func (s *Sandbox) setRisk(w http.ResponseWriter, r *http.Request) {
 	}
 	s.SetRiskRank(req.OpenID, req.RiskRank)
 	writeJSON(w, map[string]any{"ok": true})
+}
+
+// phoneOutcome is the outcome a phone request wants, "pass" when it names none.
+func phoneOutcome(s string) string {
+	if o := trimLower(s); o != "" {
+		return o
+	}
+	return OutcomePass
 }
 
 func md5hex(s string) string {

@@ -96,20 +96,11 @@ func devConfig(t *testing.T, dir string) config.Config {
 func post(t *testing.T, url, token string, body any, out any) int {
 	t.Helper()
 	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(raw))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	r := postRaw(t, url, token, raw)
 	if out != nil {
-		_ = json.Unmarshal(b, out)
+		_ = json.Unmarshal(r.body, out)
 	}
-	return resp.StatusCode
+	return r.status
 }
 
 // TestDevCommand is the README's first command: everything starts on embedded defaults, the demo's high-risk
