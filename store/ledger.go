@@ -20,6 +20,7 @@ const (
 // TaxEntry is one ledger row.
 type TaxEntry struct {
 	OrderID     string          `json:"orderId"`
+	Booking     int             `json:"booking"`
 	Attempt     int             `json:"attempt"`
 	Kind        string          `json:"kind"`
 	PayeeID     string          `json:"payeeId"`
@@ -99,15 +100,12 @@ func (s *Store) PreviewTax(ctx context.Context, m tax.Method, orderID string) (t
 	return tax.Compute(m, b, o.GrossFen)
 }
 
-// ErrWithholdingStanding: another payout attempt of the order still has tax booked; reverse it first.
-var ErrWithholdingStanding = fmt.Errorf("another attempt of this order has tax withheld and not reversed: %w", ErrConflict)
-
-// WithholdTax books the withholding for one payout attempt of an order, once: calling it again returns the first
-// booking, whatever the method says now. Bookings for one payee are serialized so two orders never compute from
-// the same basis.
+// WithholdTax books the withholding for an order's payout (bill attempt), once: while a booking stands, calling
+// it again returns that booking, whatever the method says now. After a reversal (the payout failed) it books
+// afresh. Bookings for one payee are serialized so two orders never compute from the same basis.
 func (s *Store) WithholdTax(ctx context.Context, m tax.Method, orderID string, attempt int) (TaxEntry, error) {
 	if attempt < 1 {
-		return TaxEntry{}, errors.New("attempt must be 1 or more")
+		return TaxEntry{}, invalid("attempt must be 1 or more")
 	}
 	var entry TaxEntry
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -121,15 +119,14 @@ func (s *Store) WithholdTax(ctx context.Context, m tax.Method, orderID string, a
 		if err := s.row(ctx, tx, `SELECT id FROM payees WHERE id = ?`+s.forUpdate(), o.PayeeID).Scan(&locked); err != nil {
 			return err
 		}
-		if e, err := s.taxEntry(ctx, tx, orderID, attempt, LedgerWithhold); err == nil {
+		if e, err := s.standingEntry(ctx, tx, orderID); err == nil {
 			entry = e
 			return nil
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		if _, err := s.standingEntry(ctx, tx, orderID); err == nil {
-			return ErrWithholdingStanding
-		} else if !errors.Is(err, ErrNotFound) {
+		var booking int
+		if err := s.row(ctx, tx, `SELECT COALESCE(MAX(booking), 0) + 1 FROM tax_ledger WHERE order_id = ?`, orderID).Scan(&booking); err != nil {
 			return err
 		}
 		now := s.now()
@@ -142,8 +139,9 @@ func (s *Store) WithholdTax(ctx context.Context, m tax.Method, orderID string, a
 			return err
 		}
 		detail, _ := json.Marshal(map[string]any{"basis": b, "withholding": w})
-		entry = TaxEntry{OrderID: o.ID, Attempt: attempt, Kind: LedgerWithhold, PayeeID: o.PayeeID, PayerID: o.PayerID, ServiceItem: o.ServiceItem,
-			Period: tax.Period(now), Year: tax.Year(now), Method: m, IncomeFen: w.Gross, TaxFen: w.Tax, Detail: detail, CreatedAt: now.UTC().Truncate(time.Microsecond)}
+		entry = TaxEntry{OrderID: o.ID, Booking: booking, Attempt: attempt, Kind: LedgerWithhold, PayeeID: o.PayeeID, PayerID: o.PayerID,
+			ServiceItem: o.ServiceItem, Period: tax.Period(now), Year: tax.Year(now), Method: m, IncomeFen: w.Gross, TaxFen: w.Tax,
+			Detail: detail, CreatedAt: now.UTC().Truncate(time.Microsecond)}
 		return s.insertEntry(ctx, tx, entry)
 	})
 	return entry, err
@@ -163,9 +161,9 @@ func (s *Store) ReverseTax(ctx context.Context, orderID, reason string) (TaxEntr
 			if err != nil {
 				return err
 			}
-			detail, _ := json.Marshal(map[string]any{"reverses": LedgerWithhold, "attempt": w.Attempt})
+			detail, _ := json.Marshal(map[string]any{"reverses": LedgerWithhold, "booking": w.Booking})
 			// The reversal lands in the period of the booking it cancels, so that month nets to zero.
-			entry = TaxEntry{OrderID: orderID, Attempt: w.Attempt, Kind: LedgerReversal, PayeeID: w.PayeeID, PayerID: w.PayerID, ServiceItem: w.ServiceItem,
+			entry = TaxEntry{OrderID: orderID, Booking: w.Booking, Attempt: w.Attempt, Kind: LedgerReversal, PayeeID: w.PayeeID, PayerID: w.PayerID, ServiceItem: w.ServiceItem,
 				Period: w.Period, Year: w.Year, Method: w.Method, IncomeFen: -w.IncomeFen, TaxFen: -w.TaxFen, Detail: detail, Reason: reason,
 				CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
 			if err := s.insertEntry(ctx, tx, entry); err != nil {
@@ -178,38 +176,34 @@ func (s *Store) ReverseTax(ctx context.Context, orderID, reason string) (TaxEntr
 }
 
 func (s *Store) insertEntry(ctx context.Context, tx *sql.Tx, e TaxEntry) error {
-	_, err := s.exec(ctx, tx, `INSERT INTO tax_ledger (order_id, attempt, kind, payee_id, payer_id, service_item, period, tax_year, method, income_fen, tax_fen, detail, reason, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.OrderID, e.Attempt, e.Kind, e.PayeeID, e.PayerID, e.ServiceItem, e.Period, e.Year, string(e.Method), e.IncomeFen, e.TaxFen, string(e.Detail), e.Reason, formatTime(e.CreatedAt))
+	_, err := s.exec(ctx, tx, `INSERT INTO tax_ledger (order_id, booking, kind, attempt, payee_id, payer_id, service_item, period, tax_year, method, income_fen, tax_fen, detail, reason, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.OrderID, e.Booking, e.Kind, e.Attempt, e.PayeeID, e.PayerID, e.ServiceItem, e.Period, e.Year, string(e.Method), e.IncomeFen, e.TaxFen, string(e.Detail), e.Reason, formatTime(e.CreatedAt))
 	return err
 }
 
-const entryColumns = `order_id, attempt, kind, payee_id, payer_id, service_item, period, tax_year, method, income_fen, tax_fen, detail, reason, created_at`
+const entryColumns = `order_id, booking, kind, attempt, payee_id, payer_id, service_item, period, tax_year, method, income_fen, tax_fen, detail, reason, created_at`
 
 func scanEntry(r interface{ Scan(...any) error }) (TaxEntry, error) {
 	var e TaxEntry
 	var detail, created, method string
-	if err := r.Scan(&e.OrderID, &e.Attempt, &e.Kind, &e.PayeeID, &e.PayerID, &e.ServiceItem, &e.Period, &e.Year, &method, &e.IncomeFen, &e.TaxFen, &detail, &e.Reason, &created); err != nil {
+	if err := r.Scan(&e.OrderID, &e.Booking, &e.Kind, &e.Attempt, &e.PayeeID, &e.PayerID, &e.ServiceItem, &e.Period, &e.Year, &method, &e.IncomeFen, &e.TaxFen, &detail, &e.Reason, &created); err != nil {
 		return TaxEntry{}, notFound(err, "tax entry")
 	}
 	e.Method, e.Detail, e.CreatedAt = tax.Method(method), json.RawMessage(detail), parseTime(created)
 	return e, nil
 }
 
-func (s *Store) taxEntry(ctx context.Context, q querier, orderID string, attempt int, kind string) (TaxEntry, error) {
-	return scanEntry(s.row(ctx, q, `SELECT `+entryColumns+` FROM tax_ledger WHERE order_id = ? AND attempt = ? AND kind = ?`, orderID, attempt, kind))
-}
-
 // standingEntry is the order's withholding that has not been reversed, if any.
 func (s *Store) standingEntry(ctx context.Context, q querier, orderID string) (TaxEntry, error) {
 	return scanEntry(s.row(ctx, q, `SELECT `+entryColumns+` FROM tax_ledger w WHERE order_id = ? AND kind = ?
-		AND NOT EXISTS (SELECT 1 FROM tax_ledger r WHERE r.order_id = w.order_id AND r.attempt = w.attempt AND r.kind = ?)
-		ORDER BY attempt LIMIT 1`, orderID, LedgerWithhold, LedgerReversal))
+		AND NOT EXISTS (SELECT 1 FROM tax_ledger r WHERE r.order_id = w.order_id AND r.booking = w.booking AND r.kind = ?)
+		ORDER BY booking LIMIT 1`, orderID, LedgerWithhold, LedgerReversal))
 }
 
 // TaxEntries lists a payee's ledger rows for a period (YYYY-MM), oldest first.
 func (s *Store) TaxEntries(ctx context.Context, payeeID, period string) ([]TaxEntry, error) {
-	rows, err := s.query(ctx, s.db, `SELECT `+entryColumns+` FROM tax_ledger WHERE payee_id = ? AND period = ? ORDER BY created_at, order_id, attempt, kind`, payeeID, period)
+	rows, err := s.query(ctx, s.db, `SELECT `+entryColumns+` FROM tax_ledger WHERE payee_id = ? AND period = ? ORDER BY created_at, order_id, booking, kind`, payeeID, period)
 	if err != nil {
 		return nil, err
 	}

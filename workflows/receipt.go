@@ -174,7 +174,7 @@ func (r *run) faceStep(ctx workflow.Context) bool {
 		r.finish(ctx, StateExpired, Reason{Code: "REVIEW_EXPIRED", Message: "人工审核超时，请联系付款企业"})
 		return false
 	case !r.view.Review.Approved:
-		r.finish(ctx, StateRejected, Reason{Code: "REVIEW_REJECTED", Message: "人工审核未通过：" + r.view.Review.Note})
+		r.finish(ctx, StateRejected, Reason{Code: "REVIEW_REJECTED", Message: "人工审核未通过，请联系付款企业"})
 		return false
 	}
 	return true

@@ -588,3 +588,24 @@ func TestBillCancelledWithoutAKnownRequestEndsCancelled(t *testing.T) {
 	}
 	s.finished(StateCancelled)
 }
+
+// Cancelling the workflow itself (the UI's Cancel) while the payee has not confirmed the bill still cancels the
+// bill and reverses the tax: money steps run on a disconnected context.
+func TestWorkflowCancellationWhileTheBillWaits(t *testing.T) {
+	f := newFake()
+	f.created = TransferStatus{State: TransferWaitUserConfirm}
+	f.cancelled = TransferStatus{State: TransferCancelled}
+	s := newScenario(t, f)
+	open(s, 0)
+	s.update(time.Minute, UpdateConfirm, ConfirmRequest{OpenID: "o_payee"})
+	s.at(2*time.Minute, s.env.CancelWorkflow)
+	s.env.ExecuteWorkflow(WorkflowName, s.in)
+	var v View
+	if err := s.env.GetWorkflowResult(&v); err != nil || v.State != StateCancelled || v.CancelledBy != "temporal" {
+		t.Fatalf("result %+v %v", v, err)
+	}
+	if f.n(ActivityCancelTransfer) != 1 || f.reversed != 1 {
+		t.Fatalf("calls %v, reversed %d", f.calls, f.reversed)
+	}
+	s.finished(StateCancelled)
+}

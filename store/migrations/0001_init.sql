@@ -53,12 +53,14 @@ CREATE TABLE funding (
     arrived_at   TEXT NOT NULL
 );
 
--- One WITHHOLD row per payout attempt of an order and at most one REVERSAL row cancelling it: the primary key
--- makes retries harmless. An order is paid by one attempt; failed attempts net to zero.
+-- An order has at most one standing withholding: a WITHHOLD row, unless a REVERSAL row of the same booking
+-- cancels it (its payout failed). A later payout of the order books afresh under the next booking number. The
+-- primary key makes retried writes harmless.
 CREATE TABLE tax_ledger (
     order_id      TEXT NOT NULL REFERENCES orders(id),
-    attempt       INTEGER NOT NULL,
+    booking       INTEGER NOT NULL,
     kind          TEXT NOT NULL,          -- WITHHOLD | REVERSAL
+    attempt       INTEGER NOT NULL,       -- the payout attempt (bill) it was booked for
     payee_id      TEXT NOT NULL REFERENCES payees(id),
     payer_id      TEXT NOT NULL,
     service_item  TEXT NOT NULL,
@@ -70,7 +72,7 @@ CREATE TABLE tax_ledger (
     detail        TEXT NOT NULL,          -- JSON: basis and calculation, for auditors
     reason        TEXT NOT NULL DEFAULT '',
     created_at    TEXT NOT NULL,
-    PRIMARY KEY (order_id, attempt, kind)
+    PRIMARY KEY (order_id, booking, kind)
 );
 CREATE INDEX tax_ledger_payee_period ON tax_ledger (payee_id, period);
 CREATE INDEX tax_ledger_payee_year ON tax_ledger (payee_id, tax_year);
