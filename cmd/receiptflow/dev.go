@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -31,8 +32,9 @@ import (
 // devSettings are the variables only dev reads (RECEIPTFLOW_SANDBOX_*): the sandbox is never part of the api
 // or worker commands.
 type devSettings struct {
-	SandboxPort   int            `envconfig:"SANDBOX_PORT" default:"8090" desc:"dev: port of the WeChat and WeChat Pay sandbox"`
-	SandboxFaults sandbox.Faults `envconfig:"SANDBOX_FAULT"`
+	SandboxPort     int            `envconfig:"SANDBOX_PORT" default:"8090" desc:"dev: port of the WeChat and WeChat Pay sandbox"`
+	SandboxFaults   sandbox.Faults `envconfig:"SANDBOX_FAULT"`
+	SandboxTokenTTL time.Duration  `envconfig:"SANDBOX_TOKEN_TTL" desc:"dev: how long the sandbox's access tokens really live (short: exercise 40001)"`
 }
 
 func loadDevSettings() (devSettings, error) {
@@ -76,7 +78,7 @@ func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slo
 	cfg = keys.apply(cfg)
 	apiURL := "http://" + apiListener.Addr().String()
 	sandboxURL := "http://" + sandboxListener.Addr().String()
-	sb, err := newSandbox(keys.Pay, sandbox.Options{Faults: dev.SandboxFaults, Logger: logger}, filepath.Join(cfg.DataDir, "sandbox-wechatpay.json"))
+	sb, err := newSandbox(keys.Pay, sandbox.Options{Faults: dev.SandboxFaults, TokenTTL: dev.SandboxTokenTTL, Logger: logger}, filepath.Join(cfg.DataDir, "sandbox-wechatpay.json"))
 	if err != nil {
 		return err
 	}

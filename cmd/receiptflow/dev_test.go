@@ -17,7 +17,9 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/receiptflow/receiptflow/config"
+	"github.com/receiptflow/receiptflow/keyring"
 	"github.com/receiptflow/receiptflow/sandbox"
+	"github.com/receiptflow/receiptflow/worker"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
@@ -199,5 +201,22 @@ func TestDevRefusesATakenPort(t *testing.T) {
 	err = runDev(context.Background(), cfg, devSettings{SandboxPort: l.Addr().(*net.TCPAddr).Port}, slog.New(slog.DiscardHandler), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "RECEIPTFLOW_SANDBOX_PORT") || !strings.Contains(err.Error(), "not available") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// Connection settings for a real cluster fail early and name the variable to fix.
+func TestTemporalTLSSettingsAreChecked(t *testing.T) {
+	d := &deps{cfg: devConfig(t, t.TempDir()), log: slog.New(slog.DiscardHandler)}
+	d.secrets.Payload, _ = keyring.Parse(payloadKeys)
+	d.tel, _ = worker.NewTelemetry(context.Background(), worker.TracingConfig{})
+	for name, set := range map[string]func(*config.Temporal){
+		"RECEIPTFLOW_TEMPORAL_TLS_CERT_FILE": func(c *config.Temporal) { c.TLSCertFile, c.TLSKeyFile = "/nonexistent.pem", "/nonexistent.key" },
+		"RECEIPTFLOW_TEMPORAL_TLS_CA_FILE":   func(c *config.Temporal) { c.TLSCAFile = "/nonexistent-ca.pem" },
+	} {
+		d.cfg.Temporal = config.Temporal{Address: "127.0.0.1:1", Namespace: "default"}
+		set(&d.cfg.Temporal)
+		if _, err := d.dialTemporal(context.Background()); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
