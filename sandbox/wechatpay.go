@@ -333,12 +333,20 @@ func createAnswer(b *payBill) map[string]any {
 	return out
 }
 
-func (p *Pay) query(w http.ResponseWriter, r *http.Request, _ []byte) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// pathBill is the bill named in the path, or a 404 like WeChat Pay's; p.mu is held.
+func (p *Pay) pathBill(w http.ResponseWriter, r *http.Request) (*payBill, bool) {
 	b, ok := p.bills[r.PathValue("no")]
 	if !ok {
 		p.fail(w, http.StatusNotFound, "NOT_FOUND", "no such bill")
+	}
+	return b, ok
+}
+
+func (p *Pay) query(w http.ResponseWriter, r *http.Request, _ []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b, ok := p.pathBill(w, r)
+	if !ok {
 		return
 	}
 	out := map[string]any{"mch_id": p.opts.MchID, "out_bill_no": b.OutBillNo, "transfer_bill_no": b.TransferBillNo, "appid": b.AppID,
@@ -353,9 +361,8 @@ func (p *Pay) query(w http.ResponseWriter, r *http.Request, _ []byte) {
 func (p *Pay) cancel(w http.ResponseWriter, r *http.Request, _ []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	b, ok := p.bills[r.PathValue("no")]
+	b, ok := p.pathBill(w, r)
 	if !ok {
-		p.fail(w, http.StatusNotFound, "NOT_FOUND", "no such bill")
 		return
 	}
 	if b.State != "WAIT_USER_CONFIRM" && b.State != "ACCEPTED" {
