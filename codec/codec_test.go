@@ -85,8 +85,10 @@ func TestHTTPHandler(t *testing.T) {
 		t.Fatalf("no auth: %d", rec.Code)
 	}
 
-	req = httptest.NewRequest(http.MethodPost, "/decode", bytes.NewReader(body))
+	// As the Web UI calls it: POST {endpoint}/decode?preserveStorageRefs=true with X-Namespace.
+	req = httptest.NewRequest(http.MethodPost, "/decode?preserveStorageRefs=true", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Namespace", "default")
 	req.Header.Set("Authorization", "Bearer op")
 	req.Header.Set("Origin", "http://localhost:8233")
 	rec = httptest.NewRecorder()

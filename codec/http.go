@@ -31,7 +31,7 @@ func Handler(c converter.PayloadCodec, o HandlerOptions) http.Handler {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Credentials", "true")
 			h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Namespace")
+			h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Authorization-Extras, X-Namespace")
 			h.Add("Vary", "Origin")
 		}
 		if r.Method == http.MethodOptions {
