@@ -209,14 +209,14 @@ func (h *handlers) ready(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	checks := gin.H{"store": "ok", "temporal": "ok"}
-	status := http.StatusOK
+	status, summary := http.StatusOK, "ok"
 	if err := h.Store.Ping(ctx); err != nil {
-		checks["store"], status = "down", http.StatusServiceUnavailable
+		checks["store"], status, summary = "down", http.StatusServiceUnavailable, "unavailable"
 	}
 	if _, err := h.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"], status = "down", http.StatusServiceUnavailable
+		checks["temporal"], status, summary = "down", http.StatusServiceUnavailable, "unavailable"
 	}
-	c.JSON(status, gin.H{"status": map[bool]string{true: "ok", false: "unavailable"}[status == http.StatusOK], "checks": checks})
+	c.JSON(status, gin.H{"status": summary, "checks": checks})
 }
 
 // bind decodes an optional JSON body into v: an empty body leaves v as it is; malformed JSON is a 400.
