@@ -138,8 +138,11 @@ func (s *Store) VerifyIdentity(ctx context.Context, openid, name, idNumber, idEx
 		s.seal.SealString(name, "payee:"+p.ID+":name"), s.seal.SealString(idNumber, "payee:"+p.ID+":id_number"),
 		hash, nullString(idExpiresOn), s.stamp(), p.ID)
 	if err != nil {
-		// The unique index on id_hash catches a race with another account.
-		return Payee{}, ErrIdentityTaken
+		// The unique index on id_hash catches a race with another account; anything else is our trouble.
+		if s.row(ctx, s.db, `SELECT id FROM payees WHERE id_hash = ?`, hash).Scan(&other) == nil && other != p.ID {
+			return Payee{}, ErrIdentityTaken
+		}
+		return Payee{}, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return s.VerifyIdentity(ctx, openid, name, idNumber, idExpiresOn) // verified meanwhile: compare again
