@@ -2,8 +2,10 @@ package api
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,5 +124,34 @@ func TestOperatorsIdentify(t *testing.T) {
 	remote.RemoteAddr = "10.0.0.8:5555"
 	if _, ok := NewOperators(nil, true).Identify(remote); ok {
 		t.Fatal("remote accepted by the dev switch")
+	}
+}
+
+// The Web UI decodes batches larger than a payee's request may be: the codec keeps its own bound.
+func TestCodecIsNotHeldToThePayeeBodyLimit(t *testing.T) {
+	sessions, _ := NewSessions([]byte("0123456789abcdef0123456789abcdef"), 0)
+	var got int
+	codec := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+			return
+		}
+		got = len(b)
+	})
+	r, err := New(Deps{Temporal: stubTemporal{}, Store: stubStore{}, Login: stubLogin{}, Sessions: sessions, Codec: codec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 200<<10)
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/codec/decode", strings.NewReader(big)))
+	if rec.Code != http.StatusOK || got != len(big) {
+		t.Fatalf("codec got %d bytes, status %d", got, rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/session", strings.NewReader(big)))
+	if rec.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("session with a 200 KiB body: %d", rec.Code)
 	}
 }

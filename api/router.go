@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -198,9 +199,13 @@ func (h *handlers) accessLog(c *gin.Context) {
 		"status", c.Writer.Status(), "ms", time.Since(start).Milliseconds(), "workflowId", c.GetString("workflowId"))
 }
 
+// limitBody bounds request bodies; the codec endpoint, which carries whole batches of payloads for the Web UI,
+// has its own larger bound.
 func limitBody(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		if !strings.HasPrefix(c.FullPath(), "/codec/") {
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		}
 		c.Next()
 	}
 }
