@@ -55,10 +55,10 @@ type Client struct {
 // New builds a client; it loads the keys now so a bad key fails at start, not at the first payout.
 func New(ctx context.Context, cfg Config, httpClient *http.Client) (*Client, error) {
 	var missing []string
-	for name, v := range map[string]string{"MCHID": cfg.MchID, "APPID": cfg.AppID, "MERCHANT_SERIAL": cfg.MerchantSerial,
-		"PUBLIC_KEY_ID": cfg.PublicKeyID, "APIV3_KEY": cfg.APIv3Key, "NOTIFY_URL": cfg.NotifyURL} {
-		if v == "" {
-			missing = append(missing, "RECEIPTFLOW_WECHATPAY_"+name)
+	for _, f := range []struct{ name, value string }{{"MCHID", cfg.MchID}, {"APPID", cfg.AppID}, {"MERCHANT_SERIAL", cfg.MerchantSerial},
+		{"PUBLIC_KEY_ID", cfg.PublicKeyID}, {"APIV3_KEY", cfg.APIv3Key}, {"NOTIFY_URL", cfg.NotifyURL}} {
+		if f.value == "" {
+			missing = append(missing, "RECEIPTFLOW_WECHATPAY_"+f.name)
 		}
 	}
 	if len(missing) > 0 {
