@@ -152,8 +152,6 @@ func classify(err error) error {
 	return err
 }
 
-func maskedOpenID(openid string) string { return pii.MaskOpenID(openid) }
-
 // misconfigured stops retries: our credentials are wrong and an operator must act.
 func misconfigured(err error) error {
 	return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeMisconfigured, err)

@@ -80,7 +80,7 @@ func (a *Activities) CheckEligibility(ctx context.Context, in workflows.Eligibil
 		return workflows.Eligibility{}, classify(err)
 	}
 	out.Eligible = true
-	activity.GetLogger(ctx).Info("eligibility checked", "orderId", o.ID, "payee", maskedOpenID(in.OpenID), "risk", out.Risk.Level, "rules", out.Risk.Rules)
+	activity.GetLogger(ctx).Info("eligibility checked", "orderId", o.ID, "payee", pii.MaskOpenID(in.OpenID), "risk", out.Risk.Level, "rules", out.Risk.Rules)
 	return out, nil
 }
 

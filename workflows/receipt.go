@@ -226,7 +226,7 @@ func (r *run) payStep(parent workflow.Context) {
 		// The bill may or may not exist: never guess, ask the channel about the same out_bill_no.
 		workflow.GetLogger(ctx).Error("create transfer failed; resolving by query", "error", err)
 		st = TransferStatus{OutBillNo: r.plan.OutBillNo, State: "UNKNOWN", FailReason: failureMessage(err)}
-		if temporal.IsApplicationError(err) && isType(err, ErrTypeTransferParam) {
+		if isType(err, ErrTypeTransferParam) {
 			st.State = transferNotFound // refused before a bill existed
 		}
 	}

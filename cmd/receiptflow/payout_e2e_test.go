@@ -293,17 +293,9 @@ func (d *dieAfterCreate) Create(ctx context.Context, req activities.TransferRequ
 // assertTaxNetsToZero: the order's withholdings were all reversed.
 func (e *env) assertTaxNetsToZero(order string) {
 	e.t.Helper()
-	ctx := context.Background()
-	o, _ := e.deps.store.Order(ctx, order)
-	entries, _ := e.deps.store.TaxEntries(ctx, o.PayeeID, tax.Period(o.CreatedAt))
-	var income, withheld int64
-	for _, en := range entries {
-		if en.OrderID == order {
-			income += en.IncomeFen
-			withheld += en.TaxFen
-		}
-	}
-	if len(entries) < 2 || income != 0 || withheld != 0 {
-		e.t.Fatalf("ledger for %s: %d entries, income %d, tax %d; want reversed to zero", order, len(entries), income, withheld)
+	o, _ := e.deps.store.Order(context.Background(), order)
+	rows, income, withheld := e.orderLedger(o, o.CreatedAt)
+	if rows < 2 || income != 0 || withheld != 0 {
+		e.t.Fatalf("ledger for %s: %d rows, income %d, tax %d; want reversed to zero", order, rows, income, withheld)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/receiptflow/receiptflow/config"
 	"github.com/receiptflow/receiptflow/sandbox"
@@ -224,17 +225,27 @@ func (e *env) assertPaidOnce(order string, net, taxFen int64) {
 	if o.State != store.OrderPaid {
 		e.t.Fatalf("order state %s", o.State)
 	}
-	entries, err := e.deps.store.TaxEntries(ctx, o.PayeeID, tax.Period(o.UpdatedAt))
-	var income, withheld int64
+	_, income, withheld := e.orderLedger(o, o.UpdatedAt)
+	if income != o.GrossFen || withheld != taxFen {
+		e.t.Fatalf("ledger: income %d tax %d, want %d / %d", income, withheld, o.GrossFen, taxFen)
+	}
+}
+
+// orderLedger sums an order's ledger rows in the tax month of at.
+func (e *env) orderLedger(o store.Order, at time.Time) (rows int, income, withheld int64) {
+	e.t.Helper()
+	entries, err := e.deps.store.TaxEntries(context.Background(), o.PayeeID, tax.Period(at))
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	for _, en := range entries {
-		if en.OrderID == order {
+		if en.OrderID == o.ID {
+			rows++
 			income += en.IncomeFen
 			withheld += en.TaxFen
 		}
 	}
-	if err != nil || income != o.GrossFen || withheld != taxFen {
-		e.t.Fatalf("ledger: income %d tax %d (%v), want %d / %d", income, withheld, err, o.GrossFen, taxFen)
-	}
+	return rows, income, withheld
 }
 
 // assertSearchAttributes checks what operators see in the UI: the run's attributes, and no PII among them.
