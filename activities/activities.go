@@ -28,7 +28,9 @@ type Orders interface {
 	Funding(ctx context.Context, orderID string) (store.Funding, error)
 	Blacklisted(ctx context.Context, idHash string) (bool, error)
 	Activity(ctx context.Context, payeeID, period string, now time.Time) (store.PayeeActivity, error)
+	PayerAccountHash(ctx context.Context, payerID string) (string, error)
 	SetOrderState(ctx context.Context, id, state, reason string) error
+	MarkFaceVerified(ctx context.Context, payeeID string) error
 }
 
 // Ledger books tax.
@@ -38,15 +40,16 @@ type Ledger interface {
 	ReverseTax(ctx context.Context, orderID, reason string) (store.TaxEntry, bool, error)
 }
 
-// FaceAudit remembers face attempts and which results were used.
+// FaceAudit numbers face credentials and remembers face attempts and which results were used.
 type FaceAudit interface {
+	FaceCredentialNumber(ctx context.Context, orderID, runID string, seq int) (int, error)
 	ClaimFaceResult(ctx context.Context, a store.FaceAttempt) (store.FaceAttempt, error)
 	RecordFaceAttempt(ctx context.Context, a store.FaceAttempt, key string) error
 }
 
 // Transfers records payout bills.
 type Transfers interface {
-	PutTransfer(ctx context.Context, t store.Transfer) (store.Transfer, error)
+	PutTransfer(ctx context.Context, t store.Transfer) (store.Transfer, bool, error)
 	UpdateTransfer(ctx context.Context, outBillNo string, u store.TransferUpdate) (store.Transfer, error)
 	TransfersByOrder(ctx context.Context, orderID string) ([]store.Transfer, error)
 }

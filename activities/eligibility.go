@@ -100,7 +100,14 @@ func (a *Activities) complianceFacts(ctx context.Context, o store.Order, payee s
 	fund, err := a.Orders.Funding(ctx, o.ID)
 	switch {
 	case err == nil:
-		f.FundsArrived, f.FundsFromPayer, f.FundsFen = true, fund.PayerID == o.PayerID, fund.AmountFen
+		f.FundsArrived, f.FundsFen = true, fund.AmountFen
+		// The money must come from the contracting payer's registered settlement account, as the bank statement
+		// shows it; funding recorded without a remitter (before remitters were kept) proves nothing.
+		registered, err := a.Orders.PayerAccountHash(ctx, o.PayerID)
+		if err != nil {
+			return f, classify(err)
+		}
+		f.FundsFromPayer = fund.PayerID == o.PayerID && registered != "" && fund.RemitterHash == registered
 	case !errors.Is(err, store.ErrNotFound):
 		return f, classify(err)
 	}
@@ -109,7 +116,7 @@ func (a *Activities) complianceFacts(ctx context.Context, o store.Order, payee s
 
 func (a *Activities) assessRisk(ctx context.Context, o store.Order, payee store.Payee, clientIP string) (risk.Assessment, error) {
 	now := a.now()
-	f := risk.Facts{GrossFen: o.GrossFen, Age: pii.AgeOn(payee.BirthDate, now)}
+	f := risk.Facts{GrossFen: o.GrossFen, Age: pii.AgeOn(payee.BirthDate, now), IDBound: payee.FaceVerified}
 	if payee.IDExpiresOn != "" {
 		if exp, err := time.Parse("2006-01-02", payee.IDExpiresOn); err == nil && now.After(exp.Add(24*time.Hour)) {
 			f.IDExpired = true
@@ -123,7 +130,7 @@ func (a *Activities) assessRisk(ctx context.Context, o store.Order, payee store.
 	if err != nil {
 		return risk.Assessment{}, classify(err)
 	}
-	f.MonthIncomeFen, f.Payouts24h, f.Paid24hFen, f.FaceFailures30d = act.MonthIncomeFen, act.PaidLast24h, act.PaidLast24hFen, act.FaceFailures30d
+	f.MonthIncomeFen, f.YearIncomeFen, f.Payouts24h, f.Paid24hFen, f.FaceFailures30d = act.MonthIncomeFen, act.YearIncomeFen, act.PaidLast24h, act.PaidLast24hFen, act.FaceFailures30d
 	if a.Risk != nil {
 		// A risk service that does not answer must not block payouts, nor wave risky payees through: after a few
 		// quick tries, ask for a face.

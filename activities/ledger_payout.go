@@ -31,13 +31,16 @@ func (l LedgerPayout) Create(ctx context.Context, req TransferRequest) (workflow
 func (l LedgerPayout) Query(ctx context.Context, outBillNo string) (workflows.TransferStatus, error) {
 	t, err := l.Transfers.Transfer(ctx, outBillNo)
 	if errors.Is(err, store.ErrNotFound) {
-		return workflows.TransferStatus{OutBillNo: outBillNo, State: "NOT_FOUND"}, nil
+		return workflows.TransferStatus{OutBillNo: outBillNo, State: workflows.TransferNotFound}, nil
 	}
 	if err != nil {
 		return workflows.TransferStatus{}, err
 	}
-	return statusOf(t), nil
+	return workflows.TransferStatus{OutBillNo: t.OutBillNo, TransferBillNo: t.TransferBillNo, State: t.State, FailReason: t.FailReason}, nil
 }
+
+// ConfirmParams implements Payout: ledger bills need no confirm.
+func (LedgerPayout) ConfirmParams(string, string) *workflows.MerchantTransferParams { return nil }
 
 // Cancel implements Payout: ledger bills succeed at once, so there is never one left to cancel.
 func (l LedgerPayout) Cancel(ctx context.Context, outBillNo string) (workflows.TransferStatus, error) {

@@ -14,14 +14,20 @@ import (
 )
 
 // Payout is the port money leaves through: WeChat Pay transfer-bills in production, a ledger in the sandbox.
-// Every call is keyed by out_bill_no; creating the same bill twice returns the first one.
+// Every call is keyed by out_bill_no.
 type Payout interface {
 	// Channel names the adapter in the transfer records ("ledger", "wechatpay").
 	Channel() string
+	// Create creates a bill. ErrTransferRejected: refused before any bill existed; ErrTransferUnclear: refused in a
+	// way that may mean the bill exists (with other data), to be resolved by Query.
 	Create(ctx context.Context, req TransferRequest) (workflows.TransferStatus, error)
-	// Query answers State "NOT_FOUND" when the channel has no such bill.
+	// Query answers State workflows.TransferNotFound when the channel has no such bill. It does not repeat the
+	// confirm parameters the create answered with.
 	Query(ctx context.Context, outBillNo string) (workflows.TransferStatus, error)
 	Cancel(ctx context.Context, outBillNo string) (workflows.TransferStatus, error)
+	// ConfirmParams are what the payee's page needs to confirm a bill with this package, or nil when the channel
+	// needs no confirm.
+	ConfirmParams(packageInfo, openID string) *workflows.MerchantTransferParams
 }
 
 // TransferRequest is one bill to create.
@@ -29,18 +35,22 @@ type TransferRequest struct {
 	OutBillNo string
 	OpenID    string
 	AmountFen int64
-	// UserName is the payee's real name, required by WeChat Pay from 2,000 元 so that it checks the account is
-	// the payee's own; the channel encrypts it. Empty below the threshold.
+	// UserName is the payee's real name. WeChat Pay requires it from 2,000 元 and checks it against the receiving
+	// account's real name whenever it is sent, so it is always sent: every transfer lands in the payee's own
+	// account. The channel encrypts it.
 	UserName string
 	Remark   string
 }
 
-// ErrTransferRejected is what a channel returns when it refused the request itself (bad parameters): retrying
-// the same request cannot succeed.
-var ErrTransferRejected = errors.New("transfer request rejected")
-
-// NameRequiredFen is the amount from which WeChat Pay requires user_name (2,000 元).
-const NameRequiredFen = 200000
+// Errors a channel returns from Create.
+var (
+	// ErrTransferRejected: the channel refused the request itself (bad parameters) before any bill existed;
+	// retrying the same request cannot succeed.
+	ErrTransferRejected = errors.New("transfer request rejected")
+	// ErrTransferUnclear: the channel refused the request in a way that may mean the bill exists with other data
+	// (WeChat Pay's INVALID_REQUEST 「单号已存在但信息不一致」): only a query of the same out_bill_no tells.
+	ErrTransferUnclear = errors.New("transfer request refused; the bill may exist")
+)
 
 // OutBillNo is the bill number of an order's attempt-th transfer: letters and digits only, ≤ 32 characters,
 // stable across retries so an unknown outcome is always resolved on the same bill.
@@ -115,10 +125,11 @@ func (a *Activities) nextAttempt(ctx context.Context, orderID string) (int, erro
 	return last.Attempt, nil
 }
 
-// CreateTransfer records the bill, then creates it on the channel. On a retry it asks the channel about the same
-// out_bill_no first: an unknown outcome is resolved by query, never by a new bill.
+// CreateTransfer records the bill, then creates it on the channel. When the record existed already (a retried
+// activity, a later run following the same bill) a create may have reached the channel before: it asks about the
+// same out_bill_no first, and an unclear refusal is resolved the same way — never by a new bill.
 func (a *Activities) CreateTransfer(ctx context.Context, in workflows.TransferInput) (workflows.TransferStatus, error) {
-	rec, err := a.Transfers.PutTransfer(ctx, store.Transfer{OutBillNo: in.OutBillNo, OrderID: in.OrderID, Attempt: in.Attempt,
+	rec, created, err := a.Transfers.PutTransfer(ctx, store.Transfer{OutBillNo: in.OutBillNo, OrderID: in.OrderID, Attempt: in.Attempt,
 		PayeeID: in.PayeeID, OpenID: in.OpenID, AmountFen: in.NetFen, Channel: a.Payout.Channel()})
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -127,26 +138,33 @@ func (a *Activities) CreateTransfer(ctx context.Context, in workflows.TransferIn
 		return workflows.TransferStatus{}, classify(err)
 	}
 	if store.FinalTransferState(rec.State) {
-		return statusOf(rec), nil
+		return a.statusOf(rec), nil
 	}
-	if activity.GetInfo(ctx).Attempt > 1 {
+	if !created || activity.GetInfo(ctx).Attempt > 1 {
 		st, err := a.Payout.Query(ctx, in.OutBillNo)
 		if err != nil {
 			return workflows.TransferStatus{}, payoutError(err)
 		}
-		if st.State != "NOT_FOUND" {
+		if st.State != workflows.TransferNotFound {
 			return a.record(ctx, st)
 		}
 	}
-	req := TransferRequest{OutBillNo: in.OutBillNo, OpenID: in.OpenID, AmountFen: in.NetFen, Remark: "劳务报酬"}
-	if in.NetFen >= NameRequiredFen {
-		id, err := a.Orders.Identity(ctx, in.PayeeID)
-		if err != nil {
-			return workflows.TransferStatus{}, classify(err)
-		}
-		req.UserName = id.Name
+	id, err := a.Orders.Identity(ctx, in.PayeeID)
+	if err != nil {
+		return workflows.TransferStatus{}, classify(err)
 	}
-	st, err := a.Payout.Create(ctx, req)
+	st, err := a.Payout.Create(ctx, TransferRequest{OutBillNo: in.OutBillNo, OpenID: in.OpenID, AmountFen: in.NetFen, UserName: id.Name, Remark: "劳务报酬"})
+	if errors.Is(err, ErrTransferUnclear) {
+		activity.GetLogger(ctx).Warn("create refused unclearly; resolving by query", "orderId", in.OrderID, "outBillNo", in.OutBillNo, "error", err)
+		q, qerr := a.Payout.Query(ctx, in.OutBillNo)
+		switch {
+		case qerr != nil:
+			return workflows.TransferStatus{}, payoutError(qerr)
+		case q.State == workflows.TransferNotFound:
+			return workflows.TransferStatus{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeTransferParam, err)
+		}
+		return a.record(ctx, q)
+	}
 	if err != nil {
 		return workflows.TransferStatus{}, payoutError(err)
 	}
@@ -160,7 +178,7 @@ func (a *Activities) QueryTransfer(ctx context.Context, in workflows.TransferInp
 	if err != nil {
 		return workflows.TransferStatus{}, payoutError(err)
 	}
-	if st.State == "NOT_FOUND" {
+	if st.State == workflows.TransferNotFound {
 		return st, nil
 	}
 	return a.record(ctx, st)
@@ -184,9 +202,11 @@ func (a *Activities) ReverseTax(ctx context.Context, in workflows.TransferInput)
 	return classify(err)
 }
 
-// record stores what the channel said and returns the status the workflow follows. A channel that reports a
-// final bill in a state we already recorded otherwise is an inconsistency someone must look at: the store keeps
-// the first final state and the workflow follows it.
+// record stores what the channel said and returns the status the workflow follows. A bill the payee must still
+// confirm carries the confirm parameters: the channel's own when it gave them (kept with the bill, because a query
+// never repeats them), else those kept from the create. A channel that reports a final bill in a state we already
+// recorded otherwise is an inconsistency someone must look at: the store keeps the first final state and the
+// workflow follows it.
 func (a *Activities) record(ctx context.Context, st workflows.TransferStatus) (workflows.TransferStatus, error) {
 	pkg := ""
 	if st.Confirm != nil {
@@ -195,20 +215,33 @@ func (a *Activities) record(ctx context.Context, st workflows.TransferStatus) (w
 	rec, err := a.Transfers.UpdateTransfer(ctx, st.OutBillNo, store.TransferUpdate{State: st.State, TransferBillNo: st.TransferBillNo, PackageInfo: pkg, FailReason: st.FailReason})
 	if errors.Is(err, store.ErrConflict) {
 		activity.GetLogger(ctx).Error("channel state disagrees with the recorded final state", "outBillNo", st.OutBillNo, "channel", st.State, "recorded", rec.State)
-		return statusOf(rec), nil
+		return a.statusOf(rec), nil
 	}
 	if err != nil {
 		return workflows.TransferStatus{}, classify(err)
 	}
+	if st.Confirm == nil {
+		st.Confirm = a.confirmParams(rec)
+	}
 	return st, nil
 }
 
-func statusOf(t store.Transfer) workflows.TransferStatus {
-	return workflows.TransferStatus{OutBillNo: t.OutBillNo, TransferBillNo: t.TransferBillNo, State: t.State, FailReason: t.FailReason}
+// statusOf is a recorded bill as the workflow follows it.
+func (a *Activities) statusOf(t store.Transfer) workflows.TransferStatus {
+	return workflows.TransferStatus{OutBillNo: t.OutBillNo, TransferBillNo: t.TransferBillNo, State: t.State, FailReason: t.FailReason, Confirm: a.confirmParams(t)}
+}
+
+// confirmParams are the payee's confirm parameters of a recorded bill, while it can still be (re)opened: waiting for
+// the payee, or transferring after their confirm.
+func (a *Activities) confirmParams(t store.Transfer) *workflows.MerchantTransferParams {
+	if t.PackageInfo == "" || (t.State != workflows.TransferWaitUserConfirm && t.State != workflows.TransferTransfering) {
+		return nil
+	}
+	return a.Payout.ConfirmParams(t.PackageInfo, t.OpenID)
 }
 
 func payoutError(err error) error {
-	if errors.Is(err, ErrTransferRejected) {
+	if errors.Is(err, ErrTransferRejected) || errors.Is(err, ErrTransferUnclear) {
 		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeTransferParam, err)
 	}
 	return classify(err)

@@ -34,10 +34,18 @@ func (p WeChatPayPayout) Create(ctx context.Context, req TransferRequest) (workf
 		return workflows.TransferStatus{}, payError(err)
 	}
 	st := p.status(b)
-	if b.State == wechatpay.StateWaitUserConfirm && b.PackageInfo != "" {
-		st.Confirm = &workflows.MerchantTransferParams{MchID: p.Bills.MchID(), AppID: p.Bills.AppID(), Package: b.PackageInfo, OpenID: req.OpenID}
+	if b.State == wechatpay.StateWaitUserConfirm {
+		st.Confirm = p.ConfirmParams(b.PackageInfo, req.OpenID)
 	}
 	return st, nil
+}
+
+// ConfirmParams implements Payout: wx.requestMerchantTransfer's arguments.
+func (p WeChatPayPayout) ConfirmParams(packageInfo, openID string) *workflows.MerchantTransferParams {
+	if packageInfo == "" {
+		return nil
+	}
+	return &workflows.MerchantTransferParams{MchID: p.Bills.MchID(), AppID: p.Bills.AppID(), Package: packageInfo, OpenID: openID}
 }
 
 // Query implements Payout.
@@ -47,7 +55,7 @@ func (p WeChatPayPayout) Query(ctx context.Context, outBillNo string) (workflows
 		return workflows.TransferStatus{}, payError(err)
 	}
 	if !found {
-		return workflows.TransferStatus{OutBillNo: outBillNo, State: "NOT_FOUND"}, nil
+		return workflows.TransferStatus{OutBillNo: outBillNo, State: workflows.TransferNotFound}, nil
 	}
 	return p.status(b), nil
 }
@@ -55,7 +63,7 @@ func (p WeChatPayPayout) Query(ctx context.Context, outBillNo string) (workflows
 // Cancel implements Payout. WeChat Pay answers CANCELING; the bill's final state comes by callback or query.
 func (p WeChatPayPayout) Cancel(ctx context.Context, outBillNo string) (workflows.TransferStatus, error) {
 	b, err := p.Bills.Cancel(ctx, outBillNo)
-	if errors.Is(err, wechatpay.ErrRejected) {
+	if errors.Is(err, wechatpay.ErrRejected) || errors.Is(err, wechatpay.ErrInvalidRequest) {
 		// Too late to cancel (the payee confirmed meanwhile): report where the bill stands instead.
 		return p.Query(ctx, outBillNo)
 	}
@@ -74,6 +82,8 @@ func payError(err error) error {
 	switch {
 	case errors.Is(err, wechatpay.ErrRejected):
 		return fmt.Errorf("%w: %v", ErrTransferRejected, err)
+	case errors.Is(err, wechatpay.ErrInvalidRequest):
+		return fmt.Errorf("%w: %v", ErrTransferUnclear, err)
 	case errors.Is(err, wechatpay.ErrMisconfigured):
 		return misconfigured(err)
 	}

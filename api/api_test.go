@@ -103,7 +103,7 @@ func TestFromErrorNeverBlamesTheCallerForOurTrouble(t *testing.T) {
 }
 
 func TestOperatorsIdentify(t *testing.T) {
-	ops := NewOperators(map[string]string{"operator-token-0123456789": "op-alice"}, false)
+	ops := NewOperators(map[string]string{"operator-token-0123456789": "op-alice"}, nil)
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	if _, ok := ops.Identify(r); ok {
 		t.Fatal("no token accepted")
@@ -112,18 +112,35 @@ func TestOperatorsIdentify(t *testing.T) {
 	if id, ok := ops.Identify(r); !ok || id != "op-alice" {
 		t.Fatalf("Identify = %q %v", id, ok)
 	}
-	loop := httptest.NewRequest(http.MethodGet, "/", nil)
-	loop.RemoteAddr = "127.0.0.1:5555"
-	if _, ok := ops.Identify(loop); ok {
-		t.Fatal("loopback accepted without the dev switch")
+	// Dev trusts the embedded UI's codec calls from this machine, by their origin: nothing else, and never /v1/ops.
+	dev := NewOperators(nil, []string{"http://127.0.0.1:8233"})
+	codecCall := func(remote, origin string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/codec/decode", nil)
+		r.RemoteAddr = remote
+		if origin != "" {
+			r.Header.Set("Origin", origin)
+		}
+		return r
 	}
-	if id, ok := NewOperators(nil, true).Identify(loop); !ok || id != "local" {
-		t.Fatal("dev loopback refused")
+	if !dev.CodecAuthorized(codecCall("127.0.0.1:5555", "http://127.0.0.1:8233")) {
+		t.Fatal("the embedded UI's codec call refused")
 	}
-	remote := httptest.NewRequest(http.MethodGet, "/", nil)
-	remote.RemoteAddr = "10.0.0.8:5555"
-	if _, ok := NewOperators(nil, true).Identify(remote); ok {
-		t.Fatal("remote accepted by the dev switch")
+	for name, r := range map[string]*http.Request{
+		"another origin":     codecCall("127.0.0.1:5555", "http://evil.example"),
+		"no origin":          codecCall("127.0.0.1:5555", ""),
+		"another machine":    codecCall("10.0.0.8:5555", "http://127.0.0.1:8233"),
+		"production, no dev": codecCall("127.0.0.1:5555", "http://127.0.0.1:8233"),
+	} {
+		o := dev
+		if name == "production, no dev" {
+			o = ops
+		}
+		if o.CodecAuthorized(r) {
+			t.Errorf("%s: codec call trusted", name)
+		}
+	}
+	if _, ok := dev.Identify(codecCall("127.0.0.1:5555", "http://127.0.0.1:8233")); ok {
+		t.Fatal("the UI's origin identified an operator (it may only reach /codec)")
 	}
 }
 
@@ -144,14 +161,53 @@ func TestCodecIsNotHeldToThePayeeBodyLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := strings.Repeat("x", 200<<10)
-	rec := httptest.NewRecorder()
-	r.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/codec/decode", strings.NewReader(big)))
-	if rec.Code != http.StatusOK || got != len(big) {
+	post := func(path, contentType string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(big))
+		req.Header.Set("Content-Type", contentType)
+		r.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := post("/codec/decode", "application/json"); rec.Code != http.StatusOK || got != len(big) {
 		t.Fatalf("codec got %d bytes, status %d", got, rec.Code)
 	}
-	rec = httptest.NewRecorder()
-	r.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/session", strings.NewReader(big)))
-	if rec.Code != http.StatusRequestEntityTooLarge {
+	if rec := post("/v1/session", "application/json"); rec.Code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("session with a 200 KiB body: %d", rec.Code)
+	}
+}
+
+// A cross-site form or text/plain post never reaches a handler; neither does a request for a foreign Host.
+func TestRequestsOnlyAsJSONAndOnlyForOurHost(t *testing.T) {
+	sessions, _ := NewSessions([]byte("0123456789abcdef0123456789abcdef"), 0)
+	r, err := New(Deps{Temporal: stubTemporal{}, Store: stubStore{}, Login: stubLogin{}, Sessions: sessions,
+		AllowedHosts: LocalHosts("127.0.0.1", "8080")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(host, contentType, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/v1/ops/orders/demolow0001/funding", strings.NewReader(body))
+		req.Host = host
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx"} {
+		if rec := send("127.0.0.1:8080", ct, `{"amountFen":1}`); rec.Code != http.StatusUnsupportedMediaType {
+			t.Errorf("%s: %d, want 415", ct, rec.Code)
+		}
+	}
+	for _, host := range []string{"evil.example", "evil.example:8080", "127.0.0.1:9999"} {
+		if rec := send(host, "application/json", `{}`); rec.Code != http.StatusMisdirectedRequest {
+			t.Errorf("Host %s: %d, want 421", host, rec.Code)
+		}
+	}
+	// Ours, as JSON: on to the operator check (no token: 401).
+	for _, host := range []string{"127.0.0.1:8080", "localhost:8080", "[::1]:8080"} {
+		if rec := send(host, "application/json; charset=utf-8", `{}`); rec.Code != http.StatusUnauthorized {
+			t.Errorf("Host %s: %d, want 401", host, rec.Code)
+		}
 	}
 }

@@ -32,16 +32,16 @@ func abort(c *gin.Context, p *Problem) {
 	c.AbortWithStatusJSON(p.Status, p)
 }
 
-// Common problems.
+// Common problems. Messages a payee's page may show are Chinese.
 var (
-	errBadJSON       = problem(http.StatusBadRequest, "BAD_JSON", "request body is not valid JSON")
-	errUnauthorized  = problem(http.StatusUnauthorized, "UNAUTHENTICATED", "a session token is required: POST /v1/session first")
-	errExpired       = problem(http.StatusUnauthorized, "SESSION_EXPIRED", "the session expired: log in again")
-	errNotYours      = problem(http.StatusForbidden, "NOT_YOUR_ORDER", "this order belongs to another payee")
-	errOrderNotFound = problem(http.StatusNotFound, "ORDER_NOT_FOUND", "no such order")
-	errNotStarted    = problem(http.StatusNotFound, "RECEIPT_NOT_STARTED", "this receipt has not been started: POST /v1/receipts/{orderId} first")
-	errUnavailable   = problem(http.StatusServiceUnavailable, "UNAVAILABLE", "the service is temporarily unavailable, try again")
-	errTimeout       = problem(http.StatusGatewayTimeout, "TIMEOUT", "the step is still running; read the receipt for its outcome")
+	errBadJSON       = problem(http.StatusBadRequest, "BAD_JSON", "请求格式错误（request body is not valid JSON）")
+	errUnauthorized  = problem(http.StatusUnauthorized, "UNAUTHENTICATED", "请先登录（a session token is required: POST /v1/session）")
+	errExpired       = problem(http.StatusUnauthorized, "SESSION_EXPIRED", "登录已过期，请重新登录")
+	errNotYours      = problem(http.StatusForbidden, "NOT_YOUR_ORDER", "本笔款项不属于当前微信账号")
+	errOrderNotFound = problem(http.StatusNotFound, "ORDER_NOT_FOUND", "订单不存在")
+	errNotStarted    = problem(http.StatusNotFound, "RECEIPT_NOT_STARTED", "请先点击确认收款（POST /v1/receipts/{orderId}）")
+	errUnavailable   = problem(http.StatusServiceUnavailable, "UNAVAILABLE", "服务暂时不可用，请稍后重试")
+	errTimeout       = problem(http.StatusGatewayTimeout, "TIMEOUT", "正在处理，请稍后查看结果")
 )
 
 // fromError maps what the workflow, Temporal or the store said to an HTTP problem. Client mistakes get 4xx;

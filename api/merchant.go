@@ -141,8 +141,8 @@ func (h *handlers) createOrder(c *gin.Context) {
 	if !bind(c, &req) {
 		return
 	}
-	if req.PayeeOpenID == "" || len(req.PayeeOpenID) > 64 {
-		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "payeeOpenId is required"))
+	if !store.OpenIDPattern.MatchString(req.PayeeOpenID) {
+		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "payeeOpenId must be 1-64 of [0-9A-Za-z_-]"))
 		return
 	}
 	o, _, err := h.Store.CreateOrder(ctx, store.NewOrder{PayerID: payerID, PayeeOpenID: req.PayeeOpenID, MerchantOrderNo: req.MerchantOrderNo,
@@ -227,8 +227,8 @@ func (h *handlers) cancelMerchantOrder(c *gin.Context) {
 // cancelOrder stops the order's run when one is going, else closes the order itself unless it is paid. It answers
 // the order as it now stands and the run's last view, when there is a run.
 func (h *handlers) cancelOrder(c *gin.Context, o store.Order, by, reason string) (store.Order, *workflows.View, *Problem) {
-	if len(reason) > 200 {
-		return o, nil, problem(http.StatusBadRequest, "BAD_REQUEST", "reason is at most 200 bytes")
+	if err := store.CheckText("reason", reason, 0, 200); err != nil {
+		return o, nil, fromError(err)
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
 	defer cancel()

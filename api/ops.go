@@ -3,12 +3,14 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"net"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/receiptflow/receiptflow/pii"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/workflows"
 )
@@ -16,17 +18,18 @@ import (
 // Operators authenticates the platform's operators by bearer token.
 type Operators struct {
 	tokens map[string]string // token → operator ID
-	// loopback lets requests from this machine in as operator "local" (dev: the Web UI's browser calls /codec
-	// without our token).
-	loopback bool
+	// localUI are the origins of a Web UI running on this machine whose codec calls are trusted without a token
+	// (dev: the embedded UI's browser cannot send ours). Only /codec, only from this machine, only those origins.
+	localUI []string
 }
 
-// NewOperators takes token → operator ID.
-func NewOperators(tokens map[string]string, allowLoopback bool) Operators {
-	return Operators{tokens: tokens, loopback: allowLoopback}
+// NewOperators takes token → operator ID, and the origins of an embedded Web UI whose codec calls from this
+// machine need no token (dev only; none in production).
+func NewOperators(tokens map[string]string, localUIOrigins []string) Operators {
+	return Operators{tokens: tokens, localUI: localUIOrigins}
 }
 
-// Identify returns the operator behind a request.
+// Identify returns the operator a request's bearer token names.
 func (o Operators) Identify(r *http.Request) (string, bool) {
 	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		for t, id := range o.tokens {
@@ -35,19 +38,15 @@ func (o Operators) Identify(r *http.Request) (string, bool) {
 			}
 		}
 	}
-	if o.loopback {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err == nil && ip != nil && ip.IsLoopback() {
-			return "local", true
-		}
-	}
 	return "", false
 }
 
-// Authorized is Identify as a yes/no, for the codec endpoint.
-func (o Operators) Authorized(r *http.Request) bool {
-	_, ok := o.Identify(r)
-	return ok
+// CodecAuthorized decides the codec endpoint: an operator's token, or (dev) the embedded UI on this machine.
+func (o Operators) CodecAuthorized(r *http.Request) bool {
+	if _, ok := o.Identify(r); ok {
+		return true
+	}
+	return len(o.localUI) > 0 && isLoopback(r) && slices.Contains(o.localUI, r.Header.Get("Origin"))
 }
 
 func (h *handlers) operator(c *gin.Context) {
@@ -86,8 +85,12 @@ func (h *handlers) opsReview(c *gin.Context) {
 	if !bind(c, &req) {
 		return
 	}
-	if req.Approve == nil || strings.TrimSpace(req.Note) == "" || len(req.Note) > 500 {
-		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "approve (true or false) and a note (at most 500 bytes) are required"))
+	if req.Approve == nil || strings.TrimSpace(req.Note) == "" {
+		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "approve (true or false) and a note are required"))
+		return
+	}
+	if err := store.CheckText("note", req.Note, 1, 500); err != nil {
+		abort(c, fromError(err))
 		return
 	}
 	h.updateAndAnswer(c, o.ID, workflows.UpdateReview, workflows.ReviewRequest{OperatorID: c.GetString("operator"), Approve: *req.Approve, Note: req.Note})
@@ -128,8 +131,10 @@ func (h *handlers) updateAndAnswer(c *gin.Context, orderID, name string, arg any
 	c.JSON(http.StatusOK, view)
 }
 
-// opsFunding records that the payer's money for an order arrived (finance reconciled the bank statement). Only
-// operators may: a payer declaring its own funds would be an advance in disguise.
+// opsFunding records that the payer's money for an order arrived, as the bank statement shows it: amount, bank
+// reference and the remitting account (finance reconciled the statement). Only operators may: a payer declaring
+// its own funds would be an advance in disguise. Funds from another account than the payer's registered one are
+// recorded as they are, and fail 三流合一 (FUNDS_PAYER_MISMATCH).
 func (h *handlers) opsFunding(c *gin.Context) {
 	o, ok := h.opsOrder(c)
 	if !ok {
@@ -138,18 +143,60 @@ func (h *handlers) opsFunding(c *gin.Context) {
 	var req struct {
 		AmountFen int64  `json:"amountFen"`
 		Reference string `json:"reference"`
+		Remitter  struct {
+			Name    string `json:"name"`
+			Account string `json:"account"`
+		} `json:"remitter"`
 	}
 	if !bind(c, &req) {
 		return
 	}
-	if req.AmountFen <= 0 || req.Reference == "" || len(req.Reference) > 64 {
-		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "amountFen > 0 and a bank reference (at most 64 bytes) are required"))
-		return
+	ctx := c.Request.Context()
+	operator := c.GetString("operator")
+	err := h.Store.RecordFunding(ctx, store.Funding{OrderID: o.ID, PayerID: o.PayerID, AmountFen: req.AmountFen, Reference: req.Reference,
+		Remitter: store.Account{Name: req.Remitter.Name, Number: req.Remitter.Account}, RecordedBy: operator})
+	if err == nil {
+		err = h.Store.Audit(ctx, store.AuditEntry{Actor: operator, Action: "funding.record", Subject: "order:" + o.ID,
+			Detail: fmt.Sprintf("%d fen, reference %s", req.AmountFen, req.Reference)})
 	}
-	if err := h.Store.RecordFunding(c.Request.Context(), store.Funding{OrderID: o.ID, PayerID: o.PayerID, AmountFen: req.AmountFen, Reference: req.Reference}); err != nil {
+	if err != nil {
 		abort(c, fromError(err))
 		return
 	}
-	h.Logger.Info("funding recorded", "orderId", o.ID, "operator", c.GetString("operator"), "amountFen", req.AmountFen)
-	c.JSON(http.StatusOK, gin.H{"orderId": o.ID, "amountFen": req.AmountFen, "reference": req.Reference})
+	h.Logger.Info("funding recorded", "orderId", o.ID, "operator", operator, "amountFen", req.AmountFen)
+	c.JSON(http.StatusOK, gin.H{"orderId": o.ID, "amountFen": req.AmountFen, "reference": req.Reference,
+		"remitter": gin.H{"name": pii.MaskName(req.Remitter.Name), "account": pii.MaskAccountNumber(req.Remitter.Account)}})
+}
+
+// opsBlacklist adds a person (by ID number) to the blacklist the risk rules read, audited.
+func (h *handlers) opsBlacklist(c *gin.Context) {
+	var req struct {
+		IDNumber string `json:"idNumber"`
+		Reason   string `json:"reason"`
+	}
+	if !bind(c, &req) {
+		return
+	}
+	e, err := h.Store.Blacklist(c.Request.Context(), req.IDNumber, req.Reason, c.GetString("operator"))
+	if err != nil {
+		abort(c, fromError(err))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"idNumber": pii.MaskIDNumber(pii.NormalizeIDNumber(req.IDNumber)), "reason": e.Reason, "addedBy": e.AddedBy, "addedAt": e.AddedAt})
+}
+
+// opsUnblacklist removes a person from the blacklist, audited.
+func (h *handlers) opsUnblacklist(c *gin.Context) {
+	var req struct {
+		IDNumber string `json:"idNumber"`
+		Reason   string `json:"reason"`
+	}
+	if !bind(c, &req) {
+		return
+	}
+	if err := h.Store.Unblacklist(c.Request.Context(), req.IDNumber, req.Reason, c.GetString("operator")); err != nil {
+		abort(c, fromError(err))
+		return
+	}
+	c.Status(http.StatusNoContent)
 }

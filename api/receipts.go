@@ -27,8 +27,8 @@ func (h *handlers) login(c *gin.Context) {
 	if !bind(c, &req) {
 		return
 	}
-	if req.Code = strings.TrimSpace(req.Code); req.Code == "" || len(req.Code) > 128 {
-		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "code (from wx.login) is required"))
+	if req.Code = strings.TrimSpace(req.Code); !loginCodePattern.MatchString(req.Code) {
+		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "code: 缺少登录凭证（the code from wx.login）"))
 		return
 	}
 	s, err := h.code2session(c.Request.Context(), req.Code)
@@ -78,11 +78,14 @@ func (h *handlers) authenticate(c *gin.Context) {
 
 var orderIDPattern = store.OrderIDPattern
 
+// loginCodePattern is what a wx.login code may look like (printable, no spaces).
+var loginCodePattern = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
+
 // pathOrder loads the order named in the path; refuse, when set, says why the caller may not see it.
 func (h *handlers) pathOrder(c *gin.Context, refuse func(store.Order) *Problem) (store.Order, bool) {
 	id := c.Param("orderId")
 	if !orderIDPattern.MatchString(id) {
-		abort(c, problem(http.StatusBadRequest, "BAD_ORDER_ID", "order IDs are 6-24 letters or digits"))
+		abort(c, problem(http.StatusBadRequest, "BAD_ORDER_ID", "订单号格式错误（order IDs are 6-24 letters or digits）"))
 		return store.Order{}, false
 	}
 	o, err := h.Store.Order(c.Request.Context(), id)
@@ -100,11 +103,12 @@ func (h *handlers) pathOrder(c *gin.Context, refuse func(store.Order) *Problem) 
 	return o, true
 }
 
-// ownOrder loads the order in the path and checks the session's payee owns it.
+// ownOrder loads the order in the path and checks the session's payee owns it. Another payee's order answers as
+// an unknown one would (404), so order IDs cannot be probed.
 func (h *handlers) ownOrder(c *gin.Context) (store.Order, bool) {
 	return h.pathOrder(c, func(o store.Order) *Problem {
 		if o.PayeeOpenID != c.GetString("openid") {
-			return errNotYours
+			return errOrderNotFound
 		}
 		return nil
 	})
@@ -292,8 +296,8 @@ func (h *handlers) submitFace(c *gin.Context) {
 	if result == "" {
 		result = strings.TrimSpace(req.VerifyID)
 	}
-	if result == "" || len(result) > 1024 {
-		abort(c, withSeedCode(problem(http.StatusBadRequest, "BAD_REQUEST", "verifyResult (v1) or verifyId (v2) is required")))
+	if result == "" || len(result) > 1024 || store.CheckText("verifyResult", result, 1, 1024) != nil {
+		abort(c, withSeedCode(problem(http.StatusBadRequest, "BAD_REQUEST", "缺少人脸核验结果（verifyResult (v1) or verifyId (v2) is required）")))
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)

@@ -46,6 +46,9 @@ type Store interface {
 	CreateOrder(ctx context.Context, n store.NewOrder) (store.Order, bool, error)
 	SetOrderState(ctx context.Context, id, state, reason string) error
 	RecordFunding(ctx context.Context, f store.Funding) error
+	Audit(ctx context.Context, e store.AuditEntry) error
+	Blacklist(ctx context.Context, idNumber, reason, actor string) (store.BlacklistEntry, error)
+	Unblacklist(ctx context.Context, idNumber, reason, actor string) error
 	Payer(ctx context.Context, id string) (store.Payer, error)
 	PayeeByOpenID(ctx context.Context, openid string) (store.Payee, error)
 	VerifyIdentity(ctx context.Context, openid, name, idNumber, idExpiresOn string) (store.Payee, error)
@@ -82,7 +85,9 @@ type Deps struct {
 	MetricsHandler http.Handler
 	// TrustedProxies whose X-Forwarded-For is believed; none by default.
 	TrustedProxies []string
-	Logger         *slog.Logger
+	// AllowedHosts, when set, are the only Host headers answered (dev: the loopback names, against DNS rebinding).
+	AllowedHosts []string
+	Logger       *slog.Logger
 }
 
 // New builds the router.
@@ -106,7 +111,7 @@ func New(d Deps) (*gin.Engine, error) {
 		return nil, err
 	}
 	h := &handlers{Deps: d}
-	r.Use(h.requestID, h.recover, h.accessLog)
+	r.Use(h.requestID, h.recover, h.accessLog, allowHosts(d.AllowedHosts))
 	if d.Metrics != nil {
 		m, err := newHTTPMetrics(d.Metrics)
 		if err != nil {
@@ -114,7 +119,7 @@ func New(d Deps) (*gin.Engine, error) {
 		}
 		r.Use(m.middleware)
 	}
-	r.Use(limitBody(64 << 10))
+	r.Use(limitBody(64<<10), requireJSON)
 	r.NoRoute(func(c *gin.Context) { abort(c, problem(http.StatusNotFound, "NOT_FOUND", "no such route")) })
 	r.NoMethod(func(c *gin.Context) {
 		abort(c, problem(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed on this route"))
@@ -150,6 +155,8 @@ func New(d Deps) (*gin.Engine, error) {
 	ops.GET("/receipts/:orderId", h.opsGetReceipt)
 	ops.POST("/receipts/:orderId/review", h.opsReview)
 	ops.POST("/receipts/:orderId/cancel", h.opsCancel)
+	ops.POST("/blacklist", h.opsBlacklist)
+	ops.DELETE("/blacklist", h.opsUnblacklist)
 
 	if d.PayNotify != nil {
 		v1.POST("/callbacks/wechatpay/transfer", h.transferCallback)

@@ -1,7 +1,10 @@
 package codec
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"slices"
 
@@ -42,7 +45,18 @@ func Handler(c converter.PayloadCodec, o HandlerOptions) http.Handler {
 			writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "operator credentials required")
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, o.MaxBody)
+		// Read the whole body here so an oversized one answers 413, not the SDK handler's 400.
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, o.MaxBody))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeError(w, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "request body too large")
+				return
+			}
+			writeError(w, http.StatusBadRequest, "BAD_BODY", "unreadable request body")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		inner.ServeHTTP(w, r)
 	})
 }

@@ -215,15 +215,30 @@ func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace st
 	}
 }
 
+// UIConfig is the Web UI's configuration: it reads everything and writes only what is safe. Terminate, reset,
+// updates, activity commands, batch actions and starting workflows are off (they would skip the checks and the
+// attribution that /v1/ops carries, or leave money in limbo); cancel and signals stay, because the workflow
+// treats both as a platform cancel and a harmless nudge. The compose file sets the same switches.
+func UIConfig(host string, port int, frontend, codecEndpoint, namespace string) *uiconfig.Config {
+	return &uiconfig.Config{
+		Host: host, Port: port, TemporalGRPCAddress: frontend, EnableUI: true,
+		Codec:                     uiconfig.Codec{Endpoint: codecEndpoint},
+		CORS:                      uiconfig.CORS{CookieInsecure: true},
+		HideLogs:                  true,
+		DisableNewsFetch:          true,
+		DefaultNamespace:          namespace,
+		WorkflowTerminateDisabled: true,
+		WorkflowResetDisabled:     true,
+		WorkflowUpdateDisabled:    true,
+		WorkflowPauseDisabled:     true,
+		ActivityCommandsDisabled:  true,
+		BatchActionsDisabled:      true,
+		StartWorkflowDisabled:     true,
+	}
+}
+
 func (s *Server) startUI() {
-	s.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
-		Host: s.opts.Host, Port: s.opts.UIPort, TemporalGRPCAddress: s.frontend, EnableUI: true,
-		Codec:            uiconfig.Codec{Endpoint: s.opts.CodecEndpoint},
-		CORS:             uiconfig.CORS{CookieInsecure: true},
-		HideLogs:         true,
-		DisableNewsFetch: true,
-		DefaultNamespace: s.opts.Namespace,
-	}))
+	s.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(UIConfig(s.opts.Host, s.opts.UIPort, s.frontend, s.opts.CodecEndpoint, s.opts.Namespace)))
 	s.uiDone = make(chan struct{})
 	go func() {
 		defer close(s.uiDone)

@@ -108,6 +108,14 @@ func MaskIDNumber(id string) string {
 	return id[:4] + strings.Repeat("*", len(id)-8) + id[len(id)-4:]
 }
 
+// MaskAccountNumber keeps the last four characters of a bank account number: ************1234.
+func MaskAccountNumber(n string) string {
+	if len(n) <= 4 {
+		return strings.Repeat("*", len(n))
+	}
+	return strings.Repeat("*", len(n)-4) + n[len(n)-4:]
+}
+
 // MaskOpenID keeps enough of an openid to tell two apart in a log line: oAbc…wxyz.
 func MaskOpenID(openid string) string {
 	if len(openid) <= 8 {

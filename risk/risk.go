@@ -7,26 +7,32 @@ import "fmt"
 
 // Config holds the thresholds (RECEIPTFLOW_RISK_*).
 type Config struct {
+	MinWorkAge         int   `envconfig:"MIN_WORK_AGE" default:"16" desc:"below this age a payee is not paid at all (劳动法 第十五条)"`
 	MinAge             int   `envconfig:"MIN_AGE" default:"18"`
 	MaxAge             int   `envconfig:"MAX_AGE" default:"65"`
 	LargePaymentFen    int64 `envconfig:"LARGE_PAYMENT_FEN" default:"200000"` // 2,000 元: also where WeChat Pay wants the name
 	MonthlyNearFen     int64 `envconfig:"MONTHLY_NEAR_FEN" default:"8000000"` // 80,000 元 in a month
-	MaxPayouts24h      int   `envconfig:"MAX_PAYOUTS_24H" default:"5"`        // more payouts than this in 24 h
-	SplitWindowFen     int64 `envconfig:"SPLIT_WINDOW_FEN" default:"200000"`  // several small payouts in 24 h adding up to this
-	RiskRankChallenge  int   `envconfig:"RANK_CHALLENGE" default:"3"`         // WeChat risk_rank: face verification
-	RiskRankBlock      int   `envconfig:"RANK_BLOCK" default:"4"`             // WeChat risk_rank: refuse
-	FaceFailuresLimit  int   `envconfig:"FACE_FAILURES" default:"3"`          // failed face checks in 30 days
-	BlockBlacklisted   bool  `envconfig:"BLOCK_BLACKLISTED" default:"true"`   // blacklisted: refuse, not just verify
-	BlockExpiredIDCard bool  `envconfig:"BLOCK_EXPIRED_ID" default:"false"`   // expired ID card: refuse
+	MonthlyCapFen      int64 `envconfig:"MONTHLY_CAP_FEN" default:"10000000" desc:"income a payee may receive in a month (all payers); above it the payment is refused"`
+	YearlyCapFen       int64 `envconfig:"YEARLY_CAP_FEN" default:"500000000" desc:"income a payee may receive in a tax year (all payers); above it the payment is refused"`
+	RequireBoundID     bool  `envconfig:"REQUIRE_FACE_BOUND_ID" default:"true" desc:"until face verification has bound the payee's identity, every payout needs the face step"`
+	MaxPayouts24h      int   `envconfig:"MAX_PAYOUTS_24H" default:"5"`       // more payouts than this in 24 h
+	SplitWindowFen     int64 `envconfig:"SPLIT_WINDOW_FEN" default:"200000"` // several small payouts in 24 h adding up to this
+	RiskRankChallenge  int   `envconfig:"RANK_CHALLENGE" default:"3"`        // WeChat risk_rank: face verification
+	RiskRankBlock      int   `envconfig:"RANK_BLOCK" default:"4"`            // WeChat risk_rank: refuse
+	FaceFailuresLimit  int   `envconfig:"FACE_FAILURES" default:"3"`         // failed face checks in 30 days
+	BlockBlacklisted   bool  `envconfig:"BLOCK_BLACKLISTED" default:"true"`  // blacklisted: refuse, not just verify
+	BlockExpiredIDCard bool  `envconfig:"BLOCK_EXPIRED_ID" default:"false"`  // expired ID card: refuse
 }
 
 // Validate rejects thresholds that make no sense.
 func (c Config) Validate() error {
 	switch {
-	case c.MinAge < 0 || c.MaxAge <= c.MinAge:
-		return fmt.Errorf("risk: age limits %d..%d", c.MinAge, c.MaxAge)
+	case c.MinWorkAge < 16 || c.MinAge < c.MinWorkAge || c.MaxAge <= c.MinAge:
+		return fmt.Errorf("risk: age limits %d (work) / %d..%d; the working age is at least 16", c.MinWorkAge, c.MinAge, c.MaxAge)
 	case c.LargePaymentFen <= 0 || c.MonthlyNearFen <= 0 || c.SplitWindowFen <= 0:
 		return fmt.Errorf("risk: amount thresholds must be positive")
+	case c.MonthlyCapFen < c.MonthlyNearFen || c.YearlyCapFen < c.MonthlyCapFen:
+		return fmt.Errorf("risk: caps must be at least the thresholds they follow (monthly near ≤ monthly cap ≤ yearly cap)")
 	case c.RiskRankChallenge < 0 || c.RiskRankBlock < c.RiskRankChallenge:
 		return fmt.Errorf("risk: risk rank thresholds %d/%d", c.RiskRankChallenge, c.RiskRankBlock)
 	case c.MaxPayouts24h < 0 || c.FaceFailuresLimit < 1:
@@ -38,10 +44,12 @@ func (c Config) Validate() error {
 // Facts about the payee and this payment. Age is derived from the ID number by the caller; nothing here is PII.
 type Facts struct {
 	Age             int
+	IDBound         bool // face verification has bound the registered identity to this person
 	IDExpired       bool
 	Blacklisted     bool
 	GrossFen        int64
 	MonthIncomeFen  int64 // already booked this month, before this payment
+	YearIncomeFen   int64 // already booked this tax year, before this payment
 	Payouts24h      int
 	Paid24hFen      int64
 	RiskRank        int  // WeChat getuserriskrank, 0..4
@@ -60,12 +68,16 @@ const (
 
 // Rule codes.
 const (
+	UnderWorkAge  = "AGE_UNDER_WORKING_AGE"
+	IDUnbound     = "IDENTITY_NOT_FACE_VERIFIED"
 	Underage      = "AGE_UNDER_MIN"
 	Overage       = "AGE_OVER_MAX"
 	IDExpired     = "ID_EXPIRED"
 	Blacklisted   = "BLACKLISTED"
 	LargePayment  = "LARGE_SINGLE_PAYMENT"
 	MonthlyNear   = "MONTHLY_INCOME_NEAR_LIMIT"
+	MonthlyCap    = "MONTHLY_INCOME_CAP"
+	YearlyCap     = "YEARLY_INCOME_CAP"
 	FrequentPay   = "FREQUENT_PAYOUTS"
 	SplitAmounts  = "SPLIT_AMOUNTS"
 	WeChatRisky   = "WECHAT_RISK_RANK"
@@ -104,12 +116,16 @@ type rule struct {
 func always(l Level) func(Config) Level { return func(Config) Level { return l } }
 
 var rules = []rule{
-	{Underage, always(High), func(c Config, f Facts) bool { return f.Age < c.MinAge }},
+	{UnderWorkAge, always(Blocked), func(c Config, f Facts) bool { return f.Age < c.MinWorkAge }},
+	{IDUnbound, always(High), func(c Config, f Facts) bool { return c.RequireBoundID && !f.IDBound }},
+	{Underage, always(High), func(c Config, f Facts) bool { return f.Age >= c.MinWorkAge && f.Age < c.MinAge }},
 	{Overage, always(High), func(c Config, f Facts) bool { return f.Age > c.MaxAge }},
 	{IDExpired, func(c Config) Level { return pick(c.BlockExpiredIDCard) }, func(c Config, f Facts) bool { return f.IDExpired }},
 	{Blacklisted, func(c Config) Level { return pick(c.BlockBlacklisted) }, func(c Config, f Facts) bool { return f.Blacklisted }},
 	{LargePayment, always(High), func(c Config, f Facts) bool { return f.GrossFen >= c.LargePaymentFen }},
 	{MonthlyNear, always(High), func(c Config, f Facts) bool { return f.MonthIncomeFen+f.GrossFen >= c.MonthlyNearFen }},
+	{MonthlyCap, always(Blocked), func(c Config, f Facts) bool { return f.MonthIncomeFen+f.GrossFen > c.MonthlyCapFen }},
+	{YearlyCap, always(Blocked), func(c Config, f Facts) bool { return f.YearIncomeFen+f.GrossFen > c.YearlyCapFen }},
 	{FrequentPay, always(High), func(c Config, f Facts) bool { return f.Payouts24h+1 > c.MaxPayouts24h }},
 	// Several payments each under the large-payment line that together cross it: the classic split.
 	{SplitAmounts, always(High), func(c Config, f Facts) bool {

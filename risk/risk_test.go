@@ -19,7 +19,7 @@ func defaults(t *testing.T) Config {
 	return c
 }
 
-func plain() Facts { return Facts{Age: 30, GrossFen: 150000} }
+func plain() Facts { return Facts{Age: 30, GrossFen: 150000, IDBound: true} }
 
 func TestRules(t *testing.T) {
 	c := defaults(t)
@@ -32,13 +32,19 @@ func TestRules(t *testing.T) {
 		level Level
 		codes []string
 	}{
+		{"15 years old is below the working age", func(f *Facts) { f.Age = 15 }, Blocked, []string{UnderWorkAge}},
+		{"16 years old", func(f *Facts) { f.Age = 16 }, High, []string{Underage}},
 		{"17 years old", func(f *Facts) { f.Age = 17 }, High, []string{Underage}},
+		{"identity typed in, never bound by a face", func(f *Facts) { f.IDBound = false }, High, []string{IDUnbound}},
 		{"18 is fine", func(f *Facts) { f.Age = 18 }, Low, []string{}},
 		{"66 years old", func(f *Facts) { f.Age = 66 }, High, []string{Overage}},
 		{"ID expired", func(f *Facts) { f.IDExpired = true }, High, []string{IDExpired}},
 		{"blacklisted", func(f *Facts) { f.Blacklisted = true }, Blocked, []string{Blacklisted}},
 		{"2,000 元 exactly", func(f *Facts) { f.GrossFen = 200000 }, High, []string{LargePayment}},
 		{"month near the limit", func(f *Facts) { f.MonthIncomeFen = 7900000 }, High, []string{MonthlyNear}},
+		{"month at the cap exactly", func(f *Facts) { f.MonthIncomeFen = 9850000 }, High, []string{MonthlyNear}},
+		{"month over the cap", func(f *Facts) { f.MonthIncomeFen = 9850001 }, Blocked, []string{MonthlyNear, MonthlyCap}},
+		{"year over the cap", func(f *Facts) { f.YearIncomeFen = 499900000 }, Blocked, []string{YearlyCap}},
 		{"sixth payout in 24 h", func(f *Facts) { f.Payouts24h = 5; f.GrossFen = 100; f.Paid24hFen = 500 }, High, []string{FrequentPay}},
 		{"split under the line", func(f *Facts) { f.Payouts24h = 1; f.Paid24hFen = 60000 }, High, []string{SplitAmounts}},
 		{"risk rank 3", func(f *Facts) { f.RiskRank = 3 }, High, []string{WeChatRisky}},
@@ -70,6 +76,16 @@ func TestThresholdsComeFromConfig(t *testing.T) {
 	bad.MaxAge = 10
 	if bad.Validate() == nil {
 		t.Error("max age below min age accepted")
+	}
+	bad = c
+	bad.MinWorkAge = 14
+	if bad.Validate() == nil {
+		t.Error("a working age under 16 accepted")
+	}
+	bad = c
+	bad.MonthlyCapFen = c.MonthlyNearFen - 1
+	if bad.Validate() == nil {
+		t.Error("a monthly cap below the near-limit signal accepted")
 	}
 	bad = c
 	bad.RiskRankBlock = 2

@@ -9,19 +9,23 @@ import (
 	"strings"
 )
 
-// Phone drives the sandbox-only endpoints the way the mini-program on a phone would; tests and the dev
+// Phone drives the sandbox-only endpoints the way the mini-program on a phone would; tests, the bench and the dev
 // walkthrough use it in place of a real device.
 type Phone struct {
 	BaseURL string
 	HTTP    *http.Client
 }
 
-// PhoneResult is what a wx.* face API hands the front end.
+// PhoneResult is what a wx.* API hands the front end.
 type PhoneResult struct {
 	ErrCode      int    `json:"errCode"`
 	ErrMsg       string `json:"errMsg"`
 	VerifyResult string `json:"verifyResult"`
+	State        string `json:"state"`
 }
+
+// OK reports whether the wx.* call succeeded (its errMsg ends in ":ok").
+func (r PhoneResult) OK() bool { return strings.HasSuffix(r.ErrMsg, ":ok") }
 
 // Login is wx.login for openid.
 func (p Phone) Login(ctx context.Context, openid string) (string, error) {
@@ -46,6 +50,29 @@ func (p Phone) VerifyV2(ctx context.Context, verifyID, outcome string) (PhoneRes
 	return out, err
 }
 
+// TransferConfirm are wx.requestMerchantTransfer's arguments, as the receipt view's payout.confirm carries them.
+type TransferConfirm struct {
+	MchID   string `json:"mchId"`
+	AppID   string `json:"appId"`
+	Package string `json:"package"`
+}
+
+// ConfirmTransfer is wx.requestMerchantTransfer: the payee accepts (PayAccept, PayAcceptSlow), declines
+// (PayDecline) or the transfer fails after the confirm (PayFail with an official reason); callback chooses how
+// WeChat Pay's callback is delivered (normal, none, duplicate, delayed).
+func (p Phone) ConfirmTransfer(ctx context.Context, c TransferConfirm, action, reason, callback string) (PhoneResult, error) {
+	var out PhoneResult
+	err := p.post(ctx, "/sandbox/pay/confirm", map[string]any{"mchId": c.MchID, "appId": c.AppID, "package": c.Package,
+		"action": action, "reason": reason, "callback": callback}, &out)
+	return out, err
+}
+
+// ExpireTransfer plays 24 hours passing without the payee's confirm.
+func (p Phone) ExpireTransfer(ctx context.Context, outBillNo, callback string) error {
+	var out map[string]any
+	return p.post(ctx, "/sandbox/pay/expire", map[string]any{"outBillNo": outBillNo, "callback": callback}, &out)
+}
+
 func (p Phone) post(ctx context.Context, path string, body, out any) error {
 	b, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(p.BaseURL, "/")+path, bytes.NewReader(b))
@@ -63,22 +90,11 @@ func (p Phone) post(ctx context.Context, path string, body, out any) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("sandbox %s: HTTP %d", path, resp.StatusCode)
+		var e struct {
+			ErrMsg string `json:"errMsg"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		return fmt.Errorf("sandbox %s: HTTP %d %s", path, resp.StatusCode, e.ErrMsg)
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
-}
-
-// ConfirmTransfer is wx.requestMerchantTransfer: the payee accepts, rejects or lets the bill expire; callback
-// chooses how WeChat Pay's callback is delivered (normal, none, duplicate, delayed).
-func (p Phone) ConfirmTransfer(ctx context.Context, outBillNo, action, callback string) error {
-	var out struct {
-		ErrMsg string `json:"errMsg"`
-	}
-	if err := p.post(ctx, "/sandbox/pay/confirm", map[string]any{"outBillNo": outBillNo, "action": action, "callback": callback}, &out); err != nil {
-		return err
-	}
-	if !strings.HasSuffix(out.ErrMsg, ":ok") {
-		return fmt.Errorf("sandbox: %s", out.ErrMsg)
-	}
-	return nil
 }

@@ -1,8 +1,10 @@
-// Package sandbox imitates the WeChat server API (and, in wechatpay.go, WeChat Pay) over HTTP with the real request
-// and response shapes and error codes, so the real clients are what dev and the tests exercise. Sandbox-only
-// endpoints under /sandbox/ play the phone's part: wx.login, the face scan, and setting a user's risk rank.
+// Package sandbox imitates the WeChat server API and WeChat Pay's merchant transfer over HTTP with the real
+// request and response shapes, error codes and signatures, so the real clients are what dev and the tests
+// exercise. Endpoints under /sandbox/ play the phone's part: wx.login, the face scans, the payee's confirm of a
+// transfer, and setting a user's risk rank.
 //
-// It is linked into the dev command and tests only; production reaches it solely by configuring base URLs.
+// It is linked into the dev and sandbox commands and the tests only; production reaches it solely by configuring
+// base URLs.
 package sandbox
 
 import (
@@ -30,20 +32,23 @@ type Options struct {
 	Seed uint64
 	// RiskRanks presets getuserriskrank answers by openid.
 	RiskRanks map[string]int
+	// StateFile keeps login codes, face credentials and results across restarts (dev); empty keeps them in memory.
+	StateFile string
 	Now       func() time.Time
 	Logger    *slog.Logger
 	// Pay configures the WeChat Pay endpoints.
 	Pay PayOptions
 }
 
-// Faults are injected on WeChat endpoints (never on /sandbox/ ones), each a probability between 0 and 1.
+// Faults are injected on WeChat and WeChat Pay endpoints (never on /sandbox/ ones), each a probability between 0
+// and 1.
 type Faults struct {
-	Busy        float64       `envconfig:"BUSY"`         // errcode -1
-	MinuteQuota float64       `envconfig:"MINUTE_QUOTA"` // errcode 45011
-	HTTP5xx     float64       `envconfig:"HTTP_5XX"`     // HTTP 503
-	Drop        float64       `envconfig:"DROP"`         // connection closed without an answer
-	Slow        float64       `envconfig:"SLOW"`         // answer after SlowDelay
-	SlowDelay   time.Duration `envconfig:"SLOW_DELAY" default:"2s"`
+	Busy        float64       `envconfig:"BUSY" desc:"probability of errcode -1 (system busy)"`
+	MinuteQuota float64       `envconfig:"MINUTE_QUOTA" desc:"probability of errcode 45011 (minute quota)"`
+	HTTP5xx     float64       `envconfig:"HTTP_5XX" desc:"probability of an HTTP 503"`
+	Drop        float64       `envconfig:"DROP" desc:"probability of a connection closed without an answer"`
+	Slow        float64       `envconfig:"SLOW" desc:"probability of answering after SLOW_DELAY"`
+	SlowDelay   time.Duration `envconfig:"SLOW_DELAY" default:"2s" desc:"how long a slow answer takes"`
 }
 
 // Sandbox is an http.Handler.
@@ -54,17 +59,23 @@ type Sandbox struct {
 
 	mu          sync.Mutex
 	rng         *mrand.Rand
-	faults      Faults
 	token       string
 	tokenExpiry time.Time
-	codes       map[string]loginCode
-	riskRanks   map[string]int
-	userIDKeys  map[string]*userIDKey
-	results     map[string]*faceResult
-	verifyIDs   map[string]*verifyID
-	outSeqNos   map[string]string // out_seq_no → verify_id, unique per appid
+	state       wechatState
+	stateFile   *stateFile
 	stats       Stats
 	pay         *Pay
+}
+
+// wechatState is what WeChat remembers between calls, and what StateFile keeps. It holds no name or ID number in
+// clear: md5s and cert hashes, as WeChat's own answers carry.
+type wechatState struct {
+	Codes      map[string]loginCode   `json:"codes"`
+	RiskRanks  map[string]int         `json:"riskRanks"`
+	UserIDKeys map[string]*userIDKey  `json:"userIdKeys"`
+	Results    map[string]*faceResult `json:"results"`
+	VerifyIDs  map[string]*verifyID   `json:"verifyIds"`
+	OutSeqNos  map[string]string      `json:"outSeqNos"` // out_seq_no → verify_id, unique per appid for ever
 }
 
 // Stats count calls, so tests can assert on how the client behaved.
@@ -74,7 +85,7 @@ type Stats struct {
 	Faults       int
 }
 
-// New builds a sandbox; it fails only when the WeChat Pay key cannot be generated or the state file is unreadable.
+// New builds a sandbox; it fails only when the WeChat Pay key cannot be generated or a state file is unreadable.
 func New(opts Options) (*Sandbox, error) {
 	if opts.AppID == "" {
 		opts.AppID = "wxsandbox00000001"
@@ -96,20 +107,19 @@ func New(opts Options) (*Sandbox, error) {
 		seed = mrand.Uint64()
 	}
 	s := &Sandbox{
-		opts:       opts,
-		log:        opts.Logger,
-		rng:        mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		faults:     opts.Faults,
-		codes:      map[string]loginCode{},
-		riskRanks:  map[string]int{},
-		userIDKeys: map[string]*userIDKey{},
-		results:    map[string]*faceResult{},
-		verifyIDs:  map[string]*verifyID{},
-		outSeqNos:  map[string]string{},
-		stats:      Stats{Calls: map[string]int{}},
+		opts:  opts,
+		log:   opts.Logger,
+		rng:   mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		stats: Stats{Calls: map[string]int{}},
+		state: wechatState{Codes: map[string]loginCode{}, RiskRanks: map[string]int{}, UserIDKeys: map[string]*userIDKey{},
+			Results: map[string]*faceResult{}, VerifyIDs: map[string]*verifyID{}, OutSeqNos: map[string]string{}},
+	}
+	var err error
+	if s.stateFile, err = newStateFile(opts.StateFile, &s.mu, &s.state); err != nil {
+		return nil, err
 	}
 	for k, v := range opts.RiskRanks {
-		s.riskRanks[k] = v
+		s.state.RiskRanks[k] = v
 	}
 	pay, err := newPay(opts.Pay, opts.Logger, opts.Now)
 	if err != nil {
@@ -131,13 +141,6 @@ func (s *Sandbox) Secret() string { return s.opts.Secret }
 
 func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// SetFaults changes fault injection at run time.
-func (s *Sandbox) SetFaults(f Faults) {
-	s.mu.Lock()
-	s.faults = f
-	s.mu.Unlock()
-}
-
 // Stats returns a copy of the call counters.
 func (s *Sandbox) Stats() Stats {
 	s.mu.Lock()
@@ -153,8 +156,19 @@ func (s *Sandbox) Stats() Stats {
 // SetRiskRank presets getuserriskrank for openid.
 func (s *Sandbox) SetRiskRank(openid string, rank int) {
 	s.mu.Lock()
-	s.riskRanks[openid] = rank
+	s.state.RiskRanks[openid] = rank
+	s.save()
 	s.mu.Unlock()
+}
+
+// save notes a change of the WeChat state for its state file; s.mu is held.
+func (s *Sandbox) save() { s.stateFile.changed() }
+
+// Close writes pending state and waits for callbacks in flight.
+func (s *Sandbox) Close() {
+	s.stateFile.Flush()
+	s.pay.Wait()
+	s.pay.state.Flush()
 }
 
 // wechatEndpoint wraps a WeChat endpoint with call counting and fault injection.
@@ -162,7 +176,7 @@ func (s *Sandbox) wechatEndpoint(name string, h http.HandlerFunc) http.HandlerFu
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.stats.Calls[name]++
-		f := s.faults
+		f := s.opts.Faults
 		roll := func(p float64) bool { return p > 0 && s.rng.Float64() < p }
 		drop, fail5xx, busy, quota, slow := roll(f.Drop), roll(f.HTTP5xx), roll(f.Busy), roll(f.MinuteQuota), roll(f.Slow)
 		if drop || fail5xx || busy || quota {
@@ -178,13 +192,7 @@ func (s *Sandbox) wechatEndpoint(name string, h http.HandlerFunc) http.HandlerFu
 		}
 		switch {
 		case drop:
-			if hj, ok := w.(http.Hijacker); ok {
-				if conn, _, err := hj.Hijack(); err == nil {
-					conn.Close()
-					return
-				}
-			}
-			http.Error(w, "dropped", http.StatusBadGateway)
+			dropConnection(w)
 		case fail5xx:
 			http.Error(w, "sandbox: injected server error", http.StatusServiceUnavailable)
 		case busy:
@@ -197,6 +205,17 @@ func (s *Sandbox) wechatEndpoint(name string, h http.HandlerFunc) http.HandlerFu
 	}
 }
 
+// dropConnection closes the connection without an answer, as a network failure would.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	http.Error(w, "dropped", http.StatusBadGateway)
+}
+
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	_ = json.NewEncoder(w).Encode(v)
@@ -204,6 +223,13 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 func writeErr(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, map[string]any{"errcode": code, "errmsg": msg})
+}
+
+// phoneFail answers a phone endpoint the caller used wrongly: 400 with wx's errMsg shape.
+func phoneFail(w http.ResponseWriter, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusBadRequest)
+	_ = json.NewEncoder(w).Encode(map[string]string{"errMsg": msg})
 }
 
 func ok(extra map[string]any) map[string]any {

@@ -1,10 +1,7 @@
 package sandbox
 
 import (
-	"bytes"
 	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -17,7 +14,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -53,15 +49,19 @@ type Pay struct {
 
 	mu    sync.Mutex
 	bills map[string]*payBill
+	state *stateFile
 	wg    sync.WaitGroup
 }
 
+// payBill is one transfer bill. The payee's name is checked and kept in memory only: the state file never holds
+// it (nor any other personal data beyond the openid).
 type payBill struct {
 	OutBillNo      string `json:"out_bill_no"`
 	TransferBillNo string `json:"transfer_bill_no"`
 	AppID          string `json:"appid"`
 	OpenID         string `json:"openid"`
-	UserName       string `json:"user_name_plain,omitempty"` // decrypted, so tests can check what was sent
+	userName       string
+	UserNameSent   bool   `json:"user_name_sent"`
 	AmountFen      int64  `json:"transfer_amount"`
 	Remark         string `json:"transfer_remark"`
 	NotifyURL      string `json:"notify_url"`
@@ -74,9 +74,10 @@ type payBill struct {
 	UpdateTime     string `json:"update_time"`
 }
 
-// BillSnapshot is a bill as tests see it.
+// BillSnapshot is a bill as tests see it. UserName is empty after a restart (it is never written to disk).
 type BillSnapshot struct {
 	OutBillNo, State, FailReason, OpenID, UserName, PackageInfo string
+	UserNameSent                                                bool
 	AmountFen                                                   int64
 }
 
@@ -101,12 +102,9 @@ func newPay(o PayOptions, log *slog.Logger, now func() time.Time) (*Pay, error) 
 		o.CallbackClient = &http.Client{Timeout: 5 * time.Second}
 	}
 	p := &Pay{opts: o, log: log, now: now, bills: map[string]*payBill{}}
-	if o.StateFile != "" {
-		if raw, err := os.ReadFile(o.StateFile); err == nil {
-			if err := json.Unmarshal(raw, &p.bills); err != nil {
-				return nil, fmt.Errorf("sandbox: %s: %w", o.StateFile, err)
-			}
-		}
+	var err error
+	if p.state, err = newStateFile(o.StateFile, &p.mu, &p.bills); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -130,8 +128,8 @@ func (p *Pay) Bill(outBillNo string) (BillSnapshot, bool) {
 	if !ok {
 		return BillSnapshot{}, false
 	}
-	return BillSnapshot{OutBillNo: b.OutBillNo, State: b.State, FailReason: b.FailReason, OpenID: b.OpenID, UserName: b.UserName,
-		PackageInfo: b.PackageInfo, AmountFen: b.AmountFen}, true
+	return BillSnapshot{OutBillNo: b.OutBillNo, State: b.State, FailReason: b.FailReason, OpenID: b.OpenID, UserName: b.userName,
+		UserNameSent: b.UserNameSent, PackageInfo: b.PackageInfo, AmountFen: b.AmountFen}, true
 }
 
 // Bills counts the bills the sandbox holds.
@@ -144,12 +142,16 @@ func (p *Pay) Bills() int {
 // Wait waits for callbacks in flight.
 func (p *Pay) Wait() { p.wg.Wait() }
 
+// save notes a change of the bills for the state file; p.mu is held.
+func (p *Pay) save() { p.state.changed() }
+
 func (s *Sandbox) routePay() {
 	p := s.pay
 	s.mux.HandleFunc("POST /v3/fund-app/mch-transfer/transfer-bills", s.payEndpoint("transfer-bills", p.create))
 	s.mux.HandleFunc("GET /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{no}", s.payEndpoint("transfer-bills.query", p.query))
 	s.mux.HandleFunc("POST /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{no}/cancel", s.payEndpoint("transfer-bills.cancel", p.cancel))
 	s.mux.HandleFunc("POST /sandbox/pay/confirm", p.phoneConfirm)
+	s.mux.HandleFunc("POST /sandbox/pay/expire", p.expire)
 }
 
 // payEndpoint checks the merchant's signature and injects the configured faults in WeChat Pay's own shapes.
@@ -209,8 +211,7 @@ func (p *Pay) verifyRequest(r *http.Request, body []byte) error {
 // respond writes a JSON answer signed like WeChat Pay's.
 func (p *Pay) respond(w http.ResponseWriter, status int, v any) {
 	body, _ := json.Marshal(v)
-	h := p.signedHeaders(body)
-	for k, vs := range h {
+	for k, vs := range p.signedHeaders(body, p.now()) {
 		w.Header()[k] = vs
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -222,8 +223,9 @@ func (p *Pay) fail(w http.ResponseWriter, status int, code, msg string) {
 	p.respond(w, status, map[string]string{"code": code, "message": msg})
 }
 
-func (p *Pay) signedHeaders(body []byte) http.Header {
-	ts := strconv.FormatInt(p.now().Unix(), 10)
+// signedHeaders are WeChat Pay's signature headers over timestamp, nonce and body.
+func (p *Pay) signedHeaders(body []byte, at time.Time) http.Header {
+	ts := strconv.FormatInt(at.Unix(), 10)
 	nonce := randomID("", 16)
 	sig, _ := utils.SignSHA256WithRSA(ts+"\n"+nonce+"\n"+string(body)+"\n", p.opts.PlatformKey)
 	h := http.Header{}
@@ -237,26 +239,27 @@ func (p *Pay) signedHeaders(body []byte) http.Header {
 
 var billNoPattern = regexp.MustCompile(`^[0-9A-Za-z]{1,32}$`)
 
+type reportInfo struct {
+	InfoType    string `json:"info_type"`
+	InfoContent string `json:"info_content"`
+}
+
 func (p *Pay) create(w http.ResponseWriter, r *http.Request, body []byte) {
 	var req struct {
-		AppID           string `json:"appid"`
-		OutBillNo       string `json:"out_bill_no"`
-		TransferSceneID string `json:"transfer_scene_id"`
-		OpenID          string `json:"openid"`
-		UserName        string `json:"user_name"`
-		TransferAmount  int64  `json:"transfer_amount"`
-		TransferRemark  string `json:"transfer_remark"`
-		NotifyURL       string `json:"notify_url"`
-		ReportInfos     []struct {
-			InfoType    string `json:"info_type"`
-			InfoContent string `json:"info_content"`
-		} `json:"transfer_scene_report_infos"`
+		AppID           string       `json:"appid"`
+		OutBillNo       string       `json:"out_bill_no"`
+		TransferSceneID string       `json:"transfer_scene_id"`
+		OpenID          string       `json:"openid"`
+		UserName        string       `json:"user_name"`
+		TransferAmount  int64        `json:"transfer_amount"`
+		TransferRemark  string       `json:"transfer_remark"`
+		NotifyURL       string       `json:"notify_url"`
+		ReportInfos     []reportInfo `json:"transfer_scene_report_infos"`
 	}
 	if json.Unmarshal(body, &req) != nil {
 		p.fail(w, http.StatusBadRequest, "PARAM_ERROR", "body is not JSON")
 		return
 	}
-	var userName string
 	switch {
 	case p.opts.AppID != "" && req.AppID != p.opts.AppID:
 		p.fail(w, http.StatusBadRequest, "PARAM_ERROR", "appid is not bound to this merchant")
@@ -268,9 +271,10 @@ func (p *Pay) create(w http.ResponseWriter, r *http.Request, body []byte) {
 		p.fail(w, http.StatusBadRequest, "PARAM_ERROR", "openid, transfer_amount ≥ 10, notify_url and a transfer_remark ≤ 32 are required")
 		return
 	case req.TransferSceneID == "1005" && !hasReports(req.ReportInfos, "岗位类型", "报酬说明"):
-		p.fail(w, http.StatusBadRequest, "PARAM_ERROR", "scene 1005 requires 岗位类型 and 报酬说明 reports")
+		p.fail(w, http.StatusBadRequest, "PARAM_ERROR", "需传入转账场景报备信息，请检查")
 		return
 	}
+	var userName string
 	if req.UserName != "" {
 		plain, err := utils.DecryptOAEP(req.UserName, p.opts.PlatformKey)
 		if err != nil || r.Header.Get("Wechatpay-Serial") != p.opts.PublicKeyID {
@@ -280,34 +284,32 @@ func (p *Pay) create(w http.ResponseWriter, r *http.Request, body []byte) {
 		userName = plain
 	}
 	if req.TransferAmount >= 200000 && userName == "" {
-		p.fail(w, http.StatusBadRequest, "PARAM_ERROR", "user_name is required from 2,000 yuan")
+		p.fail(w, http.StatusBadRequest, "PARAM_ERROR", "转账金额>=2000元时，必须传入收款用户姓名")
 		return
 	}
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d|%s", req.AppID, req.OpenID, req.TransferAmount, userName)))
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d|%s|%s", req.AppID, req.OpenID, req.TransferAmount, userName, req.TransferRemark)))
 	hash := base64.StdEncoding.EncodeToString(sum[:])
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if b, ok := p.bills[req.OutBillNo]; ok {
 		if b.RequestHash != hash {
-			p.fail(w, http.StatusBadRequest, "INVALID_REQUEST", "out_bill_no exists with other parameters")
+			p.fail(w, http.StatusBadRequest, "INVALID_REQUEST", "单号已存在但信息不一致，请查单后比较确认")
 			return
 		}
 		p.respond(w, http.StatusOK, createAnswer(b))
 		return
 	}
 	now := p.now().In(beijing).Format(time.RFC3339)
-	b := &payBill{OutBillNo: req.OutBillNo, TransferBillNo: randomID("1330000", 10), AppID: req.AppID, OpenID: req.OpenID, UserName: userName,
-		AmountFen: req.TransferAmount, Remark: req.TransferRemark, NotifyURL: req.NotifyURL, SceneID: req.TransferSceneID,
-		State: "WAIT_USER_CONFIRM", PackageInfo: "sandbox_pkg_" + randomID("", 16), RequestHash: hash, CreateTime: now, UpdateTime: now}
+	b := &payBill{OutBillNo: req.OutBillNo, TransferBillNo: randomID("1330000", 10), AppID: req.AppID, OpenID: req.OpenID,
+		userName: userName, UserNameSent: userName != "", AmountFen: req.TransferAmount, Remark: req.TransferRemark, NotifyURL: req.NotifyURL,
+		SceneID: req.TransferSceneID, State: "WAIT_USER_CONFIRM", PackageInfo: "sandbox_pkg_" + randomID("", 16), RequestHash: hash,
+		CreateTime: now, UpdateTime: now}
 	p.bills[b.OutBillNo] = b
 	p.save()
 	p.respond(w, http.StatusOK, createAnswer(b))
 }
 
-func hasReports(infos []struct {
-	InfoType    string `json:"info_type"`
-	InfoContent string `json:"info_content"`
-}, want ...string) bool {
+func hasReports(infos []reportInfo, want ...string) bool {
 	have := map[string]bool{}
 	for _, i := range infos {
 		if i.InfoContent != "" {
@@ -337,11 +339,12 @@ func createAnswer(b *payBill) map[string]any {
 func (p *Pay) pathBill(w http.ResponseWriter, r *http.Request) (*payBill, bool) {
 	b, ok := p.bills[r.PathValue("no")]
 	if !ok {
-		p.fail(w, http.StatusNotFound, "NOT_FOUND", "no such bill")
+		p.fail(w, http.StatusNotFound, "NOT_FOUND", "记录不存在")
 	}
 	return b, ok
 }
 
+// query answers a bill without package_info, like WeChat Pay's query.
 func (p *Pay) query(w http.ResponseWriter, r *http.Request, _ []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -366,169 +369,13 @@ func (p *Pay) cancel(w http.ResponseWriter, r *http.Request, _ []byte) {
 		return
 	}
 	if b.State != "WAIT_USER_CONFIRM" && b.State != "ACCEPTED" {
-		p.fail(w, http.StatusBadRequest, "INVALID_REQUEST", "the bill is "+b.State+" and cannot be cancelled")
+		p.fail(w, http.StatusBadRequest, "INVALID_REQUEST", "单据状态为"+b.State+"，不支持撤销")
 		return
 	}
 	// WeChat Pay answers CANCELING and finishes the cancel a moment later; the sandbox finishes it at once and
 	// calls back, so a query right after sees CANCELLED.
-	p.finish(b, "CANCELLED", "", callbackNormal)
+	p.finish(b, "CANCELLED", "MCH_CANCEL", callbackNormal)
 	p.respond(w, http.StatusOK, map[string]any{"out_bill_no": b.OutBillNo, "transfer_bill_no": b.TransferBillNo, "state": "CANCELING", "update_time": b.UpdateTime})
-}
-
-// Confirm actions the phone endpoint accepts.
-const (
-	PayAccept = "accept" // the payee confirms in wx.requestMerchantTransfer → SUCCESS
-	PayReject = "reject" // the payee declines → FAIL (TRANSFER_REJECT)
-	PayExpire = "expire" // 24 hours pass without a confirm → FAIL (OVERDUE_CLOSE)
-)
-
-// Callback deliveries the phone endpoint accepts.
-const (
-	callbackNormal    = "normal"    // once, right away
-	callbackNone      = "none"      // lost: only a query finds the outcome
-	callbackDuplicate = "duplicate" // twice
-	callbackDelayed   = "delayed"   // after 2 seconds, out of order with whatever the run did meanwhile
-)
-
-// phoneConfirm plays the payee on WeChat's confirm page (wx.requestMerchantTransfer), then WeChat Pay's callback.
-func (p *Pay) phoneConfirm(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		OutBillNo string `json:"outBillNo"`
-		Action    string `json:"action"`
-		Callback  string `json:"callback"`
-	}
-	if !decode(w, r, &req) {
-		return
-	}
-	if req.Callback == "" {
-		req.Callback = callbackNormal
-	}
-	outcome, known := map[string]struct{ state, reason string }{
-		PayAccept: {"SUCCESS", ""}, PayReject: {"FAIL", "TRANSFER_REJECT"}, PayExpire: {"FAIL", "OVERDUE_CLOSE"},
-	}[req.Action]
-	switch {
-	case !known:
-		http.Error(w, `{"errMsg":"action must be accept, reject or expire"}`, http.StatusBadRequest)
-		return
-	case req.Callback != callbackNormal && req.Callback != callbackNone && req.Callback != callbackDuplicate && req.Callback != callbackDelayed:
-		http.Error(w, `{"errMsg":"callback must be normal, none, duplicate or delayed"}`, http.StatusBadRequest)
-		return
-	}
-	p.mu.Lock()
-	b, ok := p.bills[req.OutBillNo]
-	if !ok || b.State != "WAIT_USER_CONFIRM" {
-		p.mu.Unlock()
-		writeJSON(w, map[string]any{"errMsg": "requestMerchantTransfer:fail bill not waiting for the user"})
-		return
-	}
-	p.finish(b, outcome.state, outcome.reason, req.Callback)
-	p.mu.Unlock()
-	writeJSON(w, map[string]any{"errMsg": "requestMerchantTransfer:ok", "state": outcome.state})
-}
-
-// finish moves a bill to a final state and calls back; p.mu is held.
-func (p *Pay) finish(b *payBill, state, reason, delivery string) {
-	b.State, b.FailReason = state, reason
-	b.UpdateTime = p.now().In(beijing).Format(time.RFC3339)
-	if state != "SUCCESS" {
-		b.PackageInfo = ""
-	}
-	p.save()
-	resource := map[string]any{"mch_id": p.opts.MchID, "out_bill_no": b.OutBillNo, "transfer_bill_no": b.TransferBillNo, "state": b.State,
-		"transfer_amount": b.AmountFen, "openid": b.OpenID, "create_time": b.CreateTime, "update_time": b.UpdateTime}
-	if reason != "" {
-		resource["fail_reason"] = reason
-	}
-	times := map[string]int{callbackNormal: 1, callbackDuplicate: 2, callbackDelayed: 1}[delivery]
-	delay := time.Duration(0)
-	if delivery == callbackDelayed {
-		delay = 2 * time.Second
-	}
-	for range times {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			time.Sleep(delay)
-			p.deliver(b.NotifyURL, resource)
-		}()
-	}
-}
-
-// deliver posts a MCHTRANSFER.BILL.FINISHED callback, signed and encrypted, retrying a few times like WeChat Pay.
-func (p *Pay) deliver(url string, resource map[string]any) {
-	body, err := p.Notification(resource, p.now())
-	if err != nil {
-		return
-	}
-	for attempt := range 3 {
-		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body.Body))
-		for k, vs := range body.Header {
-			req.Header[k] = vs
-		}
-		resp, err := p.opts.CallbackClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode/100 == 2 {
-				return
-			}
-		}
-		p.log.Warn("sandbox: callback not accepted", "url", url, "attempt", attempt+1)
-		time.Sleep(time.Duration(200*(attempt+1)) * time.Millisecond)
-	}
-}
-
-// SignedNotification is a callback ready to post.
-type SignedNotification struct {
-	Header http.Header
-	Body   []byte
-}
-
-// Notification builds a transfer callback for resource (the plaintext), encrypted with the APIv3 key and signed
-// at the given time. Tests use it to craft stale or tampered callbacks.
-func (p *Pay) Notification(resource map[string]any, at time.Time) (SignedNotification, error) {
-	plain, _ := json.Marshal(resource)
-	nonce := randomID("", 6) // 12 characters
-	block, err := aes.NewCipher([]byte(p.opts.APIv3Key))
-	if err != nil {
-		return SignedNotification{}, err
-	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		return SignedNotification{}, err
-	}
-	ct := gcm.Seal(nil, []byte(nonce), plain, []byte("mch_payment"))
-	body, _ := json.Marshal(map[string]any{
-		"id": randomID("EV-", 10), "create_time": at.In(beijing).Format(time.RFC3339), "resource_type": "encrypt-resource",
-		"event_type": "MCHTRANSFER.BILL.FINISHED", "summary": "商家转账单据终态通知",
-		"resource": map[string]string{"original_type": "mch_payment", "algorithm": "AEAD_AES_256_GCM",
-			"ciphertext": base64.StdEncoding.EncodeToString(ct), "associated_data": "mch_payment", "nonce": nonce},
-	})
-	ts := strconv.FormatInt(at.Unix(), 10)
-	sigNonce := randomID("", 16)
-	sig, err := utils.SignSHA256WithRSA(ts+"\n"+sigNonce+"\n"+string(body)+"\n", p.opts.PlatformKey)
-	if err != nil {
-		return SignedNotification{}, err
-	}
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	h.Set("Wechatpay-Timestamp", ts)
-	h.Set("Wechatpay-Nonce", sigNonce)
-	h.Set("Wechatpay-Signature", sig)
-	h.Set("Wechatpay-Serial", p.opts.PublicKeyID)
-	h.Set("Wechatpay-Signature-Type", "WECHATPAY2-SHA256-RSA2048")
-	return SignedNotification{Header: h, Body: body}, nil
-}
-
-// save persists bills when a state file is configured; p.mu is held.
-func (p *Pay) save() {
-	if p.opts.StateFile == "" {
-		return
-	}
-	raw, _ := json.Marshal(p.bills)
-	tmp := p.opts.StateFile + ".tmp"
-	if os.WriteFile(tmp, raw, 0o600) == nil {
-		_ = os.Rename(tmp, p.opts.StateFile)
-	}
 }
 
 var beijing = time.FixedZone("CST", 8*60*60)

@@ -55,25 +55,26 @@ func (s *Store) basis(ctx context.Context, q querier, m tax.Method, o Order, at 
 		if err != nil {
 			return b, err
 		}
-		// Months with income: periods whose net income is positive, plus this payment's month.
+		// Months with income on this platform (periods whose net income is positive); the deduction counts the
+		// unbroken run of them that ends with this payment's month.
 		rows, err := s.query(ctx, q, `SELECT period FROM tax_ledger WHERE payee_id = ? AND tax_year = ? AND order_id <> ? GROUP BY period HAVING SUM(income_fen) > 0`,
 			o.PayeeID, tax.Year(at), o.ID)
 		if err != nil {
 			return b, err
 		}
 		defer rows.Close()
-		months := map[string]bool{tax.Period(at): true}
+		var periods []string
 		for rows.Next() {
 			var p string
 			if err := rows.Scan(&p); err != nil {
 				return b, err
 			}
-			months[p] = true
+			periods = append(periods, p)
 		}
 		if err := rows.Err(); err != nil {
 			return b, err
 		}
-		b.Months = len(months)
+		b.Months = tax.ConsecutiveMonths(periods, tax.Period(at))
 	default:
 		return b, fmt.Errorf("unknown tax method %q", m)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/receiptflow/receiptflow/tax"
 )
 
 // Order states as the store records them. The workflow's finer states live in Temporal; the store keeps where
@@ -70,12 +72,14 @@ func (s *Store) CreateOrder(ctx context.Context, n NewOrder) (Order, bool, error
 		return Order{}, false, invalid("order id must be 6-24 letters or digits")
 	case n.GrossFen <= 0 || n.GrossFen > MaxGrossFen:
 		return Order{}, false, invalid(fmt.Sprintf("grossFen must be between 1 and %d", MaxGrossFen))
-	case n.MerchantOrderNo == "" || len(n.MerchantOrderNo) > 64:
-		return Order{}, false, invalid("merchantOrderNo must be 1-64 characters")
-	case n.ServiceItem == "" || len(n.ServiceItem) > 64:
-		return Order{}, false, invalid("serviceItem must be 1-64 characters")
-	case len(n.Description) > 128:
-		return Order{}, false, invalid("description must be at most 128 characters")
+	}
+	for _, f := range []struct {
+		name, value string
+		min, max    int
+	}{{"merchantOrderNo", n.MerchantOrderNo, 1, 64}, {"serviceItem", n.ServiceItem, 1, 64}, {"description", n.Description, 0, 128}} {
+		if err := CheckText(f.name, f.value, f.min, f.max); err != nil {
+			return Order{}, false, err
+		}
 	}
 	payee, err := s.EnsurePayee(ctx, n.PayeeOpenID)
 	if err != nil {
@@ -163,19 +167,33 @@ func (s *Store) SetOrderState(ctx context.Context, id, state, reason string) err
 	return fmt.Errorf("order %s is already %s: %w", id, o.State, ErrConflict)
 }
 
-// Funding is the payer's money for one order, arrived at the platform.
+// Funding is the payer's money for one order, arrived at the platform: how much, the bank's reference and the
+// account it was remitted from, as the bank statement shows them.
 type Funding struct {
 	OrderID   string
 	PayerID   string
 	AmountFen int64
 	Reference string
-	ArrivedAt time.Time
+	Remitter  Account
+	// RemitterHash is the keyed hash of the remitting account number, compared with the payer's registered
+	// settlement account (三流合一: the funds come from the contracting payer). Empty on funding recorded before
+	// remitters were kept.
+	RemitterHash string
+	RecordedBy   string
+	ArrivedAt    time.Time
 }
 
-// RecordFunding notes that the payer's funds for an order arrived; the first record per order wins.
+// RecordFunding notes that the payer's funds for an order arrived; the first complete record per order wins (one
+// recorded before remitting accounts were kept may be completed once).
 func (s *Store) RecordFunding(ctx context.Context, f Funding) error {
-	if f.AmountFen <= 0 || f.Reference == "" {
-		return invalid("funding needs a positive amount and a reference")
+	if f.AmountFen <= 0 || f.AmountFen > MaxGrossFen {
+		return invalid(fmt.Sprintf("amountFen must be between 1 and %d", MaxGrossFen))
+	}
+	if err := CheckText("reference", f.Reference, 1, 64); err != nil {
+		return err
+	}
+	if err := validAccount(f.Remitter); err != nil {
+		return invalid("remitter: " + err.Error())
 	}
 	o, err := s.Order(ctx, f.OrderID)
 	if err != nil {
@@ -184,19 +202,30 @@ func (s *Store) RecordFunding(ctx context.Context, f Funding) error {
 	if o.PayerID != f.PayerID {
 		return fmt.Errorf("order %s belongs to another payer: %w", f.OrderID, ErrConflict)
 	}
-	res, err := s.exec(ctx, s.db, `INSERT INTO funding (order_id, payer_id, amount_fen, reference, arrived_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING`,
-		f.OrderID, f.PayerID, f.AmountFen, f.Reference, s.stamp())
+	name, number, hash := s.sealAccount(f.Remitter, "funding:"+f.OrderID+":remitter")
+	res, err := s.exec(ctx, s.db, `INSERT INTO funding (order_id, payer_id, amount_fen, reference, remitter_name_enc, remitter_account_enc, remitter_account_hash, recorded_by, arrived_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING`,
+		f.OrderID, f.PayerID, f.AmountFen, f.Reference, name, number, hash, f.RecordedBy, s.stamp())
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		had, err := s.Funding(ctx, f.OrderID)
-		if err != nil {
-			return err
-		}
-		if had.AmountFen != f.AmountFen || had.Reference != f.Reference {
-			return fmt.Errorf("order %s already has funding %s of %d fen: %w", f.OrderID, had.Reference, had.AmountFen, ErrConflict)
-		}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	had, err := s.Funding(ctx, f.OrderID)
+	if err != nil {
+		return err
+	}
+	if had.AmountFen != f.AmountFen || had.Reference != f.Reference {
+		return fmt.Errorf("order %s already has funding %s of %d fen: %w", f.OrderID, had.Reference, had.AmountFen, ErrConflict)
+	}
+	if had.RemitterHash == "" {
+		_, err := s.exec(ctx, s.db, `UPDATE funding SET remitter_name_enc = ?, remitter_account_enc = ?, remitter_account_hash = ?, recorded_by = ?
+			WHERE order_id = ? AND remitter_account_hash IS NULL`, name, number, hash, f.RecordedBy, f.OrderID)
+		return err
+	}
+	if had.RemitterHash != hash {
+		return fmt.Errorf("order %s already has funding from another account: %w", f.OrderID, ErrConflict)
 	}
 	return nil
 }
@@ -205,12 +234,17 @@ func (s *Store) RecordFunding(ctx context.Context, f Funding) error {
 func (s *Store) Funding(ctx context.Context, orderID string) (Funding, error) {
 	var f Funding
 	var arrived string
-	err := s.row(ctx, s.db, `SELECT order_id, payer_id, amount_fen, reference, arrived_at FROM funding WHERE order_id = ?`, orderID).
-		Scan(&f.OrderID, &f.PayerID, &f.AmountFen, &f.Reference, &arrived)
+	var name, number, hash sql.NullString
+	err := s.row(ctx, s.db, `SELECT order_id, payer_id, amount_fen, reference, remitter_name_enc, remitter_account_enc, remitter_account_hash, recorded_by, arrived_at
+		FROM funding WHERE order_id = ?`, orderID).
+		Scan(&f.OrderID, &f.PayerID, &f.AmountFen, &f.Reference, &name, &number, &hash, &f.RecordedBy, &arrived)
 	if err != nil {
 		return Funding{}, notFound(err, "funding")
 	}
-	f.ArrivedAt = parseTime(arrived)
+	if f.Remitter, err = s.openAccount(name, number, "funding:"+orderID+":remitter"); err != nil {
+		return Funding{}, err
+	}
+	f.RemitterHash, f.ArrivedAt = hash.String, parseTime(arrived)
 	return f, nil
 }
 
@@ -219,6 +253,7 @@ type PayeeActivity struct {
 	PaidLast24h     int   // orders paid in the last 24 hours
 	PaidLast24hFen  int64 // their gross amount
 	MonthIncomeFen  int64 // income booked in the ledger this month (all payers)
+	YearIncomeFen   int64 // income booked in the ledger this tax year (all payers)
 	FaceFailures30d int   // failed face verifications in the last 30 days
 }
 
@@ -235,6 +270,11 @@ func (s *Store) Activity(ctx context.Context, payeeID, period string, now time.T
 		return a, err
 	}
 	a.MonthIncomeFen = income.Int64
+	var year sql.NullInt64
+	if err := s.row(ctx, s.db, `SELECT SUM(income_fen) FROM tax_ledger WHERE payee_id = ? AND tax_year = ?`, payeeID, tax.Year(now)).Scan(&year); err != nil {
+		return a, err
+	}
+	a.YearIncomeFen = year.Int64
 	err = s.row(ctx, s.db, `SELECT COUNT(*) FROM face_attempts WHERE payee_id = ? AND outcome IN ('FAIL', 'REFUSED') AND created_at >= ?`,
 		payeeID, formatTime(now.Add(-30*24*time.Hour))).Scan(&a.FaceFailures30d)
 	return a, err

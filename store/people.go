@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/receiptflow/receiptflow/pii"
@@ -15,7 +17,38 @@ type Payer struct {
 	ID        string
 	Name      string
 	Secret    string // merchant API HMAC secret, in clear only in memory
+	Account   Account
 	CreatedAt time.Time
+}
+
+// Account is a bank account: the payer's registered settlement account, or the one funds were remitted from.
+// Name and number are sealed at rest; AccountHash (a keyed hash of the number) compares them.
+type Account struct {
+	Name   string `json:"name"`
+	Number string `json:"number"`
+}
+
+func (a Account) empty() bool { return a.Name == "" && a.Number == "" }
+
+// normalizeAccountNumber drops the spaces and dashes bank statements print inside account numbers.
+func normalizeAccountNumber(n string) string {
+	return strings.NewReplacer(" ", "", "-", "", "\u3000", "").Replace(strings.TrimSpace(n))
+}
+
+func validAccount(a Account) error {
+	n := normalizeAccountNumber(a.Number)
+	if err := CheckText("account name", a.Name, 2, 64); err != nil {
+		return err
+	}
+	if len(n) < 6 || len(n) > 34 {
+		return invalid("account number must be 6-34 characters")
+	}
+	for _, c := range n {
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return invalid("account number must be letters and digits")
+		}
+	}
+	return nil
 }
 
 // Payee is a person paid through the platform, without their name and ID number: those stay sealed here and
@@ -23,11 +56,14 @@ type Payer struct {
 type Payee struct {
 	ID          string
 	OpenID      string
-	Verified    bool
+	Verified    bool // real-name details registered (format and checksum checked)
 	IDHash      string
 	BirthDate   time.Time // from the ID number; zero when not verified
 	IDExpiresOn string    // YYYY-MM-DD, empty when long-term or unknown
 	VerifiedAt  time.Time
+	// FaceVerified: WeChat face verification passed for this identity, so it is the person's own, not only typed in.
+	FaceVerified   bool
+	FaceVerifiedAt time.Time
 }
 
 // Identity is a payee's real name and ID number in clear. Only the activity that calls WeChat reads it.
@@ -52,35 +88,88 @@ const (
 	AgreementTerminated = "TERMINATED"
 )
 
+// OpenIDPattern is what a WeChat openid looks like (28 characters of base64url in practice; looser here).
+var OpenIDPattern = regexp.MustCompile(`^[0-9A-Za-z_-]{1,64}$`)
+
+// PayerIDPattern is what a payer ID looks like.
+var PayerIDPattern = regexp.MustCompile(`^[0-9A-Za-z_-]{3,32}$`)
+
 // PutPayer creates a payer or, when id exists, leaves it as it is.
 func (s *Store) PutPayer(ctx context.Context, p Payer) error {
-	if p.ID == "" || p.Name == "" || len(p.Secret) < 16 {
-		return invalid("payer needs an id, a name and a secret of at least 16 bytes")
+	if !PayerIDPattern.MatchString(p.ID) || len(p.Secret) < 16 {
+		return invalid("payer needs an id of 3-32 of [0-9A-Za-z_-] and a secret of at least 16 bytes")
 	}
-	_, err := s.exec(ctx, s.db, `INSERT INTO payers (id, name, secret_enc, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		p.ID, p.Name, s.seal.SealString(p.Secret, "payer:"+p.ID+":secret"), s.stamp())
+	if err := CheckText("name", p.Name, 2, 64); err != nil {
+		return err
+	}
+	if !p.Account.empty() {
+		if err := validAccount(p.Account); err != nil {
+			return err
+		}
+	}
+	name, number, hash := s.sealAccount(p.Account, "payer:"+p.ID+":account")
+	_, err := s.exec(ctx, s.db, `INSERT INTO payers (id, name, secret_enc, account_name_enc, account_no_enc, account_hash, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		p.ID, p.Name, s.seal.SealString(p.Secret, "payer:"+p.ID+":secret"), name, number, hash, s.stamp())
 	return err
 }
 
-// Payer loads a payer with its secret.
+// sealAccount seals an account's name and number for a row and hashes its number; all NULL when empty.
+func (s *Store) sealAccount(a Account, aad string) (name, number, hash any) {
+	if a.empty() {
+		return nil, nil, nil
+	}
+	n := normalizeAccountNumber(a.Number)
+	return s.seal.SealString(a.Name, aad+":name"), s.seal.SealString(n, aad+":number"), s.hash.Token("account:" + n)
+}
+
+func (s *Store) openAccount(name, number sql.NullString, aad string) (Account, error) {
+	if !name.Valid || !number.Valid {
+		return Account{}, nil
+	}
+	var a Account
+	var err error
+	if a.Name, err = s.seal.OpenString(name.String, aad+":name"); err != nil {
+		return Account{}, err
+	}
+	a.Number, err = s.seal.OpenString(number.String, aad+":number")
+	return a, err
+}
+
+// Payer loads a payer with its secret and settlement account.
 func (s *Store) Payer(ctx context.Context, id string) (Payer, error) {
 	var p Payer
 	var sealed, created string
-	err := s.row(ctx, s.db, `SELECT id, name, secret_enc, created_at FROM payers WHERE id = ?`, id).Scan(&p.ID, &p.Name, &sealed, &created)
+	var accName, accNo sql.NullString
+	err := s.row(ctx, s.db, `SELECT id, name, secret_enc, account_name_enc, account_no_enc, created_at FROM payers WHERE id = ?`, id).
+		Scan(&p.ID, &p.Name, &sealed, &accName, &accNo, &created)
 	if err != nil {
 		return Payer{}, notFound(err, "payer")
 	}
 	if p.Secret, err = s.seal.OpenString(sealed, "payer:"+id+":secret"); err != nil {
 		return Payer{}, fmt.Errorf("payer %s secret: %w", id, err)
 	}
+	if p.Account, err = s.openAccount(accName, accNo, "payer:"+id+":account"); err != nil {
+		return Payer{}, fmt.Errorf("payer %s account: %w", id, err)
+	}
 	p.CreatedAt = parseTime(created)
 	return p, nil
 }
 
+// PayerAccountHash is the keyed hash of the payer's registered settlement account number; empty when none is
+// registered.
+func (s *Store) PayerAccountHash(ctx context.Context, payerID string) (string, error) {
+	var h sql.NullString
+	if err := s.row(ctx, s.db, `SELECT account_hash FROM payers WHERE id = ?`, payerID).Scan(&h); err != nil {
+		return "", notFound(err, "payer")
+	}
+	return h.String, nil
+}
+
 // EnsurePayee returns the payee for openid, creating an unverified one on first sight.
 func (s *Store) EnsurePayee(ctx context.Context, openid string) (Payee, error) {
-	if openid == "" || len(openid) > 64 {
-		return Payee{}, invalid("openid is required (at most 64 characters)")
+	if !OpenIDPattern.MatchString(openid) {
+		return Payee{}, invalid("openid must be 1-64 of [0-9A-Za-z_-]")
 	}
 	if _, err := s.exec(ctx, s.db, `INSERT INTO payees (id, openid, created_at) VALUES (?, ?, ?) ON CONFLICT (openid) DO NOTHING`,
 		NewID("pe"), openid, s.stamp()); err != nil {
@@ -150,15 +239,18 @@ func (s *Store) VerifyIdentity(ctx context.Context, openid, name, idNumber, idEx
 	return s.PayeeByOpenID(ctx, openid)
 }
 
-const payeeColumns = `id, openid, id_number_enc, id_hash, id_expires_on, verified_at`
+const payeeColumns = `id, openid, id_number_enc, id_hash, id_expires_on, verified_at, face_verified_at`
 
 func (s *Store) scanPayee(r interface{ Scan(...any) error }) (Payee, error) {
 	var p Payee
-	var sealedID, hash, expires, verified sql.NullString
-	if err := r.Scan(&p.ID, &p.OpenID, &sealedID, &hash, &expires, &verified); err != nil {
+	var sealedID, hash, expires, verified, faceVerified sql.NullString
+	if err := r.Scan(&p.ID, &p.OpenID, &sealedID, &hash, &expires, &verified, &faceVerified); err != nil {
 		return Payee{}, notFound(err, "payee")
 	}
 	p.IDHash, p.IDExpiresOn = hash.String, expires.String
+	if faceVerified.Valid {
+		p.FaceVerified, p.FaceVerifiedAt = true, parseTime(faceVerified.String)
+	}
 	if verified.Valid {
 		p.Verified, p.VerifiedAt = true, parseTime(verified.String)
 		id, err := s.seal.OpenString(sealedID.String, "payee:"+p.ID+":id_number")
@@ -246,23 +338,6 @@ func (s *Store) TerminateAgreement(ctx context.Context, payerID, payeeID string)
 		return fmt.Errorf("agreement: %w", ErrNotFound)
 	}
 	return nil
-}
-
-// Blacklist marks the person with idNumber as not payable.
-func (s *Store) Blacklist(ctx context.Context, idNumber, reason string) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO blacklist (id_hash, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (id_hash) DO NOTHING`,
-		s.hash.IDNumber(idNumber), reason, s.stamp())
-	return err
-}
-
-// Blacklisted reports whether the person behind idHash is blacklisted.
-func (s *Store) Blacklisted(ctx context.Context, idHash string) (bool, error) {
-	if idHash == "" {
-		return false, nil
-	}
-	var n int
-	err := s.row(ctx, s.db, `SELECT COUNT(*) FROM blacklist WHERE id_hash = ?`, idHash).Scan(&n)
-	return n > 0, err
 }
 
 func nullString(s string) any {

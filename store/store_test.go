@@ -27,12 +27,21 @@ func eachDB(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 		fn(t, openStore(t, filepath.Join(t.TempDir(), "rf.db")))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		base := os.Getenv(postgresEnv)
-		if base == "" {
-			t.Skipf("%s not set: no PostgreSQL server configured for this run (.ci/run starts one)", postgresEnv)
-		}
-		fn(t, openStore(t, freshPostgres(t, base)))
+		fn(t, openStore(t, freshPostgres(t, postgresURL(t))))
 	})
+}
+
+// postgresURL is the PostgreSQL server for these tests. Without one the PostgreSQL half is skipped on a developer's
+// machine and fails in CI (CI=true), where .ci/run must have started one.
+func postgresURL(t *testing.T) string {
+	base := os.Getenv(postgresEnv)
+	if base == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not set in CI: .ci/run must start PostgreSQL", postgresEnv)
+		}
+		t.Skipf("%s not set: no PostgreSQL server configured for this run (.ci/run starts one)", postgresEnv)
+	}
+	return base
 }
 
 func openStore(t *testing.T, dsn string) *store.Store {
@@ -90,7 +99,7 @@ func freshPostgres(t *testing.T, base string) string {
 func seed(t *testing.T, s *store.Store, openid, idNumber string) store.Payee {
 	t.Helper()
 	ctx := context.Background()
-	if err := s.PutPayer(ctx, store.Payer{ID: "payer1", Name: "示例科技有限公司", Secret: "merchant-secret-0123456789"}); err != nil {
+	if err := s.PutPayer(ctx, store.Payer{ID: "payer1", Name: "示例科技有限公司", Secret: "merchant-secret-0123456789", Account: payerAccount}); err != nil {
 		t.Fatal(err)
 	}
 	p, err := s.VerifyIdentity(ctx, openid, "张三", idNumber, "")
@@ -102,6 +111,9 @@ func seed(t *testing.T, s *store.Store, openid, idNumber string) store.Payee {
 	}
 	return p
 }
+
+// payerAccount is payer1's registered settlement account.
+var payerAccount = store.Account{Name: "示例科技有限公司", Number: "6222 0202 0011 2233 445"}
 
 func newOrder(t *testing.T, s *store.Store, openid, no string, gross int64) store.Order {
 	t.Helper()
@@ -139,23 +151,86 @@ func TestPayeeIdentityIsSealedAndBound(t *testing.T) {
 	})
 }
 
+// Names, ID numbers, account numbers and merchant secrets are sealed at rest: nowhere in the database's files
+// (SQLite) or in any row's text (PostgreSQL, read back as the server stores it).
 func TestPIINeverStoredInClear(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "rf.db")
-	s := openStore(t, path)
-	seed(t, s, "o_alice", "11010519491231002X")
-	s.Close()
-	for _, f := range []string{path, path + "-wal"} {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			continue
+	secrets := []string{"张三", "11010519491231002X", "merchant-secret-0123456789", "62220202001122", "王老五", "6217000011112222"}
+	fill := func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		seed(t, s, "o_alice", "11010519491231002X")
+		o := newOrder(t, s, "o_alice", "M-1", 100000)
+		if err := s.RecordFunding(ctx, store.Funding{OrderID: o.ID, PayerID: "payer1", AmountFen: 100000, Reference: "BANK-1",
+			Remitter: store.Account{Name: "王老五", Number: "6217000011112222"}}); err != nil {
+			t.Fatal(err)
 		}
-		for _, secret := range []string{"张三", "11010519491231002X", "merchant-secret-0123456789"} {
-			if strings.Contains(string(raw), secret) {
-				t.Errorf("%s contains %q in clear", filepath.Base(f), secret)
+		if _, err := s.Blacklist(ctx, "11010519491231002X", "fraud report", "op-alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(t *testing.T, where string, content []byte) {
+		for _, secret := range secrets {
+			if strings.Contains(string(content), secret) {
+				t.Errorf("%s contains %q in clear", where, secret)
 			}
 		}
 	}
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "rf.db")
+		s := openStore(t, path)
+		fill(t, s)
+		s.Close()
+		read := 0
+		for _, f := range []string{path, path + "-wal"} {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			read += len(raw)
+			check(t, filepath.Base(f), raw)
+		}
+		// The rows are really there: a check that read nothing proves nothing.
+		if read < 4096 {
+			t.Fatalf("read %d bytes of database files", read)
+		}
+	})
+	t.Run("postgres", func(t *testing.T) {
+		base := postgresURL(t)
+		dsn := freshPostgres(t, base)
+		fill(t, openStore(t, dsn))
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		tables, err := db.Query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for tables.Next() {
+			var n string
+			_ = tables.Scan(&n)
+			names = append(names, n)
+		}
+		tables.Close()
+		rows := 0
+		for _, n := range names {
+			r, err := db.Query(`SELECT t::text FROM ` + n + ` t`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r.Next() {
+				var text string
+				_ = r.Scan(&text)
+				rows++
+				check(t, n, []byte(text))
+			}
+			r.Close()
+		}
+		if rows < 8 {
+			t.Fatalf("read %d rows", rows)
+		}
+	})
 }
 
 func TestOrdersAreIdempotentPerMerchantOrderNo(t *testing.T) {
@@ -287,22 +362,30 @@ func TestConcurrentWithholdingForOnePayeeNeverSharesABasis(t *testing.T) {
 	})
 }
 
-func TestTransfersAndFaceClaims(t *testing.T) {
+func TestTransfers(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		p := seed(t, s, "o_alice", "11010519491231002X")
 		o := newOrder(t, s, "o_alice", "M-1", 100000)
 		tr := store.Transfer{OutBillNo: o.ID + "T1", OrderID: o.ID, Attempt: 1, PayeeID: p.ID, OpenID: "o_alice", AmountFen: 96000, Channel: "ledger"}
-		if _, err := s.PutTransfer(ctx, tr); err != nil {
-			t.Fatal(err)
+		if _, created, err := s.PutTransfer(ctx, tr); err != nil || !created {
+			t.Fatalf("first put: created=%v %v", created, err)
 		}
-		if _, err := s.PutTransfer(ctx, tr); err != nil {
-			t.Fatalf("same bill again: %v", err)
+		// Again: the record existed, so a create may have reached the channel already.
+		if _, created, err := s.PutTransfer(ctx, tr); err != nil || created {
+			t.Fatalf("same bill again: created=%v %v", created, err)
 		}
 		tr2 := tr
 		tr2.AmountFen = 1
-		if _, err := s.PutTransfer(ctx, tr2); !errors.Is(err, store.ErrConflict) {
+		if _, _, err := s.PutTransfer(ctx, tr2); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("same bill other amount: %v", err)
+		}
+		if _, err := s.UpdateTransfer(ctx, tr.OutBillNo, store.TransferUpdate{State: store.TransferWaitUserConfirm, PackageInfo: "pkg1"}); err != nil {
+			t.Fatal(err)
+		}
+		// A query answers without the package: the one from the create stays.
+		if got, err := s.UpdateTransfer(ctx, tr.OutBillNo, store.TransferUpdate{State: store.TransferWaitUserConfirm}); err != nil || got.PackageInfo != "pkg1" {
+			t.Fatalf("package lost: %+v %v", got, err)
 		}
 		if _, err := s.UpdateTransfer(ctx, tr.OutBillNo, store.TransferUpdate{State: store.TransferSuccess, TransferBillNo: "wx1"}); err != nil {
 			t.Fatal(err)
@@ -314,25 +397,188 @@ func TestTransfersAndFaceClaims(t *testing.T) {
 		if got.State != store.TransferSuccess || got.TransferBillNo != "wx1" {
 			t.Fatalf("bill = %+v", got)
 		}
+	})
+}
 
-		a := store.FaceAttempt{OrderID: o.ID, PayeeID: p.ID, Attempt: 1, Mode: "v1", Outcome: store.FacePass, ResultHash: strings.Repeat("ab", 32)}
+// A face result is claimed once, ever, by the run and credential it belongs to: a retried activity of that run
+// finds its own claim, another run never does, and out_seq_no numbers never repeat for an order.
+func TestFaceCredentialsAndClaimsAreBoundToTheirRun(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		p := seed(t, s, "o_alice", "11010519491231002X")
+		o := newOrder(t, s, "o_alice", "M-1", 100000)
+		numbers := map[int]bool{}
+		for _, c := range []struct {
+			run  string
+			seq  int
+			want int
+		}{{"run1", 1, 1}, {"run1", 2, 2}, {"run1", 1, 1}, {"run2", 1, 3}, {"run2", 1, 3}, {"run3", 1, 4}} {
+			n, err := s.FaceCredentialNumber(ctx, o.ID, c.run, c.seq)
+			if err != nil || n != c.want {
+				t.Fatalf("%s credential %d: number %d %v, want %d", c.run, c.seq, n, err, c.want)
+			}
+			numbers[n] = true
+		}
+		if len(numbers) != 4 {
+			t.Fatalf("numbers %v", numbers)
+		}
+
+		a := store.FaceAttempt{OrderID: o.ID, PayeeID: p.ID, RunID: "run1", Attempt: 1, Mode: "v2", Outcome: store.FacePass, ResultHash: strings.Repeat("ab", 32)}
 		if _, err := s.ClaimFaceResult(ctx, a); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ClaimFaceResult(ctx, a); err != nil {
-			t.Fatalf("same attempt retried: %v", err)
+		if got, err := s.ClaimFaceResult(ctx, a); err != nil || got.Outcome != store.FacePass {
+			t.Fatalf("the same run's retried claim: %+v %v", got, err)
 		}
+		// The next run of the same order, same credential sequence number: not its claim.
 		b := a
-		b.Attempt = 2
+		b.RunID = "run2"
 		if _, err := s.ClaimFaceResult(ctx, b); !errors.Is(err, store.ErrResultReused) {
-			t.Fatalf("replayed result: %v", err)
+			t.Fatalf("another run's claim decided this one: %v", err)
 		}
-		if err := s.RecordFaceAttempt(ctx, store.FaceAttempt{OrderID: o.ID, PayeeID: p.ID, Attempt: 2, Mode: "v1", Outcome: store.FaceRefused, FailedCheck: "replayed"}, o.ID+"-2-refused"); err != nil {
+		c := a
+		c.Attempt = 2
+		if _, err := s.ClaimFaceResult(ctx, c); !errors.Is(err, store.ErrResultReused) {
+			t.Fatalf("another credential's claim decided this one: %v", err)
+		}
+		if err := s.RecordFaceAttempt(ctx, store.FaceAttempt{OrderID: o.ID, PayeeID: p.ID, RunID: "run2", Attempt: 1, Mode: "v2", Outcome: store.FaceRefused, FailedCheck: "replayed"}, "run2-1-replayed"); err != nil {
 			t.Fatal(err)
 		}
 		act, err := s.Activity(ctx, p.ID, tax.Period(time.Now()), time.Now())
 		if err != nil || act.FaceFailures30d != 1 {
 			t.Fatalf("activity: %+v %v", act, err)
+		}
+		audit, _ := s.FaceAttempts(ctx, o.ID)
+		if len(audit) != 2 || audit[0].RunID != "run1" || audit[1].RunID != "run2" {
+			t.Fatalf("audit: %+v", audit)
+		}
+	})
+}
+
+func TestFaceVerificationBindsTheIdentity(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		p := seed(t, s, "o_alice", "11010519491231002X")
+		if p.FaceVerified {
+			t.Fatal("a typed-in identity counts as face-verified")
+		}
+		if err := s.MarkFaceVerified(ctx, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		first, _ := s.Payee(ctx, p.ID)
+		if err := s.MarkFaceVerified(ctx, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := s.Payee(ctx, p.ID)
+		if !first.FaceVerified || !again.FaceVerifiedAt.Equal(first.FaceVerifiedAt) {
+			t.Fatalf("face verification: %+v then %+v", first, again)
+		}
+		unverified, _ := s.EnsurePayee(ctx, "o_nobody")
+		if err := s.MarkFaceVerified(ctx, unverified.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a payee without an identity marked: %v", err)
+		}
+	})
+}
+
+// 三流合一's fund flow: funding records the remitting account, compared with the payer's registered one by hash.
+func TestFundingKeepsTheRemitter(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		seed(t, s, "o_alice", "11010519491231002X")
+		o := newOrder(t, s, "o_alice", "M-1", 100000)
+		registered, err := s.PayerAccountHash(ctx, "payer1")
+		if err != nil || registered == "" {
+			t.Fatalf("registered account hash %q %v", registered, err)
+		}
+		f := store.Funding{OrderID: o.ID, PayerID: "payer1", AmountFen: 100000, Reference: "BANK-1",
+			Remitter: store.Account{Name: "示例科技有限公司", Number: "6222020200112233445"}, RecordedBy: "op-alice"}
+		if err := s.RecordFunding(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Funding(ctx, o.ID)
+		if err != nil || got.RemitterHash != registered || got.Remitter.Number != "6222020200112233445" || got.RecordedBy != "op-alice" {
+			t.Fatalf("funding %+v %v (the same account, written with spaces or without, hashes the same)", got, err)
+		}
+		if err := s.RecordFunding(ctx, f); err != nil {
+			t.Fatalf("the same record again: %v", err)
+		}
+		other := f
+		other.Remitter.Number = "6217000011112222"
+		if err := s.RecordFunding(ctx, other); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("another remitter for recorded funds: %v", err)
+		}
+		o2 := newOrder(t, s, "o_alice", "M-2", 100000)
+		for name, bad := range map[string]store.Funding{
+			"no remitter":     {OrderID: o2.ID, PayerID: "payer1", AmountFen: 1, Reference: "B"},
+			"control in ref":  {OrderID: o2.ID, PayerID: "payer1", AmountFen: 1, Reference: "B\x00", Remitter: f.Remitter},
+			"bidi in name":    {OrderID: o2.ID, PayerID: "payer1", AmountFen: 1, Reference: "B", Remitter: store.Account{Name: "示例\u202e公司", Number: "6222020200112233445"}},
+			"letters+symbols": {OrderID: o2.ID, PayerID: "payer1", AmountFen: 1, Reference: "B", Remitter: store.Account{Name: "示例公司", Number: "6222;DROP"}},
+		} {
+			if err := s.RecordFunding(ctx, bad); !errors.As(err, new(*store.InputError)) {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+	})
+}
+
+func TestBlacklistIsAudited(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		p := seed(t, s, "o_alice", "11010519491231002X")
+		e, err := s.Blacklist(ctx, "11010519491231002x", "fraud report #12", "op-alice")
+		if err != nil || e.AddedBy != "op-alice" {
+			t.Fatalf("blacklist: %+v %v", e, err)
+		}
+		if listed, _ := s.Blacklisted(ctx, p.IDHash); !listed {
+			t.Fatal("not listed")
+		}
+		if err := s.Unblacklist(ctx, "11010519491231002X", "cleared by compliance", "op-bob"); err != nil {
+			t.Fatal(err)
+		}
+		if listed, _ := s.Blacklisted(ctx, p.IDHash); listed {
+			t.Fatal("still listed")
+		}
+		if err := s.Unblacklist(ctx, "11010519491231002X", "again", "op-bob"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("removing twice: %v", err)
+		}
+		trail, _ := s.AuditTrail(ctx, "person:"+p.IDHash[:16])
+		if len(trail) != 2 || trail[0].Actor != "op-alice" || trail[0].Action != "blacklist.add" || trail[1].Actor != "op-bob" {
+			t.Fatalf("audit trail %+v", trail)
+		}
+		if strings.Contains(fmt.Sprint(trail), "11010519491231002X") {
+			t.Fatal("the audit trail holds the ID number")
+		}
+	})
+}
+
+func TestTextFieldsRefuseControlAndBidiCharacters(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		seed(t, s, "o_alice", "11010519491231002X")
+		good := store.NewOrder{PayerID: "payer1", PayeeOpenID: "o_alice", MerchantOrderNo: "M-1", ServiceItem: "delivery", Description: "配送费 2026-11", GrossFen: 100}
+		if _, _, err := s.CreateOrder(ctx, good); err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{"a\x00b", "a\x1bb", "a\x7fb", "a\u0085b", "a\u202eb", "a\u2066b", "a\u200fb", "a\ufeffb", "a\xffb"} {
+			for _, field := range []string{"merchantOrderNo", "serviceItem", "description"} {
+				n := good
+				n.MerchantOrderNo = "M-" + field
+				switch field {
+				case "merchantOrderNo":
+					n.MerchantOrderNo = bad
+				case "serviceItem":
+					n.ServiceItem = bad
+				case "description":
+					n.Description = bad
+				}
+				_, _, err := s.CreateOrder(ctx, n)
+				if !errors.As(err, new(*store.InputError)) || !strings.Contains(err.Error(), field) {
+					t.Errorf("%s with %q: %v", field, bad, err)
+				}
+			}
+		}
+		if _, err := s.EnsurePayee(ctx, "o_\u202ealice"); !errors.As(err, new(*store.InputError)) {
+			t.Errorf("openid with a bidi override: %v", err)
 		}
 	})
 }

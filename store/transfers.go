@@ -41,33 +41,35 @@ type Transfer struct {
 	UpdatedAt      time.Time
 }
 
-// PutTransfer records a bill before it is sent, once per out_bill_no. Recording it again with the same amount and
-// payee returns the stored row; with different ones it is ErrConflict (WeChat Pay refuses that too).
-func (s *Store) PutTransfer(ctx context.Context, t Transfer) (Transfer, error) {
+// PutTransfer records a bill before it is sent, once per out_bill_no, and reports whether this call created the
+// record: when it did not, a create may already have reached the channel. Recording it again with the same amount
+// and payee returns the stored row; with different ones it is ErrConflict (WeChat Pay refuses that too).
+func (s *Store) PutTransfer(ctx context.Context, t Transfer) (Transfer, bool, error) {
 	if t.OutBillNo == "" || t.AmountFen <= 0 || t.OpenID == "" {
-		return Transfer{}, errors.New("transfer needs out_bill_no, a positive amount and an openid")
+		return Transfer{}, false, errors.New("transfer needs out_bill_no, a positive amount and an openid")
 	}
 	now := s.stamp()
 	if t.State == "" {
 		t.State = TransferAccepted
 	}
-	_, err := s.exec(ctx, s.db, `INSERT INTO transfers (out_bill_no, order_id, attempt, payee_id, openid, amount_fen, channel, state, created_at, updated_at)
+	res, err := s.exec(ctx, s.db, `INSERT INTO transfers (out_bill_no, order_id, attempt, payee_id, openid, amount_fen, channel, state, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		t.OutBillNo, t.OrderID, t.Attempt, t.PayeeID, t.OpenID, t.AmountFen, t.Channel, t.State, now, now)
 	if err != nil {
-		return Transfer{}, err
+		return Transfer{}, false, err
 	}
+	created, _ := res.RowsAffected()
 	got, err := s.Transfer(ctx, t.OutBillNo)
 	if errors.Is(err, ErrNotFound) {
-		return Transfer{}, fmt.Errorf("order %s attempt %d has another bill: %w", t.OrderID, t.Attempt, ErrConflict)
+		return Transfer{}, false, fmt.Errorf("order %s attempt %d has another bill: %w", t.OrderID, t.Attempt, ErrConflict)
 	}
 	if err != nil {
-		return Transfer{}, err
+		return Transfer{}, false, err
 	}
 	if got.OrderID != t.OrderID || got.AmountFen != t.AmountFen || got.OpenID != t.OpenID {
-		return Transfer{}, fmt.Errorf("bill %s exists with other details: %w", t.OutBillNo, ErrConflict)
+		return Transfer{}, false, fmt.Errorf("bill %s exists with other details: %w", t.OutBillNo, ErrConflict)
 	}
-	return got, nil
+	return got, created == 1, nil
 }
 
 // TransferUpdate is what WeChat Pay (or the ledger) said about a bill.

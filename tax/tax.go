@@ -56,12 +56,35 @@ type Withholding struct {
 
 // Basis is what the ledger already holds for the period this payment belongs to.
 //   - per payment: this payee's income and tax withheld this month for the same payer and service item;
-//   - cumulative: this payee's income and tax withheld this year on this platform, and the number of distinct
-//     months with income this year counting the month of this payment.
+//   - cumulative: this payee's income and tax withheld this year on this platform, and the months of the
+//     deduction (ConsecutiveMonths).
 type Basis struct {
 	PriorIncome   int64 `json:"priorIncomeFen"`
 	PriorWithheld int64 `json:"priorWithheldFen"`
 	Months        int   `json:"months"`
+}
+
+// ConsecutiveMonths is the number of months the cumulative method's 5,000 元 deduction counts for a payment in
+// month current (YYYY-MM): 公告2025年第16号 一(一) says "5000元/月乘以纳税人当年截至本月在本互联网平台企业连续取得劳务
+// 报酬的月份数" — months of this year, up to this month, in which the payee earned on this platform without a
+// break. So it is the length of the unbroken run of months with income that ends with current (which counts:
+// the payment is income in it); a month without income ends the run, and earlier months no longer count. The
+// cumulative income, expenses and tax withheld stay those of the whole year, as 累计 means in the same formula.
+// Example: income in January and March only → March counts 1 month, not 2.
+func ConsecutiveMonths(periodsWithIncome []string, current string) int {
+	have := map[string]bool{}
+	for _, p := range periodsWithIncome {
+		have[p] = true
+	}
+	t, err := time.Parse("2006-01", current)
+	if err != nil {
+		return 1
+	}
+	n := 1
+	for m := t.AddDate(0, -1, 0); m.Year() == t.Year() && have[m.Format("2006-01")]; m = m.AddDate(0, -1, 0) {
+		n++
+	}
+	return n
 }
 
 // Compute returns the withholding for a payment of gross fen on top of basis.

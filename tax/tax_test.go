@@ -131,3 +131,48 @@ func TestPeriodUsesBeijingTime(t *testing.T) {
 		t.Errorf("Year = %d, want 2027", got)
 	}
 }
+
+// 公告2025年第16号 counts 5,000 元 for each month of the unbroken run of months with income ending with this one.
+func TestConsecutiveMonths(t *testing.T) {
+	cases := []struct {
+		name    string
+		periods []string
+		current string
+		want    int
+	}{
+		{"first income of the year", nil, "2026-03", 1},
+		{"January and February, then March", []string{"2026-01", "2026-02"}, "2026-03", 3},
+		{"January, a gap in February, then March", []string{"2026-01"}, "2026-03", 1},
+		{"a second payment in the same month", []string{"2026-02", "2026-03"}, "2026-03", 2},
+		{"last December is another tax year", []string{"2025-12"}, "2026-01", 1},
+		{"a run after a gap", []string{"2026-01", "2026-03", "2026-04"}, "2026-05", 3},
+	}
+	for _, c := range cases {
+		if got := ConsecutiveMonths(c.periods, c.current); got != c.want {
+			t.Errorf("%s: %d months, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+// The gap case of the issue, both ways: January 3,000 元 then March 8,000 元 (nothing in February).
+func TestCumulativeAfterAGapCountsOnlyTheUnbrokenRun(t *testing.T) {
+	jan, _ := Compute(Cumulative, Basis{Months: ConsecutiveMonths(nil, "2026-01")}, 300000)
+	if jan.Tax != 0 {
+		t.Fatalf("January withholds %d", jan.Tax)
+	}
+	// The reading implemented: cumulative income 11,000, expenses 2,200, one month's 5,000 → 3,800 × 3% = 114.00.
+	mar, _ := Compute(Cumulative, Basis{PriorIncome: 300000, Months: ConsecutiveMonths([]string{"2026-01"}, "2026-03")}, 800000)
+	if mar.Tax != 11400 || mar.TaxableFen != 380000 {
+		t.Fatalf("March after a gap: %+v, want 114.00 on 3,800 taxable", mar)
+	}
+	// Counting every month with income (the code before) would deduct 10,000 and withhold nothing in March.
+	everyMonth, _ := Compute(Cumulative, Basis{PriorIncome: 300000, Months: 2}, 800000)
+	if everyMonth.Tax != 0 {
+		t.Fatalf("every-month reading: %+v", everyMonth)
+	}
+	// Restarting the whole calculation after the gap (not the text's 累计收入) would give 8,000 × 80% − 5,000 → 42.00.
+	restart, _ := Compute(Cumulative, Basis{Months: 1}, 800000)
+	if restart.Tax != 4200 {
+		t.Fatalf("restart reading: %+v", restart)
+	}
+}

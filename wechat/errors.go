@@ -67,6 +67,12 @@ func IsIdentityMismatch(code int) bool { return code >= 10001 && code <= 10099 }
 // IsDeviceOrCancel: 9xxxx, the user cancelled or the device could not scan; the user may try again.
 func IsDeviceOrCancel(code int) bool { return code >= 90000 && code <= 99999 }
 
+// IsUserCancel: the user backed out — face 1.0's 90100; face 2.0's verify_ret 90002–90006 (cancelled on the
+// tutorial page, at start, while scanning, while uploading, on release) and 90024 (left on the confirm page).
+func IsUserCancel(code int) bool {
+	return code == 90100 || code >= 90002 && code <= 90006 || code == 90024
+}
+
 // Error is a failed WeChat call. It never carries the appid secret or an access token.
 type Error struct {
 	Op         string // e.g. "getinfo"

@@ -149,7 +149,8 @@ type BillRequest struct {
 	OutBillNo string
 	OpenID    string
 	AmountFen int64
-	// UserName, required from 2,000 元, is encrypted with WeChat Pay's public key before it leaves.
+	// UserName, required from 2,000 元 and checked whenever sent, is encrypted with WeChat Pay's public key before
+	// it leaves.
 	UserName string
 }
 
@@ -157,9 +158,13 @@ var outBillNoPattern = regexp.MustCompile(`^[0-9A-Za-z]{1,32}$`)
 
 // Errors a caller branches on.
 var (
-	// ErrRejected: WeChat Pay refused the request itself (parameters, same out_bill_no with other parameters);
-	// sending it again cannot succeed.
+	// ErrRejected: WeChat Pay refused the request's parameters (PARAM_ERROR, or our own pre-flight checks) before
+	// any bill existed; sending it again cannot succeed.
 	ErrRejected = errors.New("wechatpay: request rejected")
+	// ErrInvalidRequest: WeChat Pay answered INVALID_REQUEST, which covers 「单号已存在但信息不一致」 (the out_bill_no
+	// exists with other data) as well as refusals before any bill existed: only a query of the same out_bill_no
+	// tells which.
+	ErrInvalidRequest = errors.New("wechatpay: invalid request")
 	// ErrMisconfigured: our merchant credentials or permissions are wrong.
 	ErrMisconfigured = errors.New("wechatpay: merchant credentials or permissions refused")
 )
@@ -182,7 +187,8 @@ type reportInfo struct {
 	InfoContent string `json:"info_content"`
 }
 
-// NameRequiredFen is where WeChat Pay requires user_name (2,000 元).
+// NameRequiredFen is where WeChat Pay requires user_name (2,000 元); below it user_name is optional and, when sent,
+// still checked against the receiving account's real name.
 const NameRequiredFen = 200000
 
 // Create creates a bill. The same out_bill_no with the same parameters returns the existing bill; an unknown
@@ -199,9 +205,7 @@ func (c *Client) Create(ctx context.Context, r BillRequest) (Bill, error) {
 	body := &createBody{AppID: c.cfg.AppID, OutBillNo: r.OutBillNo, TransferSceneID: c.cfg.SceneID, OpenID: r.OpenID,
 		TransferAmount: r.AmountFen, TransferRemark: c.cfg.Remark, NotifyURL: c.cfg.NotifyURL, UserRecvPerception: c.cfg.RecvPerception,
 		ReportInfos: []reportInfo{{"岗位类型", c.cfg.PostType}, {"报酬说明", c.cfg.RewardNote}}}
-	if r.AmountFen >= NameRequiredFen {
-		body.UserName = r.UserName
-	}
+	body.UserName = r.UserName
 	serial, err := c.core.EncryptRequest(ctx, body)
 	if err != nil {
 		return Bill{}, fmt.Errorf("wechatpay: encrypt user_name: %w", err)
@@ -245,8 +249,10 @@ func decode(res *core.APIResult, err error) (Bill, error) {
 			switch {
 			case apiErr.StatusCode == http.StatusUnauthorized, apiErr.Code == "SIGN_ERROR", apiErr.Code == "NO_AUTH":
 				return Bill{}, fmt.Errorf("%w: %s %s", ErrMisconfigured, apiErr.Code, apiErr.Message)
-			case apiErr.Code == "PARAM_ERROR", apiErr.Code == "INVALID_REQUEST":
+			case apiErr.Code == "PARAM_ERROR":
 				return Bill{}, fmt.Errorf("%w: %s %s", ErrRejected, apiErr.Code, apiErr.Message)
+			case apiErr.Code == "INVALID_REQUEST":
+				return Bill{}, fmt.Errorf("%w: %s %s", ErrInvalidRequest, apiErr.Code, apiErr.Message)
 			}
 			return Bill{}, fmt.Errorf("wechatpay: HTTP %d %s %s", apiErr.StatusCode, apiErr.Code, apiErr.Message)
 		}

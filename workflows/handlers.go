@@ -59,14 +59,14 @@ func (r *run) register(ctx workflow.Context) error {
 
 func (r *run) checkPayee(openid string) error {
 	if openid == "" || openid != r.in.PayeeOpenID {
-		return reject(RejectNotYours, "this receipt belongs to another payee")
+		return reject(RejectNotYours, "本笔款项不属于当前微信账号")
 	}
 	return nil
 }
 
 func (r *run) wantState(s State) error {
 	if r.view.State != s {
-		return reject(RejectWrongState, "the receipt is "+string(r.view.State)+", not "+string(s))
+		return reject(RejectWrongState, "当前款项"+r.view.State.Label()+"，不能进行此操作")
 	}
 	return nil
 }
@@ -87,7 +87,7 @@ func (r *run) validateFaceStart(req FaceStartRequest) error {
 		return err
 	}
 	if r.faceBusy {
-		return reject(RejectWrongState, "a face verification step is already in progress")
+		return reject(RejectWrongState, "人脸核验正在处理中，请稍候")
 	}
 	return nil
 }
@@ -114,16 +114,16 @@ func (r *run) validateFaceSubmit(req FaceSubmitRequest) error {
 		return err
 	}
 	if strings.TrimSpace(req.VerifyResult) == "" {
-		return reject(RejectBadRequest, "verifyResult is required")
+		return reject(RejectBadRequest, "缺少人脸核验结果")
 	}
 	if err := r.wantState(StateFaceRequired); err != nil {
 		return err
 	}
 	if r.faceBusy {
-		return reject(RejectWrongState, "a face verification step is already in progress")
+		return reject(RejectWrongState, "人脸核验正在处理中，请稍候")
 	}
 	if r.cred == nil || r.credConsumed {
-		return reject(RejectWrongState, "start a face verification first")
+		return reject(RejectWrongState, "请先发起人脸核验")
 	}
 	return nil
 }
@@ -149,6 +149,9 @@ func (r *run) faceSubmit(ctx workflow.Context, req FaceSubmitRequest) (FaceSubmi
 		// Answer with where the run went (AWAITING_CONFIRMATION or MANUAL_REVIEW), not where it was.
 		_ = workflow.Await(ctx, func() bool { return r.view.State != StateFaceRequired })
 	}
+	if r.view.State == StateManualReview {
+		v.Message = manualReviewMessage
+	}
 	return FaceSubmitResult{Passed: v.Outcome == FacePass, Outcome: v.Outcome, Code: v.Code, Message: v.Message,
 		AttemptsLeft: max(0, r.set.FaceAttempts-r.faceFailures), State: r.view.State}, nil
 }
@@ -158,10 +161,10 @@ func (r *run) validateConfirm(req ConfirmRequest) error {
 		return err
 	}
 	if r.confirmRequested {
-		return reject(RejectWrongState, "the receipt is already confirmed")
+		return reject(RejectWrongState, "已确认收款，请勿重复提交")
 	}
 	if r.cancel != nil {
-		return reject(RejectWrongState, "the receipt was cancelled")
+		return reject(RejectWrongState, "本笔款项已取消")
 	}
 	return r.wantState(StateAwaitingConfirmation)
 }

@@ -180,10 +180,12 @@ type FaceCredentialInput struct {
 	Seq     int    `json:"seq"`
 }
 
-// FaceCredential is what the front end needs to start the scan: v1 userIdKey, v2 verifyId.
+// FaceCredential is what the front end needs to start the scan: v1 userIdKey, v2 verifyId. A result is accepted
+// only for the credential, and the run (RunID), it was issued under.
 type FaceCredential struct {
 	Mode      string    `json:"mode"`
 	Seq       int       `json:"seq"`
+	RunID     string    `json:"runId,omitempty"`
 	UserIDKey string    `json:"userIdKey,omitempty"`
 	VerifyID  string    `json:"verifyId,omitempty"`
 	OutSeqNo  string    `json:"outSeqNo,omitempty"`
@@ -266,6 +268,9 @@ const (
 	TransferFail            = "FAIL"
 	TransferCancelled       = "CANCELLED"
 	TransferWaitUserConfirm = "WAIT_USER_CONFIRM"
+	TransferTransfering     = "TRANSFERING"
+	// TransferNotFound is the payout port's answer for a bill the channel does not have (never created).
+	TransferNotFound = "NOT_FOUND"
 )
 
 func transferFinal(state string) bool {

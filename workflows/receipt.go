@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"errors"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -402,18 +401,4 @@ func failureMessage(err error) string {
 		return ae.Message()
 	}
 	return "unknown"
-}
-
-func transferFailMessage(st TransferStatus) string {
-	switch {
-	case st.State == TransferCancelled:
-		return "转账已撤销"
-	case strings.Contains(st.FailReason, "OVERDUE"):
-		return "超过24小时未确认收款，款项已退回"
-	case strings.Contains(st.FailReason, "REJECT"):
-		return "您已拒绝收款，款项已退回"
-	case st.State == transferNotFound:
-		return "转账未能发起"
-	}
-	return "转账失败：" + st.FailReason
 }

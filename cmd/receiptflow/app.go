@@ -145,13 +145,23 @@ func (d *deps) dialTemporal(ctx context.Context) (client.Client, error) {
 	return client.DialContext(ctx, opts)
 }
 
-// router builds the API over a connected client.
-func (d *deps) router(c client.Client, allowLoopbackOperators bool) (*gin.Engine, error) {
+// devAccess is what dev trusts beyond production: the embedded Web UI's codec calls from this machine (by their
+// origin), and only the loopback Host names (against DNS rebinding).
+type devAccess struct {
+	uiOrigins    []string
+	allowedHosts []string
+}
+
+// router builds the API over a connected client; dev is nil in production.
+func (d *deps) router(c client.Client, dev *devAccess) (*gin.Engine, error) {
 	sessions, err := api.NewSessions(d.secrets.Session, d.cfg.SessionTTL)
 	if err != nil {
 		return nil, err
 	}
-	operators := api.NewOperators(d.secrets.Operators, allowLoopbackOperators)
+	if dev == nil {
+		dev = &devAccess{}
+	}
+	operators := api.NewOperators(d.secrets.Operators, dev.uiOrigins)
 	var notify api.PayNotifications
 	if d.pay != nil {
 		notify = d.pay
@@ -162,10 +172,11 @@ func (d *deps) router(c client.Client, allowLoopbackOperators bool) (*gin.Engine
 		TaskQueue: d.cfg.Temporal.TaskQueue, Settings: d.settings(), UpdateWait: d.cfg.UpdateWait,
 		Codec: codec.Handler(codec.New(d.secrets.Payload), codec.HandlerOptions{
 			AllowOrigins: d.cfg.UIOrigins,
-			Authorize:    operators.Authorized,
+			Authorize:    operators.CodecAuthorized,
 		}),
 		Operators:      operators,
 		TrustedProxies: d.cfg.TrustedProxies,
+		AllowedHosts:   dev.allowedHosts,
 		Metrics:        d.tel.Registry,
 		MetricsHandler: promhttp.HandlerFor(d.tel.Registry, promhttp.HandlerOpts{}),
 		Logger:         d.log,
@@ -220,7 +231,7 @@ func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	defer d.Close()
 	defer c.Close()
-	r, err := d.router(c, false)
+	r, err := d.router(c, nil)
 	if err != nil {
 		return err
 	}

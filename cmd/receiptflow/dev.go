@@ -20,6 +20,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/receiptflow/receiptflow/api"
 	"github.com/receiptflow/receiptflow/config"
 	"github.com/receiptflow/receiptflow/devserver"
 	"github.com/receiptflow/receiptflow/keyring"
@@ -78,7 +79,8 @@ func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slo
 	cfg = keys.apply(cfg)
 	apiURL := "http://" + apiListener.Addr().String()
 	sandboxURL := "http://" + sandboxListener.Addr().String()
-	sb, err := newSandbox(keys.Pay, sandbox.Options{Faults: dev.SandboxFaults, TokenTTL: dev.SandboxTokenTTL, Logger: logger}, filepath.Join(cfg.DataDir, "sandbox-wechatpay.json"))
+	sb, err := newSandbox(keys.Pay, sandbox.Options{Faults: dev.SandboxFaults, TokenTTL: dev.SandboxTokenTTL, Logger: logger,
+		StateFile: filepath.Join(cfg.DataDir, "sandbox-wechat.json")}, filepath.Join(cfg.DataDir, "sandbox-wechatpay.json"))
 	if err != nil {
 		return err
 	}
@@ -89,9 +91,26 @@ func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slo
 	}
 	cfg.Temporal.Address = hostPort(temporalHost, temporalPort)
 
+	// The sandbox stops first, while the API still takes the callbacks it has in flight; the API stops after it.
 	sbCtx, stopSandbox := context.WithCancel(context.Background())
-	defer stopSandbox()
-	go func() { _ = serveHTTP(sbCtx, sandboxListener, sb) }()
+	sbDone := make(chan struct{})
+	go func() {
+		defer close(sbDone)
+		_ = serveHTTP(sbCtx, sandboxListener, sb)
+		sb.Close()
+	}()
+	apiCtx, stopAPI := context.WithCancel(context.Background())
+	defer stopAPI()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-apiCtx.Done():
+		}
+		stopSandbox()
+		<-sbDone
+		stopAPI()
+	}()
+	defer func() { stopSandbox(); <-sbDone }()
 
 	d, err := openDeps(ctx, cfg, logger)
 	if err != nil {
@@ -122,12 +141,13 @@ func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slo
 		return err
 	}
 	defer w.Stop()
-	router, err := d.router(c, true)
+	_, apiPort, _ := net.SplitHostPort(apiListener.Addr().String())
+	router, err := d.router(c, &devAccess{uiOrigins: cfg.UIOrigins, allowedHosts: api.LocalHosts(cfg.HTTPHost, apiPort)})
 	if err != nil {
 		return err
 	}
 	printDevSummary(out, cfg, apiURL, sandboxURL, srv, keys)
-	err = serveHTTP(ctx, apiListener, router)
+	err = serveHTTP(apiCtx, apiListener, router)
 	fmt.Fprintln(out, "\nstopping receiptflow dev…")
 	return err
 }
@@ -227,7 +247,8 @@ func randomB64(n int) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// Demo data: one payer, a low-risk and a high-risk payee, each with a signed agreement and a funded order.
+// Demo data: one payer with its settlement account, a low-risk and a high-risk payee, each with a signed agreement
+// and an order funded from that account. The low-risk payee's identity was bound by a face verification before.
 const (
 	demoPayerID    = "demopayer"
 	demoLowOpenID  = "o_demo_low"
@@ -236,8 +257,11 @@ const (
 	demoHighOrder  = "demohigh001"
 )
 
+// demoAccount is the demo payer's registered settlement account, where its funds come from.
+var demoAccount = store.Account{Name: "示例科技有限公司", Number: "6222020200112233445"}
+
 func seedDemo(ctx context.Context, st *store.Store, merchantSecret string) error {
-	if err := st.PutPayer(ctx, store.Payer{ID: demoPayerID, Name: "示例科技有限公司", Secret: merchantSecret}); err != nil {
+	if err := st.PutPayer(ctx, store.Payer{ID: demoPayerID, Name: "示例科技有限公司", Secret: merchantSecret, Account: demoAccount}); err != nil {
 		return err
 	}
 	for _, p := range []struct {
@@ -258,8 +282,14 @@ func seedDemo(ctx context.Context, st *store.Store, merchantSecret string) error
 			MerchantOrderNo: p.merchantNo, ServiceItem: "delivery", Description: "配送服务费", GrossFen: p.gross}); err != nil {
 			return err
 		}
-		if err := st.RecordFunding(ctx, store.Funding{OrderID: p.order, PayerID: demoPayerID, AmountFen: p.gross, Reference: "DEMO-FUNDS-" + p.order}); err != nil {
+		if err := st.RecordFunding(ctx, store.Funding{OrderID: p.order, PayerID: demoPayerID, AmountFen: p.gross, Reference: "DEMO-FUNDS-" + p.order,
+			Remitter: demoAccount, RecordedBy: "dev-seed"}); err != nil {
 			return err
+		}
+		if p.openid == demoLowOpenID {
+			if err := st.MarkFaceVerified(ctx, payee.ID); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

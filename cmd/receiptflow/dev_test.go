@@ -146,13 +146,15 @@ func TestDevCommand(t *testing.T) {
 	if !res.Passed || v.State != workflows.StateAwaitingTransferConfirm || v.Amounts.TaxFen != 4200 {
 		t.Fatalf("confirm: passed=%v %+v", res.Passed, v)
 	}
-	if err := phone.ConfirmTransfer(ctx, v.Payout.OutBillNo, sandbox.PayAccept, "normal"); err != nil {
-		t.Fatal(err)
+	if res, err := phone.ConfirmTransfer(ctx, transferConfirm(v), sandbox.PayAccept, "", "normal"); err != nil || !res.OK() {
+		t.Fatalf("confirm: %+v %v", res, err)
 	}
 	post(t, run.api+"/v1/receipts/"+demoHighOrder+"/transfer/confirmed", token, nil, &v)
 	if v.State != workflows.StatePaid {
 		t.Fatalf("after the payee's confirm: %+v", v)
 	}
+
+	assertDevDoorsClosed(t, run)
 
 	// The low-risk payee's run is left waiting for the confirm; dev stops and starts again.
 	lowToken := login(run, demoLowOpenID)
@@ -169,8 +171,8 @@ func TestDevCommand(t *testing.T) {
 	if v.State != workflows.StateAwaitingTransferConfirm {
 		t.Fatalf("confirm after restart: %+v", v)
 	}
-	if err := (sandbox.Phone{BaseURL: again.sbx}).ConfirmTransfer(ctx, v.Payout.OutBillNo, sandbox.PayAccept, "normal"); err != nil {
-		t.Fatal(err)
+	if res, err := (sandbox.Phone{BaseURL: again.sbx}).ConfirmTransfer(ctx, transferConfirm(v), sandbox.PayAccept, "", "normal"); err != nil || !res.OK() {
+		t.Fatalf("confirm after restart: %+v %v", res, err)
 	}
 	post(t, again.api+"/v1/receipts/"+demoLowOrder+"/transfer/confirmed", lowToken, nil, &v)
 	if v.State != workflows.StatePaid {
@@ -218,5 +220,54 @@ func TestTemporalTLSSettingsAreChecked(t *testing.T) {
 		if _, err := d.dialTemporal(context.Background()); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// assertDevDoorsClosed: in dev, /v1/ops needs the operator token like anywhere else; a cross-site text/plain or
+// form post reaches no handler; a foreign Host (DNS rebinding) is refused; the embedded UI's codec calls, by their
+// origin, need no token — and no other origin's do.
+func assertDevDoorsClosed(t *testing.T, run *devRun) {
+	t.Helper()
+	uiOrigin := regexp.MustCompile(`Temporal Web UI\s+(http://\S+)`).FindStringSubmatch(run.out.String())[1]
+	send := func(path, host, origin, contentType, token, body string) int {
+		req, _ := http.NewRequest(http.MethodPost, run.api+path, strings.NewReader(body))
+		if host != "" {
+			req.Host = host
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		req.Header.Set("Content-Type", contentType)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	funding := "/v1/ops/orders/" + demoLowOrder + "/funding"
+	body := `{"amountFen":4321,"reference":"x","remitter":{"name":"某人","account":"6217000011112222"}}`
+	for _, c := range []struct {
+		name                             string
+		path, host, origin, ctype, token string
+		want                             int
+	}{
+		{"ops without a token", funding, "", "", "application/json", "", http.StatusUnauthorized},
+		{"ops as text/plain from another site", funding, "", "http://evil.example", "text/plain", "", http.StatusUnsupportedMediaType},
+		{"ops from the UI's origin without a token", funding, "", uiOrigin, "application/json", "", http.StatusUnauthorized},
+		{"cancel without a token", "/v1/ops/receipts/" + demoLowOrder + "/cancel", "", "", "application/json", "", http.StatusUnauthorized},
+		{"a foreign Host", funding, "evil.example", "", "application/json", "", http.StatusMisdirectedRequest},
+		{"codec from another site", "/codec/decode", "", "http://evil.example", "application/json", "", http.StatusUnauthorized},
+		{"codec as text/plain", "/codec/decode", "", uiOrigin, "text/plain", "", http.StatusUnsupportedMediaType},
+	} {
+		if got := send(c.path, c.host, c.origin, c.ctype, c.token, body); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+	if got := send("/codec/decode", "", uiOrigin, "application/json", "", `{"payloads":[]}`); got != http.StatusOK {
+		t.Errorf("the embedded UI's codec call: %d", got)
 	}
 }

@@ -26,32 +26,37 @@ receiptflow dev is running (Ctrl-C stops everything; starting again resumes runs
 Demo: payer {{.Payer}}; payee {{.LowOpenID}} (low risk, order {{.LowOrder}}, 1,500 元) and
       payee {{.HighOpenID}} (high risk, order {{.HighOrder}}, 8,000 元: face verification first).
 
-Walkthrough — the high-risk payee's 确认收款 (copy-paste into a shell):
+Walkthrough — the high-risk payee's 确认收款 (copy-paste into a shell; each step prints its answer):
 
+  J='Content-Type: application/json'
   # 1. the phone logs in (the sandbox plays wx.login), then we open a session
-  CODE=$(curl -s -X POST {{.Sandbox}}/sandbox/wx/login -d '{"openid":"{{.HighOpenID}}"}' | sed -E 's/.*"code":"([^"]+)".*/\1/')
-  TOKEN=$(curl -s -X POST {{.API}}/v1/session -d "{\"code\":\"$CODE\"}" | sed -E 's/.*"token":"([^"]+)".*/\1/')
+  CODE=$(curl -s -X POST {{.Sandbox}}/sandbox/wx/login -H "$J" -d '{"openid":"{{.HighOpenID}}"}' | sed -E 's/.*"code":"([^"]+)".*/\1/')
+  TOKEN=$(curl -s -X POST {{.API}}/v1/session -H "$J" -d "{\"code\":\"$CODE\"}" | sed -E 's/.*"token":"([^"]+)".*/\1/')
   AUTH="Authorization: Bearer $TOKEN"
 
-  # 2. tap 确认收款: the run starts; state FACE_REQUIRED, risk HIGH, amounts in fen
+  # 2. tap 确认收款: the run starts; state FACE_REQUIRED, risk HIGH, amounts in fen (a paid order shows PAID)
   curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}} -H "$AUTH"; echo
 {{if eq .FaceMode "v1"}}
   # 3. face credential (the seed's apiGetUserIdKey), the phone's scan, then 二次校验 (apiVerifyFace)
-  KEY=$(curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/face/session -H "$AUTH" -d '{"source":1}' | sed -E 's/.*"userIdKey":"([^"]+)".*/\1/')
-  RESULT=$(curl -s -X POST {{.Sandbox}}/sandbox/face/v1/scan -d "{\"userIdKey\":\"$KEY\",\"openid\":\"{{.HighOpenID}}\",\"outcome\":\"pass\"}" | sed -E 's/.*"verifyResult":"([^"]+)".*/\1/')
-  curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/face/result -H "$AUTH" -d "{\"verifyResult\":\"$RESULT\",\"source\":1}"; echo
+  KEY=$(curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/face/session -H "$AUTH" -H "$J" -d '{"source":1}'); echo "$KEY"
+  KEY=$(echo "$KEY" | sed -E 's/.*"userIdKey":"([^"]+)".*/\1/')
+  RESULT=$(curl -s -X POST {{.Sandbox}}/sandbox/face/v1/scan -H "$J" -d "{\"userIdKey\":\"$KEY\",\"openid\":\"{{.HighOpenID}}\",\"outcome\":\"pass\"}" | sed -E 's/.*"verifyResult":"([^"]+)".*/\1/')
+  curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/face/result -H "$AUTH" -H "$J" -d "{\"verifyResult\":\"$RESULT\",\"source\":1}"; echo
 {{else}}
   # 3. face credential (verifyId), the phone's wx.requestFacialVerify, then the server-side query (二次校验)
-  VID=$(curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/face/session -H "$AUTH" | sed -E 's/.*"verifyId":"([^"]+)".*/\1/')
-  curl -s -X POST {{.Sandbox}}/sandbox/face/v2/verify -d "{\"verifyId\":\"$VID\",\"outcome\":\"pass\"}"; echo
-  curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/face/result -H "$AUTH" -d "{\"verifyId\":\"$VID\"}"; echo
+  VID=$(curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/face/session -H "$AUTH"); echo "$VID"
+  VID=$(echo "$VID" | sed -E 's/.*"verifyId":"([^"]+)".*/\1/')
+  curl -s -X POST {{.Sandbox}}/sandbox/face/v2/verify -H "$J" -d "{\"verifyId\":\"$VID\",\"outcome\":\"pass\"}"; echo
+  curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/face/result -H "$AUTH" -H "$J" -d "{\"verifyId\":\"$VID\"}"; echo
 {{end}}
   # 4. 确认收款: 三流合一 again, tax withheld, payout created
-{{- if eq .Payout "wechatpay"}}; the bill waits for the payee's own confirm in WeChat
-  BILL=$(curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/confirm -H "$AUTH" | sed -E 's/.*"outBillNo":"([^"]+)".*/\1/')
+{{- if eq .Payout "wechatpay"}}; the answer's payout.confirm is what the page passes to
+  #    wx.requestMerchantTransfer
+  ANSWER=$(curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/confirm -H "$AUTH"); echo "$ANSWER"
 
-  # 5. the phone's wx.requestMerchantTransfer (accept, reject or expire), WeChat Pay calls back → PAID
-  curl -s -X POST {{.Sandbox}}/sandbox/pay/confirm -d "{\"outBillNo\":\"$BILL\",\"action\":\"accept\"}"; echo
+  # 5. the phone's wx.requestMerchantTransfer with payout.confirm (accept; or decline), WeChat Pay calls back → PAID
+  CONFIRM=$(echo "$ANSWER" | sed -E 's/.*"confirm":(\{[^}]*\}).*/\1/')
+  curl -s -X POST {{.Sandbox}}/sandbox/pay/confirm -H "$J" -d "$(echo "$CONFIRM" | sed 's/}$/,"action":"accept"}/')"; echo
   curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/transfer/confirmed -H "$AUTH"; echo
 {{- else}} → PAID
   curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/confirm -H "$AUTH"; echo
@@ -59,7 +64,7 @@ Walkthrough — the high-risk payee's 确认收款 (copy-paste into a shell):
   curl -s {{.API}}/v1/receipts/{{.HighOrder}} -H "$AUTH"; echo
 
   Then open {{.UI}} to see the run, its history and its search attributes.
-  (Outcomes other than "pass": mismatch_face, mismatch_id, cancel, device, expired, other_openid.)
+  (Face outcomes other than "pass": mismatch_face, mismatch_id, cancel, device, expired, other_openid.)
 `))
 
 func printDevSummary(out io.Writer, cfg config.Config, apiURL, sandboxURL string, srv *devserver.Server, keys devKeys) {

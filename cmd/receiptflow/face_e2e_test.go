@@ -3,8 +3,13 @@ package main
 import (
 	"context"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/receiptflow/receiptflow/activities"
+	"github.com/receiptflow/receiptflow/wechat"
 
 	"github.com/receiptflow/receiptflow/config"
 	"github.com/receiptflow/receiptflow/sandbox"
@@ -39,35 +44,193 @@ func TestFaceV2DeviceCancelIsNotCounted(t *testing.T) {
 	e := newEnv(t, perPayment)
 	order, token := highRiskOpened(e)
 	res := e.faceV2(order, token, sandbox.OutcomeCancel)
-	if res.Passed || res.Outcome != workflows.FaceRetry || res.ErrCode != 90100 || res.AttemptsLeft != 3 || res.ErrMsg != "用户取消人脸识别，无法正常收款" {
+	if res.Passed || res.Outcome != workflows.FaceRetry || res.ErrCode != 90004 || res.AttemptsLeft != 3 || res.ErrMsg != "用户取消人脸识别，无法正常收款" {
 		t.Fatalf("cancel: %+v", res)
+	}
+	if dev := e.faceV2(order, token, sandbox.OutcomeDevice); dev.Outcome != workflows.FaceRetry || dev.ErrCode != 90001 || dev.AttemptsLeft != 3 {
+		t.Fatalf("device: %+v", dev)
 	}
 	if pass := e.passFaceV2(order, token); !pass.Passed {
 		t.Fatalf("pass after cancel: %+v", pass)
 	}
 }
 
-func TestFaceV2ResultOfAnotherUserIsRefused(t *testing.T) {
+// Finding 2 of the face review: payee A submitting payee B's genuine, scanned verifyId on A's own order is
+// refused — and claims nothing, so B still passes with it.
+func TestFaceV2AnotherPayeesResultIsRefusedAndStaysTheirs(t *testing.T) {
 	e := newEnv(t, perPayment)
-	order, token := highRiskOpened(e)
-	res := e.faceV2(order, token, sandbox.OutcomeOtherOpenID)
-	if res.Passed || res.Outcome != workflows.FaceRefused || res.ErrCode == 0 || res.AttemptsLeft != 2 {
-		t.Fatalf("other user's verification: %+v", res)
+	orderA, tokenA := highRiskOpened(e)
+	orderB := e.payee("o_bee", "赵六", "310101195501010088", 200000)
+	tokenB := e.login("o_bee")
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+orderB, tokenB, nil, nil), http.StatusOK)
+	vidB := e.faceCredential(orderB, tokenB)
+	if _, err := e.phone.VerifyV2(context.Background(), vidB, sandbox.OutcomePass); err != nil {
+		t.Fatal(err)
 	}
-	// A verifyId that is not the one this run issued is refused too, before any WeChat call could pass it.
+
+	e.faceCredential(orderA, tokenA)
+	var stolen faceAnswerBody
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+orderA+"/face/result", tokenA, map[string]string{"verifyId": vidB}, &stolen), http.StatusOK)
+	if stolen.Passed || stolen.Outcome != workflows.FaceRefused || stolen.ErrCode != 1 || stolen.IdentifyRet == 0 || stolen.AttemptsLeft != 2 {
+		t.Fatalf("A with B's verifyId: %+v", stolen)
+	}
+	var own faceAnswerBody
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+orderB+"/face/result", tokenB, map[string]string{"verifyId": vidB}, &own), http.StatusOK)
+	if !own.Passed || own.AttemptsLeft != 3 {
+		t.Fatalf("B with B's own verifyId after A's attempt: %+v", own)
+	}
+	auditA, _ := e.deps.store.FaceAttempts(context.Background(), orderA)
+	if len(auditA) != 1 || auditA[0].FailedCheck != "credential" || auditA[0].ResultHash != "" {
+		t.Fatalf("A's audit: %+v", auditA)
+	}
+}
+
+func TestFaceV1AnotherPayeesResultIsRefusedAndStaysTheirs(t *testing.T) {
+	e := newEnv(t, v1PerPayment)
+	orderA, tokenA := highRiskOpened(e)
+	orderB := e.payee("o_bee", "赵六", "310101195501010088", 200000)
+	tokenB := e.login("o_bee")
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+orderB, tokenB, nil, nil), http.StatusOK)
+	scanB, _ := e.phone.ScanV1(context.Background(), e.userIDKey(orderB, tokenB), "o_bee", sandbox.OutcomePass)
+
+	e.userIDKey(orderA, tokenA)
+	stolen := e.submitV1(orderA, tokenA, scanB.VerifyResult)
+	if stolen.Passed || stolen.Outcome != workflows.FaceRefused || stolen.ErrCode != 1 {
+		t.Fatalf("A with B's verifyResult: %+v", stolen)
+	}
+	if own := e.submitV1(orderB, tokenB, scanB.VerifyResult); !own.Passed {
+		t.Fatalf("B with B's own verifyResult after A's attempt: %+v", own)
+	}
+}
+
+// Finding 1 of the face review: a pass belongs to one run. Run 1 passes, its payout fails (the bill expires); the
+// payee taps again and run 2 gets a new credential, and run 1's verifyId does not pass it.
+func TestFaceV2PassOfAnEarlierRunDoesNotPassTheNext(t *testing.T) {
+	e := newEnv(t, wechatPay)
+	order, token := highRiskOpened(e)
+	vid1 := e.faceCredential(order, token)
+	if _, err := e.phone.VerifyV2(context.Background(), vid1, sandbox.OutcomePass); err != nil {
+		t.Fatal(err)
+	}
+	var res faceAnswerBody
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/face/result", token, map[string]string{"verifyId": vid1}, &res), http.StatusOK)
+	var v workflows.View
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &v), http.StatusOK)
+	if !res.Passed || v.State != workflows.StateAwaitingTransferConfirm {
+		t.Fatalf("run 1: %+v / %+v", res, v)
+	}
+	if err := e.phone.ExpireTransfer(context.Background(), v.Payout.OutBillNo, "normal"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitState(order, token, workflows.StateFailed)
+
+	// Run 2. The payee's identity is bound now, but 2,000 元 is still a large payment: face first.
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, &v), http.StatusOK)
+	if v.State != workflows.StateFaceRequired {
+		t.Fatalf("run 2: %+v", v)
+	}
+	vid2 := e.faceCredential(order, token)
+	if vid2 == vid1 {
+		t.Fatal("run 2 was handed run 1's verifyId (out_seq_no repeated)")
+	}
+	var replay faceAnswerBody
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/face/result", token, map[string]string{"verifyId": vid1}, &replay), http.StatusOK)
+	if replay.Passed || replay.Outcome != workflows.FaceRefused || replay.ErrCode == 0 {
+		t.Fatalf("run 1's verifyId in run 2: %+v", replay)
+	}
+	// A fresh scan of run 2's own credential passes.
+	if pass := e.passFaceV2(order, token); !pass.Passed {
+		t.Fatalf("run 2's own scan: %+v", pass)
+	}
+}
+
+func TestFaceV1PassOfAnEarlierRunDoesNotPassTheNextEvenWhenWeChatForgotIt(t *testing.T) {
+	forgot := &forgetfulFace{}
+	e := newEnv(t, func(c *config.Config) { wechatPay(c); c.FaceMode = "v1" }, func(a *activities.Activities) {
+		forgot.FaceAPI = a.WeChat
+		a.WeChat = forgot
+	})
+	order, token := highRiskOpened(e)
+	scan, _ := e.phone.ScanV1(context.Background(), e.userIDKey(order, token), "o_high", sandbox.OutcomePass)
+	if r := e.submitV1(order, token, scan.VerifyResult); !r.Passed {
+		t.Fatalf("run 1: %+v", r)
+	}
+	var v workflows.View
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &v), http.StatusOK)
+	if err := e.phone.ExpireTransfer(context.Background(), v.Payout.OutBillNo, "normal"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitState(order, token, workflows.StateFailed)
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, &v), http.StatusOK)
+	e.userIDKey(order, token)
+	// While WeChat still knows run 1's result: another credential's.
+	if r := e.submitV1(order, token, scan.VerifyResult); r.Passed || r.Outcome != workflows.FaceRefused {
+		t.Fatalf("run 1's result in run 2: %+v", r)
+	}
+	// After WeChat forgot it (a restart, or its hour passed): still nothing.
+	forgot.set(true)
+	e.userIDKey(order, token)
+	if r := e.submitV1(order, token, scan.VerifyResult); r.Passed || r.IdentifyRet == 0 && r.ErrCode == 0 {
+		t.Fatalf("run 1's forgotten result in run 2: %+v", r)
+	}
+}
+
+// forgetfulFace answers getinfo as WeChat does for a verify_result it no longer knows, once told to.
+type forgetfulFace struct {
+	activities.FaceAPI
+	mu     sync.Mutex
+	forgot bool
+}
+
+func (f *forgetfulFace) set(forgot bool) { f.mu.Lock(); f.forgot = forgot; f.mu.Unlock() }
+
+func (f *forgetfulFace) GetInfo(ctx context.Context, verifyResult string) (wechat.FaceInfo, error) {
+	f.mu.Lock()
+	forgot := f.forgot
+	f.mu.Unlock()
+	if forgot {
+		return wechat.FaceInfo{}, &wechat.Error{Op: "getinfo", Code: wechat.CodeVerifyResultBad, Message: "invalid verify_result", Class: wechat.User}
+	}
+	return f.FaceAPI.GetInfo(ctx, verifyResult)
+}
+
+// A result posted after its credential's hour is not used, even when WeChat passed it; it costs no attempt.
+func TestFaceV1LateResultIsRefusedAndCostsNothing(t *testing.T) {
+	clock := &testClock{}
+	e := newEnv(t, v1PerPayment, func(a *activities.Activities) { a.Now = clock.now })
+	order, token := highRiskOpened(e)
+	scan, _ := e.phone.ScanV1(context.Background(), e.userIDKey(order, token), "o_high", sandbox.OutcomePass)
+	clock.advance(61 * time.Minute)
+	late := e.submitV1(order, token, scan.VerifyResult)
+	if late.Passed || late.Outcome != workflows.FaceRetry || late.AttemptsLeft != 3 || late.ErrMsg != "人脸核验已超时，请重新扫脸" {
+		t.Fatalf("late result: %+v", late)
+	}
+}
+
+// testClock is time.Now, moved forward by the test.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *testClock) advance(d time.Duration) { c.mu.Lock(); c.offset += d; c.mu.Unlock() }
+
+func (e *env) faceCredential(order, token string) string {
+	e.t.Helper()
 	var cred struct {
 		VerifyID string `json:"verifyId"`
 	}
 	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/face/session", token, nil, &cred), http.StatusOK)
-	var forged faceAnswerBody
-	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/face/result", token, map[string]string{"verifyId": "vid_made_up"}, &forged), http.StatusOK)
-	if forged.Passed || forged.Outcome != workflows.FaceRefused {
-		t.Fatalf("forged verifyId: %+v", forged)
+	if cred.VerifyID == "" {
+		e.t.Fatal("no verifyId")
 	}
-	audit, _ := e.deps.store.FaceAttempts(context.Background(), order)
-	if len(audit) != 2 || audit[0].FailedCheck != "openid" || audit[1].FailedCheck != "credential" {
-		t.Fatalf("audit: %+v", audit)
-	}
+	return cred.VerifyID
 }
 
 func TestFaceV1ResultBoundToThePayee(t *testing.T) {
@@ -83,8 +246,8 @@ func TestFaceV1ResultBoundToThePayee(t *testing.T) {
 		t.Fatalf("other openid: %+v", res)
 	}
 
-	// A failed scan, then the same result submitted again under a fresh credential: refused as replayed
-	// (errcode 1 is ours: WeChat passed or failed it, we do not accept it).
+	// A failed scan, then the same result submitted again under a fresh credential: refused, it belongs to the
+	// credential before (errcode 1 is ours: WeChat passed or failed it, we do not accept it).
 	key = e.userIDKey(order, token)
 	failed, _ := e.phone.ScanV1(ctx, key, "o_high", sandbox.OutcomeMismatchID)
 	if r := e.submitV1(order, token, failed.VerifyResult); r.IdentifyRet != 10003 || r.Passed {
@@ -95,8 +258,8 @@ func TestFaceV1ResultBoundToThePayee(t *testing.T) {
 	if replayed.Passed || replayed.Outcome != workflows.FaceRefused || replayed.ErrCode != 1 {
 		t.Fatalf("replayed: %+v", replayed)
 	}
-	// Three refusals or failures: manual review.
-	if replayed.AttemptsLeft != 0 || replayed.State != string(workflows.StateManualReview) {
+	// Three refusals or failures: manual review, and the message says so (nothing to retry).
+	if replayed.AttemptsLeft != 0 || replayed.State != string(workflows.StateManualReview) || strings.Contains(replayed.ErrMsg, "请稍后重试") {
 		t.Fatalf("after three failures: %+v", replayed)
 	}
 	audit, _ := e.deps.store.FaceAttempts(ctx, order)
@@ -104,7 +267,7 @@ func TestFaceV1ResultBoundToThePayee(t *testing.T) {
 	for _, a := range audit {
 		checks = append(checks, a.Outcome+":"+a.FailedCheck)
 	}
-	if len(audit) != 3 || audit[2].FailedCheck != "replayed" || audit[0].FailedCheck != "openid" {
+	if len(audit) != 3 || audit[2].FailedCheck != "credential" || audit[0].FailedCheck != "openid" {
 		t.Fatalf("audit: %v", checks)
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/receiptflow/receiptflow/sandbox"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/worker"
+	"github.com/receiptflow/receiptflow/workflows"
 )
 
 var (
@@ -138,7 +139,7 @@ func newEnvWithFaults(t testing.TB, faults sandbox.Faults, configure func(*confi
 	e := &env{t: t, cfg: cfg, deps: d, sb: sb, sbURL: sbSrv.URL, phone: sandbox.Phone{BaseURL: sbSrv.URL}, client: temporalServer.NewClientWithOptions(opts)}
 	e.adjust = adjust
 	e.startWorker()
-	r, err := d.router(e.client, false)
+	r, err := d.router(e.client, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,12 +177,30 @@ func (e *env) startWorker() {
 	e.t.Cleanup(e.worker.Stop)
 }
 
-// payee onboards a payee with a funded order from the shared test payer and returns the order ID.
+// testPayerAccount is the shared test payer's registered settlement account, where its funds come from.
+var testPayerAccount = store.Account{Name: "示例科技有限公司", Number: "6222020200112233445"}
+
+// payee onboards a returning payee — identity registered and bound by an earlier face verification, agreement
+// signed — with an order from the shared test payer, funded from its account, and returns the order ID.
 func (e *env) payee(openid, name, idNumber string, grossFen int64) string {
+	e.t.Helper()
+	order := e.newcomer(openid, name, idNumber, grossFen)
+	p, err := e.deps.store.PayeeByOpenID(context.Background(), openid)
+	if err == nil {
+		err = e.deps.store.MarkFaceVerified(context.Background(), p.ID)
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return order
+}
+
+// newcomer is payee for someone whose typed-in identity no face verification has bound yet.
+func (e *env) newcomer(openid, name, idNumber string, grossFen int64) string {
 	e.t.Helper()
 	ctx := context.Background()
 	st := e.deps.store
-	if err := st.PutPayer(ctx, store.Payer{ID: "payer1", Name: "示例科技有限公司", Secret: "merchant-secret-0123456789"}); err != nil {
+	if err := st.PutPayer(ctx, store.Payer{ID: "payer1", Name: "示例科技有限公司", Secret: "merchant-secret-0123456789", Account: testPayerAccount}); err != nil {
 		e.t.Fatal(err)
 	}
 	p, err := st.VerifyIdentity(ctx, openid, name, idNumber, "")
@@ -196,7 +215,7 @@ func (e *env) payee(openid, name, idNumber string, grossFen int64) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := st.RecordFunding(ctx, store.Funding{OrderID: o.ID, PayerID: "payer1", AmountFen: grossFen, Reference: "bank-" + o.ID}); err != nil {
+	if err := st.RecordFunding(ctx, store.Funding{OrderID: o.ID, PayerID: "payer1", AmountFen: grossFen, Reference: "bank-" + o.ID, Remitter: testPayerAccount}); err != nil {
 		e.t.Fatal(err)
 	}
 	return o.ID
@@ -265,4 +284,23 @@ func (e *env) problem(r response, status int, code string) {
 	if err := json.Unmarshal(r.body, &p); err != nil || r.status != status || p.Code != code || p.Message == "" {
 		e.t.Fatalf("got %d %s, want %d with code %s and a message", r.status, r.body, status, code)
 	}
+}
+
+// transferConfirm is what the page passes to wx.requestMerchantTransfer: the view's payout.confirm.
+func transferConfirm(v workflows.View) sandbox.TransferConfirm {
+	if v.Payout == nil || v.Payout.Confirm == nil {
+		return sandbox.TransferConfirm{}
+	}
+	c := v.Payout.Confirm
+	return sandbox.TransferConfirm{MchID: c.MchID, AppID: c.AppID, Package: c.Package}
+}
+
+// payeeConfirms plays the payee on WeChat's confirm page, with nothing but what the view gave the page.
+func (e *env) payeeConfirms(v workflows.View, action, callback string) sandbox.PhoneResult {
+	e.t.Helper()
+	res, err := e.phone.ConfirmTransfer(context.Background(), transferConfirm(v), action, "", callback)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res
 }

@@ -73,15 +73,15 @@ var historyScenarios = []historyScenario{
 	}},
 	{name: "wechatpay_confirmed_paid", configure: wechatPay, drive: func(e *env) string {
 		order, token, v := e.awaitingTransfer()
-		if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayAccept, "normal"); err != nil {
-			e.t.Fatal(err)
+		if res := e.payeeConfirms(v, sandbox.PayAccept, "normal"); !res.OK() {
+			e.t.Fatalf("confirm: %+v", res)
 		}
 		e.waitState(order, token, workflows.StatePaid)
 		return order
 	}},
 	{name: "wechatpay_rejected_failed", configure: wechatPay, drive: func(e *env) string {
 		order, token, v := e.awaitingTransfer()
-		if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayReject, "normal"); err != nil {
+		if err := e.phone.ExpireTransfer(context.Background(), v.Payout.OutBillNo, "normal"); err != nil {
 			e.t.Fatal(err)
 		}
 		e.waitState(order, token, workflows.StateFailed)
@@ -236,3 +236,5 @@ func (failChannel) Query(_ context.Context, outBillNo string) (workflows.Transfe
 func (failChannel) Cancel(ctx context.Context, outBillNo string) (workflows.TransferStatus, error) {
 	return failChannel{}.Query(ctx, outBillNo)
 }
+
+func (failChannel) ConfirmParams(string, string) *workflows.MerchantTransferParams { return nil }

@@ -64,7 +64,7 @@ type merchantOrderBody struct {
 func TestMerchantOrderOnboardingAndPayout(t *testing.T) {
 	e := newEnv(t, perPayment)
 	ctx := context.Background()
-	if err := e.deps.store.PutPayer(ctx, store.Payer{ID: "payer1", Name: "示例科技有限公司", Secret: testMerchantSecret}); err != nil {
+	if err := e.deps.store.PutPayer(ctx, store.Payer{ID: "payer1", Name: "示例科技有限公司", Secret: testMerchantSecret, Account: testPayerAccount}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
@@ -110,9 +110,12 @@ func TestMerchantOrderOnboardingAndPayout(t *testing.T) {
 	e.problem(e.call(http.MethodPost, "/v1/me/agreements/nopayer", token, nil, nil), http.StatusNotFound, "PAYER_NOT_FOUND")
 	e.must(e.call(http.MethodPost, "/v1/me/agreements/payer1", token, nil, nil), http.StatusOK)
 
-	// Funds arrive (operators reconcile the bank statement), then the payee taps again: a new run, eligible.
-	e.problem(e.call(http.MethodPost, "/v1/ops/orders/"+order+"/funding", "", map[string]any{"amountFen": 500000, "reference": "BANK-1"}, nil), http.StatusUnauthorized, "UNAUTHENTICATED")
-	e.must(e.call(http.MethodPost, "/v1/ops/orders/"+order+"/funding", opToken, map[string]any{"amountFen": 500000, "reference": "BANK-1"}, nil), http.StatusOK)
+	// Funds arrive (operators reconcile the bank statement, remitting account and all), then the payee taps
+	// again: a new run, eligible.
+	funding := map[string]any{"amountFen": 500000, "reference": "BANK-1", "remitter": map[string]string{"name": testPayerAccount.Name, "account": testPayerAccount.Number}}
+	e.problem(e.call(http.MethodPost, "/v1/ops/orders/"+order+"/funding", "", funding, nil), http.StatusUnauthorized, "UNAUTHENTICATED")
+	e.problem(e.call(http.MethodPost, "/v1/ops/orders/"+order+"/funding", opToken, map[string]any{"amountFen": 500000, "reference": "BANK-1"}, nil), http.StatusBadRequest, "BAD_REQUEST")
+	e.must(e.call(http.MethodPost, "/v1/ops/orders/"+order+"/funding", opToken, funding, nil), http.StatusOK)
 	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, &v), http.StatusOK)
 	// 5,000 元 is a large payment: face first.
 	if v.State != workflows.StateFaceRequired {
@@ -216,8 +219,13 @@ func TestComplianceRejectionsEachRule(t *testing.T) {
 	e := newEnv(t, perPayment)
 	ctx := context.Background()
 	st := e.deps.store
-	if err := st.PutPayer(ctx, store.Payer{ID: "payer1", Name: "示例", Secret: testMerchantSecret}); err != nil {
+	if err := st.PutPayer(ctx, store.Payer{ID: "payer1", Name: "示例", Secret: testMerchantSecret, Account: testPayerAccount}); err != nil {
 		t.Fatal(err)
+	}
+	fund := func(order string, fen int64, remitter store.Account) {
+		if err := st.RecordFunding(ctx, store.Funding{OrderID: order, PayerID: "payer1", AmountFen: fen, Reference: "B-" + order, Remitter: remitter}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	newOrder := func(openid string, gross int64) string {
 		o, _, err := st.CreateOrder(ctx, store.NewOrder{PayerID: "payer1", PayeeOpenID: openid, MerchantOrderNo: store.NewID("m"), ServiceItem: "x", GrossFen: gross})
@@ -235,7 +243,7 @@ func TestComplianceRejectionsEachRule(t *testing.T) {
 	// Verified, but no agreement with this payer.
 	p1, _ := st.VerifyIdentity(ctx, "o_noagree", "李四", "110101200001010010", "")
 	o1 := newOrder("o_noagree", 10000)
-	_ = st.RecordFunding(ctx, store.Funding{OrderID: o1, PayerID: "payer1", AmountFen: 10000, Reference: "B1"})
+	fund(o1, 10000, testPayerAccount)
 	if v := tap("o_noagree", o1); v.State != workflows.StateRejected || !onlyReason(v, "AGREEMENT_MISSING") {
 		t.Fatalf("no agreement: %+v", v)
 	}
@@ -243,7 +251,7 @@ func TestComplianceRejectionsEachRule(t *testing.T) {
 	_, _ = st.SignAgreement(ctx, "payer1", p1.ID)
 	_ = st.TerminateAgreement(ctx, "payer1", p1.ID)
 	o2 := newOrder("o_noagree", 10000)
-	_ = st.RecordFunding(ctx, store.Funding{OrderID: o2, PayerID: "payer1", AmountFen: 10000, Reference: "B2"})
+	fund(o2, 10000, testPayerAccount)
 	if v := tap("o_noagree", o2); !onlyReason(v, "AGREEMENT_INACTIVE") {
 		t.Fatalf("terminated agreement: %+v", v)
 	}
@@ -251,7 +259,7 @@ func TestComplianceRejectionsEachRule(t *testing.T) {
 	p3, _ := st.VerifyIdentity(ctx, "o_short", "赵六", "310101195501010088", "")
 	_, _ = st.SignAgreement(ctx, "payer1", p3.ID)
 	o3 := newOrder("o_short", 10000)
-	_ = st.RecordFunding(ctx, store.Funding{OrderID: o3, PayerID: "payer1", AmountFen: 9999, Reference: "B3"})
+	fund(o3, 9999, testPayerAccount)
 	if v := tap("o_short", o3); !onlyReason(v, "FUNDS_INSUFFICIENT") {
 		t.Fatalf("funds short: %+v", v)
 	}
@@ -259,12 +267,18 @@ func TestComplianceRejectionsEachRule(t *testing.T) {
 	if v := tap("o_short", o4); !onlyReason(v, "FUNDS_NOT_ARRIVED") || v.Reasons[0].Message == "" {
 		t.Fatalf("no funds: %+v", v)
 	}
+	// Funds from another account than the payer's registered settlement account: not the contracting payer's.
+	o6 := newOrder("o_short", 10000)
+	fund(o6, 10000, store.Account{Name: "某某贸易有限公司", Number: "6217000011112222"})
+	if v := tap("o_short", o6); !onlyReason(v, "FUNDS_PAYER_MISMATCH") {
+		t.Fatalf("funds from another account: %+v", v)
+	}
 	// Not verified at all.
 	o5 := newOrder("o_anon", 10000)
 	if v := tap("o_anon", o5); !hasReason(v, "PAYEE_NOT_VERIFIED") {
 		t.Fatalf("not verified: %+v", v)
 	}
-	for _, o := range []string{o1, o2, o3, o4, o5} {
+	for _, o := range []string{o1, o2, o3, o4, o5, o6} {
 		if bills, _ := st.TransfersByOrder(ctx, o); len(bills) != 0 {
 			t.Fatalf("rejected order %s paid", o)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,7 +58,8 @@ func TestPayoutWithThePayeesConfirm(t *testing.T) {
 		t.Fatalf("confirm parameters: %+v", c)
 	}
 	bill, ok := e.sb.Pay().Bill(v.Payout.OutBillNo)
-	if !ok || bill.State != "WAIT_USER_CONFIRM" || bill.AmountFen != 136000 || bill.UserName != "" {
+	// The name goes with every bill, so WeChat Pay checks the receiving account is the payee's own.
+	if !ok || bill.State != "WAIT_USER_CONFIRM" || bill.AmountFen != 136000 || bill.UserName != "李四" {
 		t.Fatalf("bill: %+v", bill)
 	}
 	// A second look while waiting keeps the package (WeChat Pay's query does not repeat it).
@@ -66,8 +68,8 @@ func TestPayoutWithThePayeesConfirm(t *testing.T) {
 	if again.Payout.Confirm == nil || again.Payout.Confirm.Package != c.Package {
 		t.Fatalf("view while waiting: %+v", again.Payout)
 	}
-	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayAccept, "duplicate"); err != nil {
-		t.Fatal(err)
+	if res := e.payeeConfirms(v, sandbox.PayAccept, "duplicate"); !res.OK() {
+		t.Fatalf("confirm: %+v", res)
 	}
 	paid := e.waitState(order, token, workflows.StatePaid)
 	if paid.Payout.State != workflows.TransferSuccess {
@@ -87,8 +89,8 @@ func TestLargePayoutSendsTheEncryptedName(t *testing.T) {
 	var v workflows.View
 	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &v), http.StatusOK)
 	bill, _ := e.sb.Pay().Bill(v.Payout.OutBillNo)
-	// Net 1,760 元 is under 2,000 元: no name. Gross was over: this is about the bill's own amount.
-	if bill.AmountFen != 176000 || bill.UserName != "" {
+	// Net 1,760 元 is under 2,000 元, where the name is optional: it is sent anyway, so WeChat Pay checks it.
+	if bill.AmountFen != 176000 || bill.UserName != "王五" {
 		t.Fatalf("bill: %+v", bill)
 	}
 	e2 := newEnv(t, wechatPay)
@@ -104,14 +106,24 @@ func TestLargePayoutSendsTheEncryptedName(t *testing.T) {
 	}
 }
 
-func TestPayeeRejectsTheTransfer(t *testing.T) {
+// WeChat has no "reject": a payee who closes the confirm page leaves the bill waiting, and the page may open it
+// again; only the 24 hours passing closes it (OVERDUE_CLOSE), which fails the run and reverses the tax.
+func TestPayeeDeclinesThenTheBillExpires(t *testing.T) {
 	e := newEnv(t, wechatPay)
 	order, token, v := e.awaitingTransfer()
-	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayReject, "normal"); err != nil {
+	if res := e.payeeConfirms(v, sandbox.PayDecline, "normal"); res.OK() || !strings.HasSuffix(res.ErrMsg, "fail cancel") {
+		t.Fatalf("decline: %+v", res)
+	}
+	var still workflows.View
+	e.must(e.call(http.MethodGet, "/v1/receipts/"+order, token, nil, &still), http.StatusOK)
+	if still.State != workflows.StateAwaitingTransferConfirm || still.Payout.Confirm == nil {
+		t.Fatalf("after the payee closed the page: %+v", still)
+	}
+	if err := e.phone.ExpireTransfer(context.Background(), v.Payout.OutBillNo, "normal"); err != nil {
 		t.Fatal(err)
 	}
 	failed := e.waitState(order, token, workflows.StateFailed)
-	if failed.Reasons[0].Code != "TRANSFER_FAIL" || failed.Reasons[0].Message != "您已拒绝收款，款项已退回" || !failed.Amounts.Reversed {
+	if failed.Reasons[0].Code != "TRANSFER_FAIL" || failed.Reasons[0].Message != "超过24小时未确认收款，款项已退回" || !failed.Amounts.Reversed {
 		t.Fatalf("failed view: %+v", failed)
 	}
 	e.assertTaxNetsToZero(order)
@@ -120,7 +132,7 @@ func TestPayeeRejectsTheTransfer(t *testing.T) {
 func TestTransferExpiresAfter24Hours(t *testing.T) {
 	e := newEnv(t, wechatPay)
 	order, token, v := e.awaitingTransfer()
-	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayExpire, "normal"); err != nil {
+	if err := e.phone.ExpireTransfer(context.Background(), v.Payout.OutBillNo, "normal"); err != nil {
 		t.Fatal(err)
 	}
 	failed := e.waitState(order, token, workflows.StateFailed)
@@ -134,8 +146,8 @@ func TestTransferExpiresAfter24Hours(t *testing.T) {
 	if v.Payout.OutBillNo != order+"T2" {
 		t.Fatalf("retry bill: %+v", v.Payout)
 	}
-	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayAccept, "normal"); err != nil {
-		t.Fatal(err)
+	if res := e.payeeConfirms(v, sandbox.PayAccept, "normal"); !res.OK() {
+		t.Fatalf("confirm: %+v", res)
 	}
 	e.waitState(order, token, workflows.StatePaid)
 	o, _ := e.deps.store.Order(context.Background(), order)
@@ -152,8 +164,8 @@ func TestTransferExpiresAfter24Hours(t *testing.T) {
 func TestLostCallbackIsFoundByQuery(t *testing.T) {
 	e := newEnv(t, func(c *config.Config) { wechatPay(c); c.TransferPollInterval = time.Second })
 	order, token, v := e.awaitingTransfer()
-	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayAccept, "none"); err != nil {
-		t.Fatal(err)
+	if res := e.payeeConfirms(v, sandbox.PayAccept, "none"); !res.OK() {
+		t.Fatalf("confirm: %+v", res)
 	}
 	// No callback and no nudge from the page: the run's own polling finds the outcome.
 	e.waitState(order, token, workflows.StatePaid)
@@ -162,8 +174,8 @@ func TestLostCallbackIsFoundByQuery(t *testing.T) {
 func TestPayeeReturningFromWeChatNudgesTheRun(t *testing.T) {
 	e := newEnv(t, wechatPay) // polling every 30 s at first: only the nudge can be this quick
 	order, token, v := e.awaitingTransfer()
-	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayAccept, "none"); err != nil {
-		t.Fatal(err)
+	if res := e.payeeConfirms(v, sandbox.PayAccept, "none"); !res.OK() {
+		t.Fatalf("confirm: %+v", res)
 	}
 	var after workflows.View
 	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/transfer/confirmed", token, nil, &after), http.StatusOK)
@@ -212,8 +224,8 @@ func TestForgedStaleAndMismatchedCallbacksChangeNothing(t *testing.T) {
 		t.Fatalf("refused callbacks changed something: bill %s, run %s", rec.State, now.State)
 	}
 	// The genuine one, then again later (delayed): harmless repeats.
-	if err := e.phone.ConfirmTransfer(context.Background(), bill.OutBillNo, sandbox.PayAccept, "delayed"); err != nil {
-		t.Fatal(err)
+	if res := e.payeeConfirms(v, sandbox.PayAccept, "delayed"); !res.OK() {
+		t.Fatalf("confirm: %+v", res)
 	}
 	genuine, _ := pay.Notification(resource(bill.AmountFen), time.Now())
 	if got := post(genuine); got != http.StatusNoContent {
@@ -238,8 +250,8 @@ func TestPayerCancelWhileWaitingForThePayee(t *testing.T) {
 	}
 	e.assertTaxNetsToZero(order)
 	// The payee can no longer accept it.
-	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayAccept, "normal"); err == nil {
-		t.Fatal("a cancelled bill was accepted")
+	if res := e.payeeConfirms(v, sandbox.PayAccept, "normal"); res.OK() {
+		t.Fatalf("a cancelled bill was accepted: %+v", res)
 	}
 	_ = token
 }
@@ -266,8 +278,8 @@ func TestWorkerKilledAfterTheBillWasCreatedPaysOnce(t *testing.T) {
 	if e.sb.Pay().Bills() != 1 || v.Payout.OutBillNo != order+"T1" {
 		t.Fatalf("%d bills, view %+v", e.sb.Pay().Bills(), v.Payout)
 	}
-	if err := e.phone.ConfirmTransfer(context.Background(), v.Payout.OutBillNo, sandbox.PayAccept, "normal"); err != nil {
-		t.Fatal(err)
+	if res := e.payeeConfirms(v, sandbox.PayAccept, "normal"); !res.OK() {
+		t.Fatalf("confirm: %+v", res)
 	}
 	e.waitState(order, token, workflows.StatePaid)
 	e.assertPaidOnce(order, 136000, 14000)

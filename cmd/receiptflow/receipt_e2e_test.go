@@ -166,7 +166,8 @@ func TestAnotherPayeeCannotSeeOrActOnAnOrder(t *testing.T) {
 		{http.MethodPost, "/v1/receipts/" + order + "/face/session"},
 		{http.MethodPost, "/v1/receipts/" + order + "/confirm"},
 	} {
-		e.problem(e.call(r.method, r.path, other, nil, nil), http.StatusForbidden, "NOT_YOUR_ORDER")
+		// Answered as an unknown order would be: order IDs cannot be probed.
+		e.problem(e.call(r.method, r.path, other, nil, nil), http.StatusNotFound, "ORDER_NOT_FOUND")
 	}
 	// Nothing was started for the other payee's taps: the owner's run starts fresh and is theirs.
 	var v workflows.View
@@ -174,7 +175,7 @@ func TestAnotherPayeeCannotSeeOrActOnAnOrder(t *testing.T) {
 	if v.State != workflows.StateAwaitingConfirmation {
 		t.Fatalf("owner: %+v", v)
 	}
-	e.problem(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", other, nil, nil), http.StatusForbidden, "NOT_YOUR_ORDER")
+	e.problem(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", other, nil, nil), http.StatusNotFound, "ORDER_NOT_FOUND")
 	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", owner, nil, &v), http.StatusOK)
 	if v.State != workflows.StatePaid {
 		t.Fatalf("owner confirm: %+v", v)

@@ -1,0 +1,114 @@
+package sandbox
+
+import (
+	"net/http"
+	"time"
+)
+
+// What the payee does on WeChat's confirm page (wx.requestMerchantTransfer), as the phone endpoint accepts it.
+const (
+	PayAccept     = "accept"      // confirms: the transfer succeeds (SUCCESS)
+	PayAcceptSlow = "accept_slow" // confirms, and WeChat Pay takes a while: TRANSFERING, SUCCESS two seconds later
+	PayDecline    = "decline"     // closes the page without confirming: "fail cancel", the bill keeps waiting
+	PayFail       = "fail"        // confirms, and the transfer fails for reason (an official fail_reason code)
+)
+
+// phoneConfirm plays wx.requestMerchantTransfer({mchId, appId, package}): like WeChat, it knows the bill only by
+// the package the create answered with, so a payee (or a test) without it cannot confirm anything. Then it plays
+// WeChat Pay's callback, delivered as asked (normal, none, duplicate, delayed).
+func (p *Pay) phoneConfirm(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		MchID    string `json:"mchId"`
+		AppID    string `json:"appId"`
+		Package  string `json:"package"`
+		Action   string `json:"action"`
+		Reason   string `json:"reason"`
+		Callback string `json:"callback"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Callback == "" {
+		req.Callback = callbackNormal
+	}
+	switch {
+	case req.Action != PayAccept && req.Action != PayAcceptSlow && req.Action != PayDecline && req.Action != PayFail:
+		phoneFail(w, "requestMerchantTransfer:fail action must be accept, accept_slow, decline or fail")
+		return
+	case req.Action == PayFail && !billNoPattern.MatchString(req.Reason):
+		phoneFail(w, "requestMerchantTransfer:fail a fail needs an official fail_reason code")
+		return
+	case !validDelivery(req.Callback):
+		phoneFail(w, "requestMerchantTransfer:fail callback must be normal, none, duplicate or delayed")
+		return
+	case req.MchID != p.opts.MchID || (p.opts.AppID != "" && req.AppID != p.opts.AppID):
+		writeJSON(w, map[string]any{"errMsg": "requestMerchantTransfer:fail mchId or appId does not match"})
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b *payBill
+	for _, c := range p.bills {
+		if req.Package != "" && c.PackageInfo == req.Package {
+			b = c
+			break
+		}
+	}
+	if b == nil || b.State != "WAIT_USER_CONFIRM" {
+		writeJSON(w, map[string]any{"errMsg": "requestMerchantTransfer:fail invalid package"})
+		return
+	}
+	switch req.Action {
+	case PayDecline:
+		writeJSON(w, map[string]any{"errMsg": "requestMerchantTransfer:fail cancel"})
+		return
+	case PayAccept:
+		p.finish(b, "SUCCESS", "", req.Callback)
+	case PayAcceptSlow:
+		p.finish(b, "TRANSFERING", "", req.Callback)
+		p.wg.Add(1)
+		time.AfterFunc(2*time.Second, func() {
+			defer p.wg.Done()
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if b.State == "TRANSFERING" {
+				p.finish(b, "SUCCESS", "", req.Callback)
+			}
+		})
+	case PayFail:
+		p.finish(b, "FAIL", req.Reason, req.Callback)
+	}
+	writeJSON(w, map[string]any{"errMsg": "requestMerchantTransfer:ok", "state": b.State})
+}
+
+// expire plays 24 hours passing without the payee's confirm: WeChat Pay closes the bill (FAIL, OVERDUE_CLOSE) and
+// the money returns to the merchant.
+func (p *Pay) expire(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		OutBillNo string `json:"outBillNo"`
+		Callback  string `json:"callback"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Callback == "" {
+		req.Callback = callbackNormal
+	}
+	if !validDelivery(req.Callback) {
+		phoneFail(w, "callback must be normal, none, duplicate or delayed")
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b, ok := p.bills[req.OutBillNo]
+	if !ok || b.State != "WAIT_USER_CONFIRM" {
+		phoneFail(w, "no bill waiting for the payee with that out_bill_no")
+		return
+	}
+	p.finish(b, "FAIL", "OVERDUE_CLOSE", req.Callback)
+	writeJSON(w, map[string]any{"state": b.State, "failReason": b.FailReason})
+}
+
+func validDelivery(d string) bool {
+	return d == callbackNormal || d == callbackNone || d == callbackDuplicate || d == callbackDelayed
+}
