@@ -76,7 +76,8 @@ func TestCreateQueryCancel(t *testing.T) {
 	if err != nil || again.TransferBillNo != b.TransferBillNo {
 		t.Fatalf("same bill again: %+v %v", again, err)
 	}
-	if _, err := w.client.Create(ctx, wechatpay.BillRequest{OutBillNo: "ord1T1", OpenID: "o_a", AmountFen: 300001, UserName: "王五"}); !errors.Is(err, wechatpay.ErrRejected) {
+	// 「单号已存在但信息不一致」: INVALID_REQUEST, which does not say whether a bill exists — only a query does.
+	if _, err := w.client.Create(ctx, wechatpay.BillRequest{OutBillNo: "ord1T1", OpenID: "o_a", AmountFen: 300001, UserName: "王五"}); !errors.Is(err, wechatpay.ErrInvalidRequest) || errors.Is(err, wechatpay.ErrRejected) {
 		t.Fatalf("same out_bill_no, other amount: %v", err)
 	}
 	q, found, err := w.client.Query(ctx, "ord1T1")
@@ -90,7 +91,7 @@ func TestCreateQueryCancel(t *testing.T) {
 	if err != nil || c.State != wechatpay.StateCanceling {
 		t.Fatalf("cancel: %+v %v", c, err)
 	}
-	if _, err := w.client.Cancel(ctx, "ord1T1"); !errors.Is(err, wechatpay.ErrRejected) {
+	if _, err := w.client.Cancel(ctx, "ord1T1"); !errors.Is(err, wechatpay.ErrInvalidRequest) {
 		t.Fatalf("cancelling a cancelled bill: %v", err)
 	}
 }
