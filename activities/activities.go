@@ -104,13 +104,13 @@ func (a *Activities) now() time.Time {
 }
 
 // FinishOrder records the end of a run on the order, for merchants and the payee's list.
-func (a *Activities) FinishOrder(ctx context.Context, in workflows.FinishInput) error {
+func (a *Activities) FinishOrder(ctx context.Context, in workflows.FinishInput) (workflows.Done, error) {
 	state := map[workflows.State]string{
 		workflows.StatePaid: store.OrderPaid, workflows.StateCancelled: store.OrderCancelled, workflows.StateFailed: store.OrderFailed,
 		workflows.StateRejected: store.OrderRejected, workflows.StateExpired: store.OrderExpired,
 	}[in.State]
 	if state == "" {
-		return temporal.NewNonRetryableApplicationError("not a final state: "+string(in.State), "BadInput", nil)
+		return workflows.Done{}, temporal.NewNonRetryableApplicationError("not a final state: "+string(in.State), "BadInput", nil)
 	}
 	err := a.Orders.SetOrderState(ctx, in.OrderID, state, in.Reason)
 	if err == nil {
@@ -124,9 +124,9 @@ func (a *Activities) FinishOrder(ctx context.Context, in workflows.FinishInput) 
 	if errors.Is(err, store.ErrConflict) {
 		// The order was closed elsewhere (cancelled by the payer, say): the order's record wins, nothing to retry.
 		activity.GetLogger(ctx).Warn("order already closed", "orderId", in.OrderID, "runState", in.State, "error", err)
-		return nil
+		return workflows.Done{}, nil
 	}
-	return classify(err)
+	return workflows.Done{}, classify(err)
 }
 
 // classify turns dependency errors into Temporal errors: business failures are non-retryable with a type the

@@ -30,7 +30,7 @@ func (a *Activities) CheckEligibility(ctx context.Context, in workflows.Eligibil
 	if err != nil {
 		return workflows.Eligibility{}, classify(err)
 	}
-	out := workflows.Eligibility{PayerID: o.PayerID, PayeeID: o.PayeeID, FaceMode: a.Config.FaceMode,
+	out := workflows.Eligibility{PayerID: o.PayerID, PayeeID: o.PayeeID, MerchantOrderNo: o.MerchantOrderNo, FaceMode: a.Config.FaceMode,
 		Amounts: workflows.Amounts{GrossFen: o.GrossFen, NetFen: o.GrossFen, TaxMethod: string(a.Config.TaxMethod)},
 		Risk:    workflows.Risk{Level: string(risk.Low), Rules: []string{}}}
 	if o.PayeeOpenID != in.OpenID {

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/wechatpay"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
@@ -24,7 +25,7 @@ func (l LedgerPayout) Create(ctx context.Context, req TransferRequest) (workflow
 	if req.AmountFen <= 0 || req.OpenID == "" {
 		return workflows.TransferStatus{}, ErrTransferRejected
 	}
-	return workflows.TransferStatus{OutBillNo: req.OutBillNo, TransferBillNo: "ledger-" + req.OutBillNo, State: workflows.TransferSuccess}, nil
+	return workflows.TransferStatus{OutBillNo: req.OutBillNo, TransferBillNo: "ledger-" + req.OutBillNo, State: wechatpay.StateSuccess, AmountFen: req.AmountFen}, nil
 }
 
 // Query implements Payout from the recorded bill.
@@ -36,7 +37,7 @@ func (l LedgerPayout) Query(ctx context.Context, outBillNo string) (workflows.Tr
 	if err != nil {
 		return workflows.TransferStatus{}, err
 	}
-	return workflows.TransferStatus{OutBillNo: t.OutBillNo, TransferBillNo: t.TransferBillNo, State: t.State, FailReason: t.FailReason}, nil
+	return workflows.TransferStatus{OutBillNo: t.OutBillNo, TransferBillNo: t.TransferBillNo, State: t.State, FailReason: t.FailReason, AmountFen: t.AmountFen}, nil
 }
 
 // ConfirmParams implements Payout: ledger bills need no confirm.

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/receiptflow/receiptflow/compliance"
 	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/wechatpay"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
@@ -119,7 +121,7 @@ func (a *Activities) nextAttempt(ctx context.Context, orderID string) (int, erro
 		return 1, nil
 	}
 	last := bills[len(bills)-1]
-	if last.State == store.TransferFail || last.State == store.TransferCancelled {
+	if last.State == wechatpay.StateFail || last.State == wechatpay.StateCancelled {
 		return last.Attempt + 1, nil
 	}
 	return last.Attempt, nil
@@ -137,7 +139,7 @@ func (a *Activities) CreateTransfer(ctx context.Context, in workflows.TransferIn
 		}
 		return workflows.TransferStatus{}, classify(err)
 	}
-	if store.FinalTransferState(rec.State) {
+	if wechatpay.Final(rec.State) {
 		return a.statusOf(rec), nil
 	}
 	if !created || activity.GetInfo(ctx).Attempt > 1 {
@@ -194,12 +196,43 @@ func (a *Activities) CancelTransfer(ctx context.Context, in workflows.TransferIn
 }
 
 // ReverseTax cancels the withholding of an order whose payout did not happen.
-func (a *Activities) ReverseTax(ctx context.Context, in workflows.TransferInput) error {
+func (a *Activities) ReverseTax(ctx context.Context, in workflows.TransferInput) (workflows.TaxReversal, error) {
 	_, reversed, err := a.Ledger.ReverseTax(ctx, in.OrderID, in.Reason)
 	if err == nil && reversed {
 		activity.GetLogger(ctx).Info("tax reversed", "orderId", in.OrderID, "reason", in.Reason)
 	}
-	return classify(err)
+	return workflows.TaxReversal{Reversed: reversed}, classify(err)
+}
+
+// AwaitTransfer looks at a bill once and returns when it has moved on from in.Since. Otherwise it fails with a
+// benign "still waiting" error and says when to look next, so the server — not the workflow's history — schedules
+// the looks of a wait that may last the bill's 24 hours: the UI shows them as the pending activity's attempts.
+// The first attempt, right after the bill was seen in that state, only schedules the next.
+func (a *Activities) AwaitTransfer(ctx context.Context, in workflows.TransferInput) (workflows.TransferStatus, error) {
+	attempt := activity.GetInfo(ctx).Attempt
+	if attempt > 1 {
+		st, err := a.QueryTransfer(ctx, in)
+		if err != nil {
+			return workflows.TransferStatus{}, err
+		}
+		if st.State != in.Since {
+			return st, nil
+		}
+	}
+	return workflows.TransferStatus{}, temporal.NewApplicationErrorWithOptions("bill "+in.OutBillNo+" still "+in.Since, workflows.ErrTypeBillPending,
+		temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign, NextRetryDelay: nextLook(attempt, in.MaxLookInterval)})
+}
+
+// nextLook is the wait before the next look at a pending bill: 30 s, doubling, at most max (10 minutes when unset).
+func nextLook(attempt int32, maxInterval time.Duration) time.Duration {
+	if maxInterval <= 0 {
+		maxInterval = 10 * time.Minute
+	}
+	d := 30 * time.Second
+	for i := int32(1); i < attempt && d < maxInterval; i++ {
+		d *= 2
+	}
+	return min(d, maxInterval)
 }
 
 // record stores what the channel said and returns the status the workflow follows. A bill the payee must still
@@ -223,18 +256,22 @@ func (a *Activities) record(ctx context.Context, st workflows.TransferStatus) (w
 	if st.Confirm == nil {
 		st.Confirm = a.confirmParams(rec)
 	}
+	if st.AmountFen == 0 {
+		st.AmountFen = rec.AmountFen
+	}
 	return st, nil
 }
 
 // statusOf is a recorded bill as the workflow follows it.
 func (a *Activities) statusOf(t store.Transfer) workflows.TransferStatus {
-	return workflows.TransferStatus{OutBillNo: t.OutBillNo, TransferBillNo: t.TransferBillNo, State: t.State, FailReason: t.FailReason, Confirm: a.confirmParams(t)}
+	return workflows.TransferStatus{OutBillNo: t.OutBillNo, TransferBillNo: t.TransferBillNo, State: t.State, FailReason: t.FailReason,
+		AmountFen: t.AmountFen, Confirm: a.confirmParams(t)}
 }
 
 // confirmParams are the payee's confirm parameters of a recorded bill, while it can still be (re)opened: waiting for
 // the payee, or transferring after their confirm.
 func (a *Activities) confirmParams(t store.Transfer) *workflows.MerchantTransferParams {
-	if t.PackageInfo == "" || (t.State != workflows.TransferWaitUserConfirm && t.State != workflows.TransferTransfering) {
+	if t.PackageInfo == "" || (t.State != wechatpay.StateWaitUserConfirm && t.State != wechatpay.StateTransfering) {
 		return nil
 	}
 	return a.Payout.ConfirmParams(t.PackageInfo, t.OpenID)

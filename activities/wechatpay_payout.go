@@ -74,7 +74,7 @@ func (p WeChatPayPayout) Cancel(ctx context.Context, outBillNo string) (workflow
 }
 
 func (p WeChatPayPayout) status(b wechatpay.Bill) workflows.TransferStatus {
-	return workflows.TransferStatus{OutBillNo: b.OutBillNo, TransferBillNo: b.TransferBillNo, State: b.State, FailReason: b.FailReason}
+	return workflows.TransferStatus{OutBillNo: b.OutBillNo, TransferBillNo: b.TransferBillNo, State: b.State, FailReason: b.FailReason, AmountFen: b.AmountFen}
 }
 
 // payError maps the client's error classes onto the port's: a rejected request must not be retried as is.

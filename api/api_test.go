@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/receiptflow/receiptflow/store"
@@ -85,7 +88,9 @@ func TestFromErrorNeverBlamesTheCallerForOurTrouble(t *testing.T) {
 		status int
 	}{
 		{temporal.NewApplicationError("x", workflows.RejectWrongState), http.StatusConflict},
-		{temporal.NewApplicationError("x", workflows.RejectNotYours), http.StatusForbidden},
+		{temporal.NewApplicationError("x", workflows.RejectNotYours), http.StatusNotFound},
+		{temporal.NewApplicationError("x", workflows.RejectUnauthenticated), http.StatusUnauthorized},
+		{client.NewWorkflowUpdateServiceTimeoutOrCanceledError(serviceerror.NewDeadlineExceeded("poll")), http.StatusServiceUnavailable},
 		{temporal.NewApplicationError("x", workflows.RejectBadRequest), http.StatusBadRequest},
 		{temporal.NewNonRetryableApplicationError("x", workflows.ErrTypeFaceUnusable, nil, 84006), http.StatusBadGateway},
 		{temporal.NewApplicationError("x", "WeChatTransient"), http.StatusServiceUnavailable},
@@ -156,7 +161,7 @@ func TestCodecIsNotHeldToThePayeeBodyLimit(t *testing.T) {
 		}
 		got = len(b)
 	})
-	r, err := New(Deps{Temporal: stubTemporal{}, Store: stubStore{}, Login: stubLogin{}, Sessions: sessions, Codec: codec})
+	r, err := New(Deps{Temporal: stubTemporal{}, Store: stubStore{}, Login: stubLogin{}, Sessions: sessions, Proofs: testProofs(), Codec: codec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +184,7 @@ func TestCodecIsNotHeldToThePayeeBodyLimit(t *testing.T) {
 // A cross-site form or text/plain post never reaches a handler; neither does a request for a foreign Host.
 func TestRequestsOnlyAsJSONAndOnlyForOurHost(t *testing.T) {
 	sessions, _ := NewSessions([]byte("0123456789abcdef0123456789abcdef"), 0)
-	r, err := New(Deps{Temporal: stubTemporal{}, Store: stubStore{}, Login: stubLogin{}, Sessions: sessions,
+	r, err := New(Deps{Temporal: stubTemporal{}, Store: stubStore{}, Login: stubLogin{}, Sessions: sessions, Proofs: testProofs(),
 		AllowedHosts: LocalHosts("127.0.0.1", "8080")})
 	if err != nil {
 		t.Fatal(err)
@@ -209,5 +214,21 @@ func TestRequestsOnlyAsJSONAndOnlyForOurHost(t *testing.T) {
 		if rec := send(host, "application/json; charset=utf-8", `{}`); rec.Code != http.StatusUnauthorized {
 			t.Errorf("Host %s: %d, want 401", host, rec.Code)
 		}
+	}
+}
+
+// However the SDK reports that an update outlived the request's wait, the answer is 202 with the view, not 503.
+func TestStillRunningRecognisesEveryTimeoutShape(t *testing.T) {
+	for _, err := range []error{
+		client.NewWorkflowUpdateServiceTimeoutOrCanceledError(serviceerror.NewDeadlineExceeded("poll")),
+		serviceerror.NewDeadlineExceeded("grpc deadline"),
+		fmt.Errorf("waiting: %w", context.DeadlineExceeded),
+	} {
+		if !stillRunning(err) {
+			t.Errorf("%T %v not recognised", err, err)
+		}
+	}
+	if stillRunning(errors.New("connection refused")) || stillRunning(serviceerror.NewNotFound("x")) {
+		t.Error("other errors taken for a running update")
 	}
 }

@@ -37,7 +37,6 @@ var (
 	errBadJSON       = problem(http.StatusBadRequest, "BAD_JSON", "请求格式错误（request body is not valid JSON）")
 	errUnauthorized  = problem(http.StatusUnauthorized, "UNAUTHENTICATED", "请先登录（a session token is required: POST /v1/session）")
 	errExpired       = problem(http.StatusUnauthorized, "SESSION_EXPIRED", "登录已过期，请重新登录")
-	errNotYours      = problem(http.StatusForbidden, "NOT_YOUR_ORDER", "本笔款项不属于当前微信账号")
 	errOrderNotFound = problem(http.StatusNotFound, "ORDER_NOT_FOUND", "订单不存在")
 	errNotStarted    = problem(http.StatusNotFound, "RECEIPT_NOT_STARTED", "请先点击确认收款（POST /v1/receipts/{orderId}）")
 	errUnavailable   = problem(http.StatusServiceUnavailable, "UNAVAILABLE", "服务暂时不可用，请稍后重试")
@@ -63,7 +62,9 @@ func fromError(err error) *Problem {
 		case workflows.RejectWrongState:
 			return problem(http.StatusConflict, "WRONG_STATE", ae.Message())
 		case workflows.RejectNotYours:
-			return errNotYours
+			return errOrderNotFound // to a payee, another's order is as good as unknown
+		case workflows.RejectUnauthenticated:
+			return problem(http.StatusUnauthorized, "UNAUTHENTICATED", ae.Message())
 		case workflows.RejectBadRequest:
 			return problem(http.StatusBadRequest, "BAD_REQUEST", ae.Message())
 		case workflows.ErrTypeNotFound:

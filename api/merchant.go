@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/wechatpay"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
@@ -216,41 +217,71 @@ func (h *handlers) cancelMerchantOrder(c *gin.Context) {
 	if !bind(c, &req) {
 		return
 	}
-	now, view, p := h.cancelOrder(c, o, o.PayerID, req.Reason)
+	now, view, status, p := h.cancelOrder(c, o, workflows.RolePayer, o.PayerID, req.Reason)
 	if p != nil {
 		abort(c, p)
 		return
 	}
-	c.JSON(http.StatusOK, merchantOrder{Order: now, PayeeOpenID: o.PayeeOpenID, Receipt: view})
+	c.JSON(status, merchantOrder{Order: now, PayeeOpenID: o.PayeeOpenID, Receipt: view})
 }
 
-// cancelOrder stops the order's run when one is going, else closes the order itself unless it is paid. It answers
-// the order as it now stands and the run's last view, when there is a run.
-func (h *handlers) cancelOrder(c *gin.Context, o store.Order, by, reason string) (store.Order, *workflows.View, *Problem) {
+// cancelOrder stops the order's run when one is going (the run decides what it still can: at once before the money
+// moves, the bill while the payee has not confirmed it, nothing once they have), else closes the order itself
+// unless it is paid or a bill of it is still open. It answers the order as it stands, the run's view, and 200 —
+// or 202 when the cancel waits on a bill in flight (the view shows it pending and what it waits for).
+func (h *handlers) cancelOrder(c *gin.Context, o store.Order, role, by, reason string) (store.Order, *workflows.View, int, *Problem) {
 	if err := store.CheckText("reason", reason, 0, 200); err != nil {
-		return o, nil, fromError(err)
+		return o, nil, 0, fromError(err)
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
 	defer cancel()
 	var view workflows.View
-	err := h.update(c, ctx, o.ID, workflows.UpdateCancel, workflows.CancelRequest{By: by, Reason: reason}, &view)
+	id := updateID(c, workflows.UpdateCancel)
+	req := workflows.CancelRequest{Role: role, By: by, Reason: reason, Proof: h.prove(role, by, o.ID, workflows.UpdateCancel, id)}
+	err := h.update(ctx, o.ID, workflows.UpdateCancel, id, req, &view)
 	var notFound *serviceerror.NotFound
 	switch {
 	case err == nil:
-		return h.reload(ctx, o), &view, nil
+		return h.reload(ctx, o), &view, http.StatusOK, nil
+	case stillRunning(err):
+		qctx, qcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer qcancel()
+		if v, qerr := h.queryView(qctx, o.ID); qerr == nil {
+			return h.reload(qctx, o), &v, http.StatusAccepted, nil
+		}
 	case errors.As(err, &notFound):
 		// No run going: never started, or ended — perhaps just now by this very cancel, whose answer was lost with
 		// a workflow task the server retried.
+		if open, err := h.openBill(ctx, o.ID); err != nil || open != "" {
+			if err != nil {
+				return o, nil, 0, errUnavailable
+			}
+			return o, nil, 0, problem(http.StatusConflict, "BILL_OPEN", "转账单 "+open+" 尚未结束：待其结果确定后再取消 (a bill of the order is still open)")
+		}
 		if err := h.Store.SetOrderState(ctx, o.ID, store.OrderCancelled, "CANCELLED: "+reason); err != nil {
-			return o, nil, problem(http.StatusConflict, "ORDER_CLOSED", "the order is "+h.reload(ctx, o).State+" and can no longer be cancelled")
+			return o, nil, 0, problem(http.StatusConflict, "ORDER_CLOSED", "the order is "+h.reload(ctx, o).State+" and can no longer be cancelled")
 		}
 		if v, err := h.queryView(ctx, o.ID); err == nil {
-			return h.reload(ctx, o), &v, nil
+			return h.reload(ctx, o), &v, http.StatusOK, nil
 		}
-		return h.reload(ctx, o), nil, nil
+		return h.reload(ctx, o), nil, http.StatusOK, nil
 	}
 	h.Logger.Warn("cancel failed", "requestId", c.GetString("requestId"), "orderId", o.ID, "error", err)
-	return o, nil, fromError(err)
+	return o, nil, 0, fromError(err)
+}
+
+// openBill is the out_bill_no of an order's bill that has not ended, or "".
+func (h *handlers) openBill(ctx context.Context, orderID string) (string, error) {
+	bills, err := h.Store.TransfersByOrder(ctx, orderID)
+	if err != nil {
+		return "", err
+	}
+	for _, b := range bills {
+		if !wechatpay.Final(b.State) {
+			return b.OutBillNo, nil
+		}
+	}
+	return "", nil
 }
 
 func (h *handlers) reload(ctx context.Context, o store.Order) store.Order {

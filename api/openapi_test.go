@@ -9,12 +9,24 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/receiptflow/receiptflow/keyring"
+	"github.com/receiptflow/receiptflow/proof"
 )
 
 //go:embed openapi.yaml
 var openapiSpec []byte
 
 type stubTemporal struct{ Temporal }
+
+func testProofs() *proof.Keys {
+	k, err := proof.Parse(keyring.Generate("t1"))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
 type stubStore struct{ Store }
 type stubLogin struct{ Login }
 type stubNotify struct{ PayNotifications }
@@ -23,7 +35,7 @@ type stubNotify struct{ PayNotifications }
 // that is gone, fails here.
 func TestOpenAPIMatchesTheRouter(t *testing.T) {
 	sessions, _ := NewSessions([]byte("0123456789abcdef0123456789abcdef"), 0)
-	r, err := New(Deps{Temporal: stubTemporal{}, Store: stubStore{}, Login: stubLogin{}, Sessions: sessions, PayNotify: stubNotify{},
+	r, err := New(Deps{Temporal: stubTemporal{}, Store: stubStore{}, Login: stubLogin{}, Sessions: sessions, Proofs: testProofs(), PayNotify: stubNotify{},
 		Codec: http.NotFoundHandler(), MetricsHandler: http.NotFoundHandler()})
 	if err != nil {
 		t.Fatal(err)

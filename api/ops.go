@@ -93,7 +93,14 @@ func (h *handlers) opsReview(c *gin.Context) {
 		abort(c, fromError(err))
 		return
 	}
-	h.updateAndAnswer(c, o.ID, workflows.UpdateReview, workflows.ReviewRequest{OperatorID: c.GetString("operator"), Approve: *req.Approve, Note: req.Note})
+	operator, id := c.GetString("operator"), updateID(c, workflows.UpdateReview)
+	review := workflows.ReviewRequest{OperatorID: operator, Approve: *req.Approve, Note: req.Note,
+		Proof: h.prove(workflows.RoleOperator, operator, o.ID, workflows.UpdateReview, id)}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
+	defer cancel()
+	var view workflows.View
+	err := h.update(ctx, o.ID, workflows.UpdateReview, id, review, &view)
+	h.answerUpdate(c, o.ID, view, err)
 }
 
 // opsCancel stops a run before the payee is paid, or the order when no run is going.
@@ -108,7 +115,7 @@ func (h *handlers) opsCancel(c *gin.Context) {
 	if !bind(c, &req) {
 		return
 	}
-	now, view, p := h.cancelOrder(c, o, "operator:"+c.GetString("operator"), req.Reason)
+	now, view, status, p := h.cancelOrder(c, o, workflows.RoleOperator, c.GetString("operator"), req.Reason)
 	if p != nil {
 		abort(c, p)
 		return
@@ -116,19 +123,7 @@ func (h *handlers) opsCancel(c *gin.Context) {
 	if view == nil {
 		view = storeView(now)
 	}
-	c.JSON(http.StatusOK, view)
-}
-
-// updateAndAnswer sends an update whose result is the view.
-func (h *handlers) updateAndAnswer(c *gin.Context, orderID, name string, arg any) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
-	defer cancel()
-	var view workflows.View
-	if err := h.update(c, ctx, orderID, name, arg, &view); err != nil {
-		abort(c, fromError(err))
-		return
-	}
-	c.JSON(http.StatusOK, view)
+	c.JSON(status, view)
 }
 
 // opsFunding records that the payer's money for an order arrived, as the bank statement shows it: amount, bank

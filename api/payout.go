@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/wechatpay"
@@ -51,7 +53,7 @@ func (h *handlers) transferCallback(c *gin.Context) {
 		return
 	}
 	c.Set("workflowId", workflows.WorkflowID(t.OrderID))
-	if b.AmountFen != t.AmountFen || b.OpenID != t.OpenID || !store.FinalTransferState(b.State) {
+	if b.AmountFen != t.AmountFen || b.OpenID != t.OpenID || !wechatpay.Final(b.State) {
 		h.Logger.Error("wechatpay callback does not match our bill", "outBillNo", b.OutBillNo, "amount", b.AmountFen, "recordedAmount", t.AmountFen,
 			"state", b.State)
 		payFailure(c, http.StatusBadRequest, "does not match the bill")
@@ -66,16 +68,47 @@ func (h *handlers) transferCallback(c *gin.Context) {
 	}
 	err = h.Temporal.SignalWorkflow(ctx, workflows.WorkflowID(t.OrderID), "", workflows.SignalTransferNotice, workflows.TransferNotice{OutBillNo: b.OutBillNo})
 	var notFound *serviceerror.NotFound
-	if err != nil && !errors.As(err, &notFound) {
-		// The periodic query will find the outcome; still ask WeChat Pay to call again.
+	if errors.As(err, &notFound) {
+		// The run is gone (terminated, or ended without this bill's outcome): settle the order from the bill.
+		err = h.settle(ctx, t)
+	}
+	if err != nil {
+		// The run's own looks at the bill will find the outcome; still ask WeChat Pay to call again.
 		payFailure(c, http.StatusServiceUnavailable, "try again")
 		return
 	}
 	c.Status(http.StatusNoContent)
 }
 
+// settle starts (or finds running) the settlement of a bill whose order has no open run, unless the order already
+// ended on it.
+func (h *handlers) settle(ctx context.Context, t store.Transfer) error {
+	o, err := h.Store.Order(ctx, t.OrderID)
+	if err != nil {
+		return err
+	}
+	if store.FinalOrderState(o.State) {
+		return nil
+	}
+	_, err = h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: workflows.SettleWorkflowID(t.OutBillNo), TaskQueue: h.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		StaticSummary:            "结算 settle bill " + t.OutBillNo + " of order " + t.OrderID,
+	}, workflows.SettleWorkflowName, workflows.SettleInput{OrderID: t.OrderID, OutBillNo: t.OutBillNo})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil // settled before: one settlement per bill
+	}
+	if err == nil {
+		h.Logger.Warn("bill settled without its run", "orderId", t.OrderID, "outBillNo", t.OutBillNo)
+	}
+	return err
+}
+
 // transferConfirmed is the mini-program saying the payee came back from WeChat's confirm page: the run looks at
-// its bill now. It answers with the view once the bill moved on, or after a few seconds with the view as it is.
+// its bill now and answers once it took in what it saw. A run that has ended answers its last view; an order whose
+// run is gone while its bill is open is settled from the bill.
 func (h *handlers) transferConfirmed(c *gin.Context) {
 	o, ok := h.ownOrder(c)
 	if !ok {
@@ -83,26 +116,33 @@ func (h *handlers) transferConfirmed(c *gin.Context) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
 	defer cancel()
-	before, err := h.queryView(ctx, o.ID)
-	if err != nil {
-		abort(c, fromError(err))
-		return
-	}
-	if before.Payout == nil || before.State != workflows.StateAwaitingTransferConfirm {
-		c.JSON(http.StatusOK, before)
-		return
-	}
-	if err := h.Temporal.SignalWorkflow(ctx, workflows.WorkflowID(o.ID), "", workflows.SignalTransferNotice, workflows.TransferNotice{OutBillNo: before.Payout.OutBillNo}); err != nil {
-		abort(c, fromError(err))
-		return
-	}
-	deadline := time.Now().Add(3 * time.Second)
-	view := before
-	for time.Now().Before(deadline) && view.State == workflows.StateAwaitingTransferConfirm && view.Payout.State == before.Payout.State {
-		time.Sleep(100 * time.Millisecond)
-		if v, err := h.queryView(ctx, o.ID); err == nil {
-			view = v
+	openid, id := c.GetString("openid"), updateID(c, workflows.UpdateTransferCheck)
+	req := workflows.TransferCheckRequest{OpenID: openid, Proof: h.prove(workflows.RolePayee, openid, o.ID, workflows.UpdateTransferCheck, id)}
+	var view workflows.View
+	err := h.update(ctx, o.ID, workflows.UpdateTransferCheck, id, req, &view)
+	var closed *closedRunError
+	var notFound *serviceerror.NotFound
+	switch {
+	case err == nil:
+		c.JSON(http.StatusOK, view)
+	case errors.As(err, &closed):
+		c.JSON(http.StatusOK, closed.view)
+	case isRejected(err, workflows.RejectWrongState):
+		h.answerView(c, ctx, o)
+	case errors.As(err, &notFound):
+		if open, berr := h.openBill(ctx, o.ID); berr == nil && open != "" {
+			if t, terr := h.Store.Transfer(ctx, open); terr == nil {
+				_ = h.settle(ctx, t)
+			}
 		}
+		h.answerView(c, ctx, h.reload(ctx, o))
+	default:
+		h.answerUpdate(c, o.ID, view, err)
 	}
-	c.JSON(http.StatusOK, view)
+}
+
+// isRejected reports whether the workflow's validator rejected an update with kind.
+func isRejected(err error, kind string) bool {
+	var ae *temporal.ApplicationError
+	return errors.As(err, &ae) && ae.Type() == kind
 }

@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/receiptflow/receiptflow/proof"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/wechat"
 	"github.com/receiptflow/receiptflow/workflows"
@@ -134,15 +137,20 @@ func (h *handlers) openReceipt(c *gin.Context) {
 		TaskQueue:                h.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:            staticSummary(o),
+		StaticDetails:            staticDetails(o),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.SearchOrderID.ValueSet(o.ID), workflows.SearchState.ValueSet(string(workflows.StateChecking)),
-			workflows.SearchPayerID.ValueSet(o.PayerID), workflows.SearchAmountFen.ValueSet(o.GrossFen)),
+			workflows.SearchPayerID.ValueSet(o.PayerID), workflows.SearchAmountFen.ValueSet(o.GrossFen),
+			workflows.SearchMerchantOrderNo.ValueSet(o.MerchantOrderNo), workflows.SearchStateSince.ValueSet(time.Now())),
 	}, workflows.WorkflowName, workflows.Input{OrderID: o.ID, PayeeOpenID: openid, ClientIP: c.ClientIP(), Settings: h.Settings})
+	id := updateID(c, workflows.UpdateOpen)
 	handle, err := h.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,
 		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID: updateID(c, workflows.UpdateOpen), UpdateName: workflows.UpdateOpen,
-			Args: []any{workflows.OpenRequest{OpenID: openid}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+			UpdateID: id, UpdateName: workflows.UpdateOpen,
+			Args:         []any{workflows.OpenRequest{OpenID: openid, Proof: h.prove(workflows.RolePayee, openid, o.ID, workflows.UpdateOpen, id)}},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
 	})
 	var view workflows.View
@@ -197,11 +205,10 @@ func (h *handlers) queryView(ctx context.Context, orderID string) (workflows.Vie
 	return view, err
 }
 
-// update sends a workflow update for the request's order and waits for its outcome. The server aborts an update
-// whose workflow task failed for reasons of its own (a signal landing while the run completes, say) with
+// update sends a workflow update (ID id, see updateID) for an order and waits for its outcome. The server aborts
+// an update whose workflow task failed for reasons of its own (a signal landing while the run completes, say) with
 // WorkflowNotReady: the same update ID is sent again, so it is still applied at most once.
-func (h *handlers) update(c *gin.Context, ctx context.Context, orderID, name string, arg, out any) error {
-	id := updateID(c, name)
+func (h *handlers) update(ctx context.Context, orderID, name, id string, arg, out any) error {
 	for attempt := 1; ; attempt++ {
 		handle, err := h.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 			WorkflowID: workflows.WorkflowID(orderID), UpdateID: id, UpdateName: name,
@@ -264,7 +271,9 @@ func (h *handlers) startFace(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
 	defer cancel()
 	var res workflows.FaceStartResult
-	if err := h.update(c, ctx, o.ID, workflows.UpdateFaceStart, workflows.FaceStartRequest{OpenID: c.GetString("openid")}, &res); err != nil {
+	openid, id := c.GetString("openid"), updateID(c, workflows.UpdateFaceStart)
+	start := workflows.FaceStartRequest{OpenID: openid, Proof: h.prove(workflows.RolePayee, openid, o.ID, workflows.UpdateFaceStart, id)}
+	if err := h.update(ctx, o.ID, workflows.UpdateFaceStart, id, start, &res); err != nil {
 		abort(c, withSeedCode(fromError(err)))
 		return
 	}
@@ -303,7 +312,9 @@ func (h *handlers) submitFace(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
 	defer cancel()
 	var res workflows.FaceSubmitResult
-	if err := h.update(c, ctx, o.ID, workflows.UpdateFaceSubmit, workflows.FaceSubmitRequest{OpenID: c.GetString("openid"), VerifyResult: result}, &res); err != nil {
+	openid, id := c.GetString("openid"), updateID(c, workflows.UpdateFaceSubmit)
+	sub := workflows.FaceSubmitRequest{OpenID: openid, VerifyResult: result, Proof: h.prove(workflows.RolePayee, openid, o.ID, workflows.UpdateFaceSubmit, id)}
+	if err := h.update(ctx, o.ID, workflows.UpdateFaceSubmit, id, sub, &res); err != nil {
 		abort(c, withSeedCode(fromError(err)))
 		return
 	}
@@ -358,11 +369,19 @@ func (h *handlers) confirm(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
 	defer cancel()
 	var view workflows.View
-	err := h.update(c, ctx, o.ID, workflows.UpdateConfirm, workflows.ConfirmRequest{OpenID: c.GetString("openid")}, &view)
-	if errors.Is(err, context.DeadlineExceeded) {
-		qctx, qcancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), h.UpdateWait)
+	openid, id := c.GetString("openid"), updateID(c, workflows.UpdateConfirm)
+	req := workflows.ConfirmRequest{OpenID: openid, Proof: h.prove(workflows.RolePayee, openid, o.ID, workflows.UpdateConfirm, id)}
+	err := h.update(ctx, o.ID, workflows.UpdateConfirm, id, req, &view)
+	h.answerUpdate(c, o.ID, view, err)
+}
+
+// answerUpdate answers an update that returns the view: 200 with its outcome; when the outcome takes longer than
+// the request may wait (a payout in flight), 202 with the view as it stands — the step carries on.
+func (h *handlers) answerUpdate(c *gin.Context, orderID string, view workflows.View, err error) {
+	if stillRunning(err) {
+		qctx, qcancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 2*time.Second)
 		defer qcancel()
-		if v, qerr := h.queryView(qctx, o.ID); qerr == nil {
+		if v, qerr := h.queryView(qctx, orderID); qerr == nil {
 			c.JSON(http.StatusAccepted, v)
 			return
 		}
@@ -372,6 +391,44 @@ func (h *handlers) confirm(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, view)
+}
+
+// stillRunning: the update was accepted but its outcome did not come within the request's wait — however the SDK
+// reports that (its update-timeout error, a gRPC DeadlineExceeded, the context's own deadline).
+func stillRunning(err error) bool {
+	var timeout *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	var deadline *serviceerror.DeadlineExceeded
+	return errors.As(err, &timeout) || errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// prove is the API's word to the worker that it authenticated role/subject for this update of the order.
+func (h *handlers) prove(role, subject, orderID, update, id string) string {
+	return h.Proofs.Sign(proof.Claim{Role: role, Subject: subject, WorkflowID: workflows.WorkflowID(orderID), Update: update, UpdateID: id},
+		time.Now().Add(proofLifetime))
+}
+
+// proofLifetime bounds how long a proof is good for: long enough for the update to reach the worker.
+const proofLifetime = 5 * time.Minute
+
+// staticSummary and staticDetails are what the Web UI shows of a run from its start: the order, the payer and
+// the amount in 元 — never a name, ID number or openid.
+func staticSummary(o store.Order) string {
+	return fmt.Sprintf("确认收款 %s · %s · ¥%s", o.ID, o.PayerID, yuan(o.GrossFen))
+}
+
+func staticDetails(o store.Order) string {
+	return fmt.Sprintf("订单 order: %s\n商户订单号 merchant order: %s\n付款方 payer: %s\n应发 gross: ¥%s\n服务项目 service: %s",
+		o.ID, o.MerchantOrderNo, o.PayerID, yuan(o.GrossFen), o.ServiceItem)
+}
+
+// yuan formats fen as 元 with two decimals: 150000 → 1,500.00.
+func yuan(fen int64) string {
+	whole, cents := fen/100, fen%100
+	s := strconv.FormatInt(whole, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return fmt.Sprintf("%s.%02d", s, cents)
 }
 
 var idempotencyKeyPattern = regexp.MustCompile(`^[0-9A-Za-z._:-]{8,64}$`)

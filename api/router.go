@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/receiptflow/receiptflow/proof"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/wechat"
 	"github.com/receiptflow/receiptflow/workflows"
@@ -31,6 +32,7 @@ type Temporal interface {
 	NewWithStartWorkflowOperation(options client.StartWorkflowOptions, workflow any, args ...any) client.WithStartWorkflowOperation
 	UpdateWithStartWorkflow(ctx context.Context, options client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error)
 	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
+	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
 	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
 	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
 	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
@@ -41,6 +43,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Order(ctx context.Context, id string) (store.Order, error)
 	Transfer(ctx context.Context, outBillNo string) (store.Transfer, error)
+	TransfersByOrder(ctx context.Context, orderID string) ([]store.Transfer, error)
 	UpdateTransfer(ctx context.Context, outBillNo string, u store.TransferUpdate) (store.Transfer, error)
 	OrdersByPayee(ctx context.Context, payeeID string, limit int) ([]store.Order, error)
 	CreateOrder(ctx context.Context, n store.NewOrder) (store.Order, bool, error)
@@ -65,10 +68,12 @@ type Login interface {
 
 // Deps are the API's collaborators and settings.
 type Deps struct {
-	Temporal  Temporal
-	Store     Store
-	Login     Login
-	Sessions  *Sessions
+	Temporal Temporal
+	Store    Store
+	Login    Login
+	Sessions *Sessions
+	// Proofs sign the API's word to the worker that it authenticated whoever an update speaks for.
+	Proofs    *proof.Keys
 	TaskQueue string
 	// Settings are passed to every new run (attempts, deadlines).
 	Settings workflows.Settings
@@ -92,8 +97,8 @@ type Deps struct {
 
 // New builds the router.
 func New(d Deps) (*gin.Engine, error) {
-	if d.Temporal == nil || d.Store == nil || d.Login == nil || d.Sessions == nil {
-		return nil, errors.New("api: temporal, store, login and sessions are required")
+	if d.Temporal == nil || d.Store == nil || d.Login == nil || d.Sessions == nil || d.Proofs == nil {
+		return nil, errors.New("api: temporal, store, login, sessions and proof keys are required")
 	}
 	if d.TaskQueue == "" {
 		d.TaskQueue = workflows.TaskQueue

@@ -14,6 +14,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/receiptflow/receiptflow/keyring"
+	"github.com/receiptflow/receiptflow/proof"
 	"github.com/receiptflow/receiptflow/risk"
 	"github.com/receiptflow/receiptflow/tax"
 	"github.com/receiptflow/receiptflow/wechat"
@@ -55,6 +56,7 @@ type Config struct {
 	PIIKeys        string        `envconfig:"PII_KEYS" desc:"key ring sealing names, ID numbers and merchant secrets at rest: id:base64(32 bytes)[,...]"`
 	LookupKey      string        `envconfig:"LOOKUP_KEY" desc:"base64 key (≥16 bytes) for keyed hashes of ID numbers and face results"`
 	PayloadKeys    string        `envconfig:"PAYLOAD_KEYS" desc:"key ring encrypting Temporal payloads: id:base64(32 bytes)[,...]"`
+	ProofKeys      string        `envconfig:"PROOF_KEYS" desc:"keys (id:base64(≥32 bytes)[,...], the first signs) with which the API vouches to the worker for the payee, payer or operator behind each update; api and worker need the same"`
 	SessionSecret  string        `envconfig:"SESSION_SECRET" desc:"base64 secret (≥32 bytes) signing payee session tokens"`
 	SessionTTL     time.Duration `envconfig:"SESSION_TTL" default:"2h" desc:"payee session lifetime"`
 	OperatorTokens []string      `envconfig:"OPERATOR_TOKENS" desc:"operatorId:token pairs for the ops API and the codec endpoint"`
@@ -129,6 +131,7 @@ type Secrets struct {
 	Lookup    []byte
 	Payload   *keyring.Ring
 	Session   []byte
+	Proofs    *proof.Keys
 	Operators map[string]string // token → operator ID
 }
 
@@ -148,6 +151,9 @@ func (c Config) Secrets() (Secrets, error) {
 	}
 	if s.Session, err = base64.StdEncoding.DecodeString(c.SessionSecret); err != nil || len(s.Session) < 32 {
 		errs = append(errs, errors.New("RECEIPTFLOW_SESSION_SECRET: want at least 32 bytes in standard base64"))
+	}
+	if s.Proofs, err = proof.Parse(c.ProofKeys); err != nil {
+		errs = append(errs, fmt.Errorf("RECEIPTFLOW_PROOF_KEYS: %w", err))
 	}
 	s.Operators = map[string]string{}
 	for _, pair := range c.OperatorTokens {

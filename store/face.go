@@ -8,15 +8,7 @@ import (
 	"time"
 )
 
-// Face attempt outcomes in the audit.
-const (
-	FacePass    = "PASS"    // verified and bound to the payee
-	FaceFail    = "FAIL"    // WeChat says the face or the identity did not match
-	FaceRetry   = "RETRY"   // cancelled, device trouble, late or unfinished: the payee scans again, not counted
-	FaceRefused = "REFUSED" // a result we will not accept: another person's, another credential's, replayed
-)
-
-// FaceAttempt is one audited face verification, without PII.
+// FaceAttempt is one audited face verification, without PII. Outcome is the verdict's (workflows.FacePass…).
 type FaceAttempt struct {
 	OrderID     string
 	PayeeID     string

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/receiptflow/receiptflow/tax"
+	"github.com/receiptflow/receiptflow/workflows"
 )
 
 // Order states as the store records them. The workflow's finer states live in Temporal; the store keeps where
@@ -275,7 +276,7 @@ func (s *Store) Activity(ctx context.Context, payeeID, period string, now time.T
 		return a, err
 	}
 	a.YearIncomeFen = year.Int64
-	err = s.row(ctx, s.db, `SELECT COUNT(*) FROM face_attempts WHERE payee_id = ? AND outcome IN ('FAIL', 'REFUSED') AND created_at >= ?`,
-		payeeID, formatTime(now.Add(-30*24*time.Hour))).Scan(&a.FaceFailures30d)
+	err = s.row(ctx, s.db, `SELECT COUNT(*) FROM face_attempts WHERE payee_id = ? AND outcome IN (?, ?) AND created_at >= ?`,
+		payeeID, workflows.FaceFail, workflows.FaceRefused, formatTime(now.Add(-30*24*time.Hour))).Scan(&a.FaceFailures30d)
 	return a, err
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/receiptflow/receiptflow/pii"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/tax"
+	"github.com/receiptflow/receiptflow/wechatpay"
+	"github.com/receiptflow/receiptflow/workflows"
 )
 
 // postgresEnv names a PostgreSQL server for the same tests (each test gets its own database); .ci/run sets it.
@@ -380,21 +382,21 @@ func TestTransfers(t *testing.T) {
 		if _, _, err := s.PutTransfer(ctx, tr2); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("same bill other amount: %v", err)
 		}
-		if _, err := s.UpdateTransfer(ctx, tr.OutBillNo, store.TransferUpdate{State: store.TransferWaitUserConfirm, PackageInfo: "pkg1"}); err != nil {
+		if _, err := s.UpdateTransfer(ctx, tr.OutBillNo, store.TransferUpdate{State: wechatpay.StateWaitUserConfirm, PackageInfo: "pkg1"}); err != nil {
 			t.Fatal(err)
 		}
 		// A query answers without the package: the one from the create stays.
-		if got, err := s.UpdateTransfer(ctx, tr.OutBillNo, store.TransferUpdate{State: store.TransferWaitUserConfirm}); err != nil || got.PackageInfo != "pkg1" {
+		if got, err := s.UpdateTransfer(ctx, tr.OutBillNo, store.TransferUpdate{State: wechatpay.StateWaitUserConfirm}); err != nil || got.PackageInfo != "pkg1" {
 			t.Fatalf("package lost: %+v %v", got, err)
 		}
-		if _, err := s.UpdateTransfer(ctx, tr.OutBillNo, store.TransferUpdate{State: store.TransferSuccess, TransferBillNo: "wx1"}); err != nil {
+		if _, err := s.UpdateTransfer(ctx, tr.OutBillNo, store.TransferUpdate{State: wechatpay.StateSuccess, TransferBillNo: "wx1"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.UpdateTransfer(ctx, tr.OutBillNo, store.TransferUpdate{State: store.TransferFail}); !errors.Is(err, store.ErrConflict) {
+		if _, err := s.UpdateTransfer(ctx, tr.OutBillNo, store.TransferUpdate{State: wechatpay.StateFail}); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("final bill changed: %v", err)
 		}
 		got, _ := s.Transfer(ctx, tr.OutBillNo)
-		if got.State != store.TransferSuccess || got.TransferBillNo != "wx1" {
+		if got.State != wechatpay.StateSuccess || got.TransferBillNo != "wx1" {
 			t.Fatalf("bill = %+v", got)
 		}
 	})
@@ -423,11 +425,11 @@ func TestFaceCredentialsAndClaimsAreBoundToTheirRun(t *testing.T) {
 			t.Fatalf("numbers %v", numbers)
 		}
 
-		a := store.FaceAttempt{OrderID: o.ID, PayeeID: p.ID, RunID: "run1", Attempt: 1, Mode: "v2", Outcome: store.FacePass, ResultHash: strings.Repeat("ab", 32)}
+		a := store.FaceAttempt{OrderID: o.ID, PayeeID: p.ID, RunID: "run1", Attempt: 1, Mode: "v2", Outcome: workflows.FacePass, ResultHash: strings.Repeat("ab", 32)}
 		if _, err := s.ClaimFaceResult(ctx, a); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.ClaimFaceResult(ctx, a); err != nil || got.Outcome != store.FacePass {
+		if got, err := s.ClaimFaceResult(ctx, a); err != nil || got.Outcome != workflows.FacePass {
 			t.Fatalf("the same run's retried claim: %+v %v", got, err)
 		}
 		// The next run of the same order, same credential sequence number: not its claim.
@@ -441,7 +443,7 @@ func TestFaceCredentialsAndClaimsAreBoundToTheirRun(t *testing.T) {
 		if _, err := s.ClaimFaceResult(ctx, c); !errors.Is(err, store.ErrResultReused) {
 			t.Fatalf("another credential's claim decided this one: %v", err)
 		}
-		if err := s.RecordFaceAttempt(ctx, store.FaceAttempt{OrderID: o.ID, PayeeID: p.ID, RunID: "run2", Attempt: 1, Mode: "v2", Outcome: store.FaceRefused, FailedCheck: "replayed"}, "run2-1-replayed"); err != nil {
+		if err := s.RecordFaceAttempt(ctx, store.FaceAttempt{OrderID: o.ID, PayeeID: p.ID, RunID: "run2", Attempt: 1, Mode: "v2", Outcome: workflows.FaceRefused, FailedCheck: "replayed"}, "run2-1-replayed"); err != nil {
 			t.Fatal(err)
 		}
 		act, err := s.Activity(ctx, p.ID, tax.Period(time.Now()), time.Now())

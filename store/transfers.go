@@ -5,26 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/receiptflow/receiptflow/wechatpay"
 )
 
-// Transfer states, WeChat Pay's names (the sandbox ledger uses the same).
-const (
-	TransferAccepted        = "ACCEPTED"
-	TransferProcessing      = "PROCESSING"
-	TransferWaitUserConfirm = "WAIT_USER_CONFIRM"
-	TransferTransfering     = "TRANSFERING"
-	TransferSuccess         = "SUCCESS"
-	TransferFail            = "FAIL"
-	TransferCanceling       = "CANCELING"
-	TransferCancelled       = "CANCELLED"
-)
-
-// FinalTransferState reports whether a bill can no longer change.
-func FinalTransferState(state string) bool {
-	return state == TransferSuccess || state == TransferFail || state == TransferCancelled
-}
-
-// Transfer is one payout bill.
+// Transfer is one payout bill. Its State is WeChat Pay's (package wechatpay), whatever the channel.
 type Transfer struct {
 	OutBillNo      string
 	OrderID        string
@@ -50,7 +35,7 @@ func (s *Store) PutTransfer(ctx context.Context, t Transfer) (Transfer, bool, er
 	}
 	now := s.stamp()
 	if t.State == "" {
-		t.State = TransferAccepted
+		t.State = wechatpay.StateAccepted
 	}
 	res, err := s.exec(ctx, s.db, `INSERT INTO transfers (out_bill_no, order_id, attempt, payee_id, openid, amount_fen, channel, state, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -90,7 +75,7 @@ func (s *Store) UpdateTransfer(ctx context.Context, outBillNo string, u Transfer
 		updated_at = ?
 		WHERE out_bill_no = ? AND state NOT IN (?, ?, ?)`,
 		u.State, u.TransferBillNo, u.TransferBillNo, u.PackageInfo, u.PackageInfo, u.FailReason, u.FailReason, s.stamp(),
-		outBillNo, TransferSuccess, TransferFail, TransferCancelled)
+		outBillNo, wechatpay.StateSuccess, wechatpay.StateFail, wechatpay.StateCancelled)
 	if err != nil {
 		return Transfer{}, err
 	}

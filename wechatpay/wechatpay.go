@@ -119,17 +119,23 @@ func loadPEM[K any](inline, file string, parse func(string) (K, error)) (K, erro
 func (c *Client) MchID() string { return c.cfg.MchID }
 func (c *Client) AppID() string { return c.cfg.AppID }
 
-// Bill states.
+// A transfer bill's states, as WeChat Pay names them. They are the project's one vocabulary for bills: the store
+// records them, the workflow follows them, and the ledger channel of dev and tests speaks them too.
 const (
 	StateAccepted        = "ACCEPTED"
 	StateProcessing      = "PROCESSING"
-	StateWaitUserConfirm = "WAIT_USER_CONFIRM"
-	StateTransfering     = "TRANSFERING"
+	StateWaitUserConfirm = "WAIT_USER_CONFIRM" // the payee must confirm in WeChat (package_info), within 24 hours
+	StateTransfering     = "TRANSFERING"       // the payee confirmed; WeChat Pay is moving the money
 	StateSuccess         = "SUCCESS"
 	StateFail            = "FAIL"
 	StateCanceling       = "CANCELING"
 	StateCancelled       = "CANCELLED"
 )
+
+// Final reports whether a bill in state can no longer change.
+func Final(state string) bool {
+	return state == StateSuccess || state == StateFail || state == StateCancelled
+}
 
 // Bill is what WeChat Pay says about one transfer.
 type Bill struct {

@@ -1,12 +1,14 @@
 // Package worker builds what runs receipts: the SDK client options (payload encryption, logging, metrics and
-// tracing hooks) shared with the API, and a worker with the workflow and its activities registered.
+// tracing hooks) shared with the API, the check of the API's proofs on updates, and a worker with the workflows
+// and their activities registered.
 package worker
 
 import (
 	"log/slog"
+	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -14,6 +16,7 @@ import (
 	"github.com/receiptflow/receiptflow/activities"
 	"github.com/receiptflow/receiptflow/codec"
 	"github.com/receiptflow/receiptflow/keyring"
+	"github.com/receiptflow/receiptflow/proof"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
@@ -28,20 +31,42 @@ func ClientOptions(hostPort, namespace string, payloadKeys *keyring.Ring, logger
 	}
 }
 
-// Register adds the workflow and every activity to r (a worker or a test environment).
-func Register(r sdkworker.Registry, acts *activities.Activities) {
-	RegisterWorkflow(r)
-	r.RegisterActivityWithOptions(acts, activity.RegisterOptions{SkipInvalidStructFunctions: true})
+// Register adds the workflows and every step's implementation to r (a worker or a test environment). Each step
+// is registered through its typed reference, so an implementation whose signature drifts from the step the
+// workflows call does not compile.
+func Register(r sdkworker.Registry, a *activities.Activities) {
+	RegisterWorkflows(r)
+	workflows.CheckEligibility.Register(r, a.CheckEligibility)
+	workflows.IssueFaceCredential.Register(r, a.IssueFaceCredential)
+	workflows.VerifyFace.Register(r, a.VerifyFace)
+	workflows.PreparePayout.Register(r, a.PreparePayout)
+	workflows.CreateTransfer.Register(r, a.CreateTransfer)
+	workflows.QueryTransfer.Register(r, a.QueryTransfer)
+	workflows.AwaitTransfer.Register(r, a.AwaitTransfer)
+	workflows.CancelTransfer.Register(r, a.CancelTransfer)
+	workflows.ReverseTax.Register(r, a.ReverseTax)
+	workflows.FinishOrder.Register(r, a.FinishOrder)
 }
 
-// RegisterWorkflow adds the workflow under its stable name (a replayer needs only this).
-func RegisterWorkflow(r sdkworker.WorkflowRegistry) {
+// RegisterWorkflows adds the workflows under their stable names (a replayer needs only these).
+func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.ConfirmReceipt, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.SettleBill, workflow.RegisterOptions{Name: workflows.SettleWorkflowName})
+}
+
+// Options are the worker's settings: the API's proofs are checked on every update, and after a restart the
+// runs a dead worker had cached move to another within seconds (the sticky queue's schedule-to-start timeout).
+func Options(proofs *proof.Keys) sdkworker.Options {
+	return sdkworker.Options{
+		Interceptors:                       []interceptor.WorkerInterceptor{NewProofInterceptor(proofs)},
+		StickyScheduleToStartTimeout:       2 * time.Second,
+		MaxConcurrentActivityExecutionSize: 1000,
+	}
 }
 
 // New returns a worker on the receipts task queue; Start or Run it.
-func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
-	Register(w, acts)
+func New(c client.Client, taskQueue string, a *activities.Activities, proofs *proof.Keys) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, Options(proofs))
+	Register(w, a)
 	return w
 }

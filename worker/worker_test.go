@@ -2,37 +2,110 @@ package worker
 
 import (
 	"context"
-	"reflect"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/receiptflow/receiptflow/activities"
+	"github.com/receiptflow/receiptflow/keyring"
+	"github.com/receiptflow/receiptflow/proof"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
-// Every activity the workflow calls by name is a method of activities.Activities, so registration finds it.
-func TestEveryActivityNameIsAMethod(t *testing.T) {
-	names := []string{workflows.ActivityCheckEligibility, workflows.ActivityIssueFaceCredential, workflows.ActivityVerifyFace,
-		workflows.ActivityPreparePayout, workflows.ActivityCreateTransfer, workflows.ActivityQueryTransfer, workflows.ActivityCancelTransfer,
-		workflows.ActivityReverseTax, workflows.ActivityFinishOrder}
-	typ := reflect.TypeOf(&activities.Activities{})
-	for _, n := range names {
-		m, ok := typ.MethodByName(n)
-		if !ok {
-			t.Errorf("activities.Activities has no method %s", n)
-			continue
+// recordingRegistry keeps what Register registers.
+type recordingRegistry struct {
+	sdkworker.Registry
+	activities map[string]bool
+	workflows  map[string]bool
+}
+
+func (r *recordingRegistry) RegisterActivityWithOptions(_ any, o activity.RegisterOptions) {
+	r.activities[o.Name] = true
+}
+func (r *recordingRegistry) RegisterWorkflowWithOptions(_ any, o workflow.RegisterOptions) {
+	r.workflows[o.Name] = true
+}
+
+// The worker registers every step the workflows call and nothing else, under the step's own name (the compiler
+// already holds each implementation's signature to its step).
+func TestRegistrationCoversEveryStep(t *testing.T) {
+	r := &recordingRegistry{activities: map[string]bool{}, workflows: map[string]bool{}}
+	Register(r, &activities.Activities{})
+	if len(r.activities) != len(workflows.Steps) {
+		t.Fatalf("registered %d activities for %d steps: %v", len(r.activities), len(workflows.Steps), r.activities)
+	}
+	for _, s := range workflows.Steps {
+		if !r.activities[s.StepName()] {
+			t.Errorf("step %s is not registered", s.StepName())
 		}
-		if m.Type.NumIn() != 3 || m.Type.In(1) != reflect.TypeOf((*context.Context)(nil)).Elem() {
-			t.Errorf("%s is not func(ctx, input)", n)
+	}
+	if !r.workflows[workflows.WorkflowName] || !r.workflows[workflows.SettleWorkflowName] {
+		t.Fatalf("workflows registered: %v", r.workflows)
+	}
+}
+
+// An update that speaks for a payee, payer or operator is refused before the workflow accepts it unless the API's
+// proof for that very update comes with it.
+func TestUpdatesWithoutTheAPIsProofAreRefused(t *testing.T) {
+	keys, err := proof.Parse(keyring.Generate("p1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetWorkerOptions(sdkworker.Options{Interceptors: Options(keys).Interceptors})
+	confirmed := 0
+	env.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
+		if err := workflow.SetUpdateHandler(ctx, workflows.UpdateConfirm, func(ctx workflow.Context, req workflows.ConfirmRequest) error {
+			confirmed++
+			return nil
+		}); err != nil {
+			return err
 		}
+		return workflow.Await(ctx, func() bool { return confirmed == 1 })
+	}, workflow.RegisterOptions{Name: "Probe"})
+	wfID := "default-test-workflow-id"
+	signed := func(openid, updateID string) workflows.ConfirmRequest {
+		return workflows.ConfirmRequest{OpenID: openid, Proof: keys.Sign(proof.Claim{Role: workflows.RolePayee, Subject: openid, WorkflowID: wfID,
+			Update: workflows.UpdateConfirm, UpdateID: updateID}, env.Now().Add(time.Hour))}
+	}
+	results := map[string]error{}
+	send := func(at time.Duration, updateID string, req workflows.ConfirmRequest) {
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(workflows.UpdateConfirm, updateID, &testsuite.TestUpdateCallback{
+				OnAccept:   func() { results[updateID] = nil },
+				OnReject:   func(err error) { results[updateID] = err },
+				OnComplete: func(any, error) {},
+			}, req)
+		}, at)
+	}
+	send(time.Second, "none", workflows.ConfirmRequest{OpenID: "o_payee"})
+	send(2*time.Second, "forged", workflows.ConfirmRequest{OpenID: "o_payee", Proof: "v1.p1.9999999999.AAAA"})
+	send(3*time.Second, "another-update", signed("o_payee", "some-other-update"))
+	send(4*time.Second, "genuine", signed("o_payee", "genuine"))
+	env.ExecuteWorkflow("Probe")
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"none", "forged", "another-update"} {
+		var ae *temporal.ApplicationError
+		if err := results[id]; !errors.As(err, &ae) || ae.Type() != workflows.RejectUnauthenticated {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	if err, ok := results["genuine"]; !ok || err != nil || confirmed != 1 {
+		t.Fatalf("genuine: accepted=%v %v, confirmed %d", ok, err, confirmed)
 	}
 }
 

@@ -7,22 +7,27 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/receiptflow/receiptflow/wechatpay"
 )
 
-// fakeActivities is a scripted stand-in for activities.Activities: same method names and signatures, so the
-// workflow calls it by the same registered names, with outcomes each test sets up and counters it asserts on.
+// fakeActivities is a scripted stand-in for activities.Activities: registered through the same typed steps, with
+// outcomes each test sets up and counters it asserts on.
 type fakeActivities struct {
 	mu sync.Mutex
 
-	elig      Eligibility
-	eligErr   error
-	credErr   error
-	verdicts  []FaceVerdict // VerifyFace answers, in order; PASS when exhausted
-	plan      *PayoutPlan
-	created   TransferStatus
-	createErr error
-	queried   []TransferStatus // QueryTransfer answers, in order; the last repeats
-	cancelled TransferStatus
+	elig       Eligibility
+	eligErr    error
+	credErr    error
+	verdicts   []FaceVerdict // VerifyFace answers, in order; PASS when exhausted
+	plans      []PayoutPlan  // PreparePayout answers, in order; the last repeats; attempt 1 approved when none
+	created    []TransferStatus
+	createErrs []error          // CreateTransfer fails with these first, in order
+	queryErrs  int              // QueryTransfer fails this many times first
+	queried    []TransferStatus // QueryTransfer answers, in order; the last repeats
+	awaited    []TransferStatus // AwaitTransfer answers, in order; "still waiting" when exhausted
+	cancelled  TransferStatus
 
 	now func() time.Time // the test environment's clock
 
@@ -30,16 +35,31 @@ type fakeActivities struct {
 	finished []FinishInput
 	reversed int
 	creds    []FaceCredentialInput
+	bills    []string // out_bill_no of each create
 }
 
 func newFake() *fakeActivities {
 	return &fakeActivities{
-		elig: Eligibility{Eligible: true, PayerID: "payer1", PayeeID: "pe1", FaceMode: "v2",
+		elig: Eligibility{Eligible: true, PayerID: "payer1", PayeeID: "pe1", MerchantOrderNo: "M-1", FaceMode: "v2",
 			Amounts: Amounts{GrossFen: 200000, TaxFen: 24000, NetFen: 176000, TaxMethod: "per_payment"},
 			Risk:    Risk{Level: "LOW", Rules: []string{}}},
-		created: TransferStatus{State: TransferSuccess},
+		created: []TransferStatus{{State: wechatpay.StateSuccess}},
 		calls:   map[string]int{},
 	}
+}
+
+// register adds the fake to a test environment through the typed steps, as worker.Register does.
+func (f *fakeActivities) register(r worker.ActivityRegistry) {
+	CheckEligibility.Register(r, f.CheckEligibility)
+	IssueFaceCredential.Register(r, f.IssueFaceCredential)
+	VerifyFace.Register(r, f.VerifyFace)
+	PreparePayout.Register(r, f.PreparePayout)
+	CreateTransfer.Register(r, f.CreateTransfer)
+	QueryTransfer.Register(r, f.QueryTransfer)
+	AwaitTransfer.Register(r, f.AwaitTransfer)
+	CancelTransfer.Register(r, f.CancelTransfer)
+	ReverseTax.Register(r, f.ReverseTax)
+	FinishOrder.Register(r, f.FinishOrder)
 }
 
 func (f *fakeActivities) highRisk() *fakeActivities {
@@ -53,19 +73,32 @@ func (f *fakeActivities) count(name string) {
 	f.mu.Unlock()
 }
 
-func (f *fakeActivities) n(name string) int {
+func (f *fakeActivities) n(s interface{ StepName() string }) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.calls[name]
+	return f.calls[s.StepName()]
+}
+
+// next pops the first of a scripted list, repeating the last.
+func next[T any](list *[]T) (T, bool) {
+	var zero T
+	if len(*list) == 0 {
+		return zero, false
+	}
+	v := (*list)[0]
+	if len(*list) > 1 {
+		*list = (*list)[1:]
+	}
+	return v, true
 }
 
 func (f *fakeActivities) CheckEligibility(_ context.Context, in EligibilityInput) (Eligibility, error) {
-	f.count(ActivityCheckEligibility)
+	f.count(CheckEligibility.Name)
 	return f.elig, f.eligErr
 }
 
 func (f *fakeActivities) IssueFaceCredential(_ context.Context, in FaceCredentialInput) (FaceCredential, error) {
-	f.count(ActivityIssueFaceCredential)
+	f.count(IssueFaceCredential.Name)
 	f.mu.Lock()
 	f.creds = append(f.creds, in)
 	f.mu.Unlock()
@@ -73,12 +106,12 @@ func (f *fakeActivities) IssueFaceCredential(_ context.Context, in FaceCredentia
 		return FaceCredential{}, f.credErr
 	}
 	now := f.now()
-	return FaceCredential{Mode: "v2", Seq: in.Seq, VerifyID: "vid-" + string(rune('0'+in.Seq)), OutSeqNo: in.OrderID + "F",
+	return FaceCredential{Mode: "v2", Seq: in.Seq, VerifyID: "vid-" + string(rune('0'+in.Seq)), OutSeqNo: in.OrderID + "_1",
 		IssuedAt: now, ExpiresAt: now.Add(time.Hour)}, nil
 }
 
 func (f *fakeActivities) VerifyFace(_ context.Context, in VerifyFaceInput) (FaceVerdict, error) {
-	f.count(ActivityVerifyFace)
+	f.count(VerifyFace.Name)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.verdicts) == 0 {
@@ -90,60 +123,82 @@ func (f *fakeActivities) VerifyFace(_ context.Context, in VerifyFaceInput) (Face
 }
 
 func (f *fakeActivities) PreparePayout(_ context.Context, in PayoutInput) (PayoutPlan, error) {
-	f.count(ActivityPreparePayout)
-	if f.plan != nil {
-		return *f.plan, nil
+	f.count(PreparePayout.Name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p, ok := next(&f.plans); ok {
+		return p, nil
 	}
 	return PayoutPlan{Approved: true, OutBillNo: in.OrderID + "T1", Attempt: 1,
 		Amounts: Amounts{GrossFen: 200000, TaxFen: 24000, NetFen: 176000, TaxMethod: "per_payment", Booked: true}}, nil
 }
 
 func (f *fakeActivities) CreateTransfer(_ context.Context, in TransferInput) (TransferStatus, error) {
-	f.count(ActivityCreateTransfer)
-	if f.createErr != nil {
-		return TransferStatus{}, f.createErr
+	f.count(CreateTransfer.Name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.createErrs) > 0 {
+		err := f.createErrs[0]
+		f.createErrs = f.createErrs[1:]
+		return TransferStatus{}, err
 	}
-	st := f.created
+	f.bills = append(f.bills, in.OutBillNo)
+	st, _ := next(&f.created)
 	st.OutBillNo = in.OutBillNo
 	return st, nil
 }
 
 func (f *fakeActivities) QueryTransfer(_ context.Context, in TransferInput) (TransferStatus, error) {
-	f.count(ActivityQueryTransfer)
+	f.count(QueryTransfer.Name)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.queried) == 0 {
-		return TransferStatus{}, errors.New("no scripted query answer")
+	if f.queryErrs > 0 {
+		f.queryErrs--
+		return TransferStatus{}, temporal.NewNonRetryableApplicationError("WeChat Pay unreachable", "Network", nil)
 	}
-	st := f.queried[0]
-	if len(f.queried) > 1 {
-		f.queried = f.queried[1:]
+	st, ok := next(&f.queried)
+	if !ok {
+		return TransferStatus{}, errors.New("no scripted query answer")
 	}
 	st.OutBillNo = in.OutBillNo
 	return st, nil
 }
 
+func (f *fakeActivities) AwaitTransfer(_ context.Context, in TransferInput) (TransferStatus, error) {
+	f.count(AwaitTransfer.Name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.awaited) > 0 {
+		st := f.awaited[0]
+		f.awaited = f.awaited[1:]
+		st.OutBillNo = in.OutBillNo
+		return st, nil
+	}
+	return TransferStatus{}, temporal.NewApplicationErrorWithOptions("still "+in.Since, ErrTypeBillPending,
+		temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign, NextRetryDelay: time.Hour})
+}
+
 func (f *fakeActivities) CancelTransfer(_ context.Context, in TransferInput) (TransferStatus, error) {
-	f.count(ActivityCancelTransfer)
+	f.count(CancelTransfer.Name)
 	st := f.cancelled
 	st.OutBillNo = in.OutBillNo
 	return st, nil
 }
 
-func (f *fakeActivities) ReverseTax(_ context.Context, in TransferInput) error {
-	f.count(ActivityReverseTax)
+func (f *fakeActivities) ReverseTax(_ context.Context, in TransferInput) (TaxReversal, error) {
+	f.count(ReverseTax.Name)
 	f.mu.Lock()
 	f.reversed++
 	f.mu.Unlock()
-	return nil
+	return TaxReversal{Reversed: true}, nil
 }
 
-func (f *fakeActivities) FinishOrder(_ context.Context, in FinishInput) error {
-	f.count(ActivityFinishOrder)
+func (f *fakeActivities) FinishOrder(_ context.Context, in FinishInput) (Done, error) {
+	f.count(FinishOrder.Name)
 	f.mu.Lock()
 	f.finished = append(f.finished, in)
 	f.mu.Unlock()
-	return nil
+	return Done{}, nil
 }
 
 var errWeChatRefused = temporal.NewNonRetryableApplicationError("getverifyid: 84006", ErrTypeFaceUnusable, nil, 84006)

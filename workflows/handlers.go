@@ -2,19 +2,18 @@ package workflows
 
 import (
 	"strings"
-	"time"
 
 	"go.temporal.io/sdk/workflow"
 )
 
-// A credential this close to expiry is not handed out again: the scan would outlive it.
-const credentialReuseMargin = time.Minute
-
+// register sets up the query, the updates (each validated before it is accepted, so a wrong state, another payee
+// or a duplicate never reaches history) and the signals; and turns a cancellation of the workflow itself into the
+// platform's cancel request.
 func (r *run) register(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (View, error) { return r.snapshot(), nil }); err != nil {
 		return err
 	}
-	handlers := []struct {
+	updates := []struct {
 		name      string
 		fn        any
 		validator any
@@ -23,11 +22,12 @@ func (r *run) register(ctx workflow.Context) error {
 		{UpdateFaceStart, r.faceStart, r.validateFaceStart},
 		{UpdateFaceSubmit, r.faceSubmit, r.validateFaceSubmit},
 		{UpdateConfirm, r.confirm, r.validateConfirm},
+		{UpdateTransferCheck, r.transferCheck, r.validateTransferCheck},
 		{UpdateReview, r.review, r.validateReview},
 		{UpdateCancel, r.cancelUpdate, r.validateCancel},
 	}
-	for _, h := range handlers {
-		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.fn, workflow.UpdateHandlerOptions{Validator: h.validator}); err != nil {
+	for _, u := range updates {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.fn, workflow.UpdateHandlerOptions{Validator: u.validator}); err != nil {
 			return err
 		}
 	}
@@ -39,22 +39,32 @@ func (r *run) register(ctx workflow.Context) error {
 			sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) {
 				var req CancelRequest
 				c.Receive(ctx, &req)
-				if r.cancel == nil && !r.view.State.Final() {
-					if req.By == "" {
-						req.By = "operator"
-					}
-					r.cancel = &req
-				}
+				r.requestCancel(ctx, platformCancel("temporal-ui", req))
 			})
 			sel.AddReceive(notices, func(c workflow.ReceiveChannel, _ bool) {
-				var n TransferNotice
-				c.Receive(ctx, &n)
-				r.notices++
+				c.Receive(ctx, nil)
+				r.pay.notices++
+			})
+			sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {
+				r.requestCancel(ctx, CancelRequest{Role: RolePlatform, By: "temporal", Reason: "workflow cancellation requested"})
 			})
 			sel.Select(ctx)
+			if ctx.Err() != nil {
+				return
+			}
 		}
 	})
 	return nil
+}
+
+// platformCancel is a cancel that came through Temporal rather than the API: nobody vouched for who sent it, so it
+// is the platform's, and what it claims of its sender is kept only as a note.
+func platformCancel(via string, req CancelRequest) CancelRequest {
+	by := via
+	if claimed := strings.TrimSpace(req.By); claimed != "" {
+		by += " (unverified: " + claimed + ")"
+	}
+	return CancelRequest{Role: RolePlatform, By: by, Reason: req.Reason}
 }
 
 func (r *run) checkPayee(openid string) error {
@@ -79,83 +89,6 @@ func (r *run) open(ctx workflow.Context, _ OpenRequest) (View, error) {
 	return r.snapshot(), nil
 }
 
-func (r *run) validateFaceStart(req FaceStartRequest) error {
-	if err := r.checkPayee(req.OpenID); err != nil {
-		return err
-	}
-	if err := r.wantState(StateFaceRequired); err != nil {
-		return err
-	}
-	if r.faceBusy {
-		return reject(RejectWrongState, "人脸核验正在处理中，请稍候")
-	}
-	return nil
-}
-
-// faceStart hands out the current credential while it is fresh and unused, else issues the next one.
-func (r *run) faceStart(ctx workflow.Context, req FaceStartRequest) (FaceStartResult, error) {
-	r.faceBusy = true
-	defer func() { r.faceBusy = false }()
-	now := workflow.Now(ctx)
-	if r.cred == nil || r.credConsumed || !now.Add(credentialReuseMargin).Before(r.cred.ExpiresAt) {
-		var cred FaceCredential
-		in := FaceCredentialInput{OrderID: r.in.OrderID, PayeeID: r.elig.PayeeID, OpenID: r.in.PayeeOpenID, Seq: r.credSeq + 1}
-		if err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, credentialOptions), ActivityIssueFaceCredential, in).Get(ctx, &cred); err != nil {
-			return FaceStartResult{}, err
-		}
-		r.cred, r.credSeq, r.credConsumed = &cred, cred.Seq, false
-	}
-	return FaceStartResult{Mode: r.cred.Mode, UserIDKey: r.cred.UserIDKey, VerifyID: r.cred.VerifyID, ExpiresAt: r.cred.ExpiresAt,
-		AttemptsLeft: max(0, r.set.FaceAttempts-r.faceFailures)}, nil
-}
-
-func (r *run) validateFaceSubmit(req FaceSubmitRequest) error {
-	if err := r.checkPayee(req.OpenID); err != nil {
-		return err
-	}
-	if strings.TrimSpace(req.VerifyResult) == "" {
-		return reject(RejectBadRequest, "缺少人脸核验结果")
-	}
-	if err := r.wantState(StateFaceRequired); err != nil {
-		return err
-	}
-	if r.faceBusy {
-		return reject(RejectWrongState, "人脸核验正在处理中，请稍候")
-	}
-	if r.cred == nil || r.credConsumed {
-		return reject(RejectWrongState, "请先发起人脸核验")
-	}
-	return nil
-}
-
-// faceSubmit asks WeChat for the real outcome of the scan (二次校验) and counts failures.
-func (r *run) faceSubmit(ctx workflow.Context, req FaceSubmitRequest) (FaceSubmitResult, error) {
-	r.faceBusy, r.credConsumed = true, true
-	defer func() { r.faceBusy = false }()
-	in := VerifyFaceInput{OrderID: r.in.OrderID, PayeeID: r.elig.PayeeID, OpenID: r.in.PayeeOpenID, Credential: *r.cred, VerifyResult: strings.TrimSpace(req.VerifyResult)}
-	var v FaceVerdict
-	if err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, verifyOptions), ActivityVerifyFace, in).Get(ctx, &v); err != nil {
-		r.credConsumed = false // nothing was judged: the same scan may be submitted again
-		return FaceSubmitResult{}, err
-	}
-	r.lastFace = &v
-	switch v.Outcome {
-	case FacePass:
-		r.facePassed = true
-	case FaceFail, FaceRefused:
-		r.faceFailures++
-	}
-	if r.facePassed || r.faceFailures >= r.set.FaceAttempts {
-		// Answer with where the run went (AWAITING_CONFIRMATION or MANUAL_REVIEW), not where it was.
-		_ = workflow.Await(ctx, func() bool { return r.view.State != StateFaceRequired })
-	}
-	if r.view.State == StateManualReview {
-		v.Message = manualReviewMessage
-	}
-	return FaceSubmitResult{Passed: v.Outcome == FacePass, Outcome: v.Outcome, Code: v.Code, Message: v.Message,
-		AttemptsLeft: max(0, r.set.FaceAttempts-r.faceFailures), State: r.view.State}, nil
-}
-
 func (r *run) validateConfirm(req ConfirmRequest) error {
 	if err := r.checkPayee(req.OpenID); err != nil {
 		return err
@@ -177,42 +110,21 @@ func (r *run) confirm(ctx workflow.Context, _ ConfirmRequest) (View, error) {
 	return r.snapshot(), err
 }
 
-func (r *run) validateReview(req ReviewRequest) error {
-	if strings.TrimSpace(req.OperatorID) == "" || strings.TrimSpace(req.Note) == "" {
-		return reject(RejectBadRequest, "operatorId and note are required")
-	}
-	if r.view.Review != nil {
-		return reject(RejectWrongState, "the run was already reviewed")
-	}
-	return r.wantState(StateManualReview)
-}
-
-func (r *run) review(ctx workflow.Context, req ReviewRequest) (View, error) {
-	r.view.Review = &ReviewView{OperatorID: req.OperatorID, Approved: req.Approve, Note: req.Note, At: workflow.Now(ctx)}
-	err := workflow.Await(ctx, func() bool { return r.view.State != StateManualReview })
-	return r.snapshot(), err
-}
-
 func (r *run) validateCancel(req CancelRequest) error {
-	if strings.TrimSpace(req.By) == "" {
-		return reject(RejectBadRequest, "by is required")
+	if strings.TrimSpace(req.By) == "" || (req.Role != RolePayer && req.Role != RoleOperator) {
+		return reject(RejectBadRequest, "a cancel names its role (payer or operator) and who asked")
 	}
-	switch r.view.State {
-	case StateChecking, StateFaceRequired, StateManualReview, StateAwaitingTransferConfirm:
-		return nil
-	case StateAwaitingConfirmation:
-		if !r.confirmRequested {
-			return nil
-		}
+	if r.view.State.Final() {
+		return reject(RejectWrongState, "the receipt is "+string(r.view.State)+" and can no longer be cancelled")
 	}
-	return reject(RejectWrongState, "the receipt is "+string(r.view.State)+" and can no longer be cancelled")
+	return nil
 }
 
-// cancelUpdate answers when the run has ended: CANCELLED, or PAID when the payee confirmed in WeChat first.
+// cancelUpdate asks for the cancel and answers when the run has ended: CANCELLED, or PAID when the payee had
+// confirmed in WeChat first. While money is in flight that takes as long as the bill does; a caller that stops
+// waiting reads the view, which shows the cancel pending and what it waits for.
 func (r *run) cancelUpdate(ctx workflow.Context, req CancelRequest) (View, error) {
-	if r.cancel == nil {
-		r.cancel = &req
-	}
+	r.requestCancel(ctx, req)
 	err := workflow.Await(ctx, func() bool { return r.view.State.Final() })
 	return r.snapshot(), err
 }

@@ -6,12 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/receiptflow/receiptflow/codec"
 	"github.com/receiptflow/receiptflow/keyring"
-	"github.com/receiptflow/receiptflow/workflows"
+	"github.com/receiptflow/receiptflow/worker"
 )
 
 // TestReplayRecordedHistories replays histories of real runs (recorded from the embedded server by
@@ -27,16 +26,16 @@ func TestReplayRecordedHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob("testdata/*.json")
-	if len(files) < 6 {
+	if len(files) < 20 {
 		t.Fatalf("want the recorded histories of every branch, found %d files", len(files))
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: codec.DataConverter(ring)})
+			r, err := sdkworker.NewWorkflowReplayerWithOptions(sdkworker.WorkflowReplayerOptions{DataConverter: codec.DataConverter(ring)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			r.RegisterWorkflowWithOptions(workflows.ConfirmReceipt, workflow.RegisterOptions{Name: workflows.WorkflowName})
+			worker.RegisterWorkflows(r)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatal(err)
 			}

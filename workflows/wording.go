@@ -1,6 +1,39 @@
 package workflows
 
+import (
+	"fmt"
+
+	"github.com/receiptflow/receiptflow/wechatpay"
+)
+
 // What the payee's page shows, in one place. Every message a payee can read is Chinese.
+
+// Reasons a run ends without paying, besides those of the activities (三流合一, risk).
+var (
+	reasonCheckUnavailable = Reason{Code: "CHECK_UNAVAILABLE", Message: "暂时无法完成收款资格校验，请稍后再试"}
+	reasonOrderNotFound    = Reason{Code: "ORDER_NOT_FOUND", Message: "订单不存在"}
+	reasonFaceExpired      = Reason{Code: "FACE_EXPIRED", Message: "人脸核验已超时，请重新发起收款"}
+	reasonReviewExpired    = Reason{Code: "REVIEW_EXPIRED", Message: "人工审核超时，请联系付款企业"}
+	reasonReviewRejected   = Reason{Code: "REVIEW_REJECTED", Message: "人工审核未通过，请联系付款企业"}
+	reasonConfirmExpired   = Reason{Code: "CONFIRM_EXPIRED", Message: "确认收款已超时，请联系付款企业重新发起"}
+	reasonPrepareFailed    = Reason{Code: "PAYOUT_PREPARE_FAILED", Message: "付款准备失败，请稍后再试"}
+)
+
+// cancelledReason names who cancelled by role — the payer or the platform — never a person.
+func cancelledReason(role string) Reason {
+	if role == RolePayer {
+		return Reason{Code: "CANCELLED", Message: "付款方已取消本笔款项"}
+	}
+	return Reason{Code: "CANCELLED", Message: "平台已取消本笔款项"}
+}
+
+// finalDetails is what the Web UI shows of a run that ended.
+func finalDetails(s State, reasons []Reason) string {
+	if len(reasons) == 0 {
+		return s.Label() + " " + string(s)
+	}
+	return fmt.Sprintf("%s %s: %s %s", s.Label(), s, reasons[0].Code, reasons[0].Message)
+}
 
 // stateLabels name the states in the payee's words.
 var stateLabels = map[State]string{
@@ -60,7 +93,7 @@ var transferFailMessages = map[string]string{
 // transferFailMessage is what the payee reads about a bill that did not pay.
 func transferFailMessage(st TransferStatus) string {
 	switch {
-	case st.State == TransferCancelled:
+	case st.State == wechatpay.StateCancelled:
 		return "转账已撤销"
 	case st.State == TransferNotFound:
 		return "转账未能发起，请稍后重新收款"

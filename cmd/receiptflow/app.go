@@ -168,7 +168,7 @@ func (d *deps) router(c client.Client, dev *devAccess) (*gin.Engine, error) {
 	}
 	return api.New(api.Deps{
 		PayNotify: notify,
-		Temporal:  c, Store: d.store, Login: d.wechat, Sessions: sessions,
+		Temporal:  c, Store: d.store, Login: d.wechat, Sessions: sessions, Proofs: d.secrets.Proofs,
 		TaskQueue: d.cfg.Temporal.TaskQueue, Settings: d.settings(), UpdateWait: d.cfg.UpdateWait,
 		Codec: codec.Handler(codec.New(d.secrets.Payload), codec.HandlerOptions{
 			AllowOrigins: d.cfg.UIOrigins,
@@ -250,7 +250,7 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 	}
 	defer d.Close()
 	defer c.Close()
-	w := worker.New(c, cfg.Temporal.TaskQueue, d.activities())
+	w := worker.New(c, cfg.Temporal.TaskQueue, d.activities(), d.secrets.Proofs)
 	if err := w.Start(); err != nil {
 		return err
 	}

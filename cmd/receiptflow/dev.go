@@ -136,7 +136,7 @@ func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slo
 		return err
 	}
 	defer c.Close()
-	w := worker.New(c, cfg.Temporal.TaskQueue, d.activities())
+	w := worker.New(c, cfg.Temporal.TaskQueue, d.activities(), d.secrets.Proofs)
 	if err := w.Start(); err != nil {
 		return err
 	}
@@ -179,12 +179,7 @@ func claimPorts(claims []portClaim) ([]net.Listener, error) {
 func searchAttributes() map[string]enumspb.IndexedValueType {
 	out := map[string]enumspb.IndexedValueType{}
 	for _, k := range workflows.SearchAttributeKeys {
-		switch k.GetValueType() {
-		case enumspb.INDEXED_VALUE_TYPE_INT:
-			out[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_INT
-		default:
-			out[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
-		}
+		out[k.GetName()] = k.GetValueType()
 	}
 	return out
 }
@@ -195,6 +190,7 @@ type devKeys struct {
 	PIIKeys        string      `json:"piiKeys"`
 	LookupKey      string      `json:"lookupKey"`
 	PayloadKeys    string      `json:"payloadKeys"`
+	ProofKeys      string      `json:"proofKeys"`
 	SessionSecret  string      `json:"sessionSecret"`
 	OperatorToken  string      `json:"operatorToken"`
 	MerchantSecret string      `json:"merchantSecret"`
@@ -218,7 +214,7 @@ func loadDevKeys(path string) (devKeys, error) {
 		return k, err
 	}
 	k = devKeys{
-		PIIKeys: keyring.Generate("dev1"), PayloadKeys: keyring.Generate("dev1"),
+		PIIKeys: keyring.Generate("dev1"), PayloadKeys: keyring.Generate("dev1"), ProofKeys: keyring.Generate("dev1"),
 		LookupKey: randomB64(32), SessionSecret: randomB64(32), OperatorToken: randomB64(24), MerchantSecret: randomB64(24), Pay: pay,
 	}
 	raw, _ = json.MarshalIndent(k, "", "  ")
@@ -233,6 +229,10 @@ func (k devKeys) apply(cfg config.Config) config.Config {
 	}
 	set(&cfg.PIIKeys, k.PIIKeys)
 	set(&cfg.PayloadKeys, k.PayloadKeys)
+	if k.ProofKeys == "" { // a data directory from before proofs existed
+		k.ProofKeys = keyring.Generate("dev1")
+	}
+	set(&cfg.ProofKeys, k.ProofKeys)
 	set(&cfg.LookupKey, k.LookupKey)
 	set(&cfg.SessionSecret, k.SessionSecret)
 	if len(cfg.OperatorTokens) == 0 {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/receiptflow/receiptflow/config"
 	"github.com/receiptflow/receiptflow/sandbox"
-	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
@@ -35,7 +34,7 @@ func TestFaceV2MismatchThenPass(t *testing.T) {
 		t.Fatalf("after confirm: %+v", v)
 	}
 	audit, _ := e.deps.store.FaceAttempts(context.Background(), order)
-	if len(audit) != 2 || audit[0].Outcome != store.FaceFail || audit[0].Code != 10004 || audit[1].Outcome != store.FacePass || audit[1].Mode != "v2" {
+	if len(audit) != 2 || audit[0].Outcome != workflows.FaceFail || audit[0].Code != 10004 || audit[1].Outcome != workflows.FacePass || audit[1].Mode != "v2" {
 		t.Fatalf("audit: %+v", audit)
 	}
 }

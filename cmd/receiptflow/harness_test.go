@@ -96,7 +96,7 @@ func newEnvWithFaults(t testing.TB, faults sandbox.Faults, configure func(*confi
 	cfg.DataDir = t.TempDir()
 	cfg.Temporal.TaskQueue = fmt.Sprintf("e2e-%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), queueSeq.Add(1))
 	cfg.Temporal.Namespace = temporalServer.GetDefaultNamespace()
-	cfg.PIIKeys, cfg.PayloadKeys = keyring.Generate("pii1"), payloadKeys
+	cfg.PIIKeys, cfg.PayloadKeys, cfg.ProofKeys = keyring.Generate("pii1"), payloadKeys, keyring.Generate("proof1")
 	cfg.LookupKey, cfg.SessionSecret = randomB64(32), randomB64(32)
 	cfg.OperatorTokens = []string{"op-alice:" + opToken}
 	cfg.UpdateWait = 20 * time.Second
@@ -168,8 +168,11 @@ func (e *env) startWorker() {
 	for _, f := range e.adjust {
 		f(acts)
 	}
-	// Like temporaltest's workers: a panicking workflow fails instead of retrying forever.
-	e.worker = sdkworker.New(e.client, e.cfg.Temporal.TaskQueue, sdkworker.Options{WorkflowPanicPolicy: sdkworker.FailWorkflow})
+	// The production worker's options; and like temporaltest's workers, a panicking workflow fails instead of
+	// retrying forever.
+	opts := worker.Options(e.deps.secrets.Proofs)
+	opts.WorkflowPanicPolicy = sdkworker.FailWorkflow
+	e.worker = sdkworker.New(e.client, e.cfg.Temporal.TaskQueue, opts)
 	worker.Register(e.worker, acts)
 	if err := e.worker.Start(); err != nil {
 		e.t.Fatal(err)

@@ -19,36 +19,42 @@ import (
 	"github.com/receiptflow/receiptflow/config"
 	"github.com/receiptflow/receiptflow/keyring"
 	"github.com/receiptflow/receiptflow/sandbox"
+	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/wechatpay"
 	"github.com/receiptflow/receiptflow/worker"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
 var record = flag.Bool("record", false, "rewrite workflows/testdata/*.json with histories of these runs")
 
-// historyScenario drives one branch of ConfirmReceipt through the HTTP API to its end.
+// historyScenario drives one branch of ConfirmReceipt (or SettleBill) through the HTTP API to its end.
 type historyScenario struct {
-	name      string
-	maxEvents int // 0: no budget for this branch
-	configure func(*config.Config)
-	adjust    []func(*activities.Activities)
-	drive     func(e *env) string // returns the order ID
+	name string
+	// maxEvents is the branch's event budget: what it costs today, measured, plus a little slack for the batching
+	// of concurrent messages into workflow tasks. A change that makes a branch dearer fails here.
+	maxEvents int
+	// deadlineFires: the branch waits out a deadline, so one timer fires; every other branch cancels its timers.
+	deadlineFires bool
+	configure     func(*config.Config)
+	adjust        []func(*activities.Activities)
+	drive         func(e *env) (workflowID string)
 }
 
 var historyScenarios = []historyScenario{
-	{name: "low_risk_paid", maxEvents: 25, configure: perPayment, drive: func(e *env) string {
+	{name: "low_risk_paid", maxEvents: 30, configure: perPayment, drive: func(e *env) string {
 		order := e.payee("o_low", "李四", "110101200001010010", 150000)
 		token := e.login("o_low")
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, nil), http.StatusOK)
-		return order
+		return workflows.WorkflowID(order)
 	}},
-	{name: "face_pass_paid", maxEvents: 40, configure: perPayment, drive: func(e *env) string {
+	{name: "face_pass_paid", maxEvents: 45, configure: perPayment, drive: func(e *env) string {
 		order, token := highRiskOpened(e)
 		e.passFaceV2(order, token)
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, nil), http.StatusOK)
-		return order
+		return workflows.WorkflowID(order)
 	}},
-	{name: "face_fail_review_approved", configure: func(c *config.Config) { perPayment(c); c.FaceAttempts = 2 }, drive: func(e *env) string {
+	{name: "face_fail_review_approved", maxEvents: 66, configure: func(c *config.Config) { perPayment(c); c.FaceAttempts = 2 }, drive: func(e *env) string {
 		order, token := highRiskOpened(e)
 		e.failFaceV2(order, token)
 		e.failFaceV2(order, token)
@@ -58,46 +64,72 @@ var historyScenarios = []historyScenario{
 			e.t.Fatalf("after review: %+v", v)
 		}
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, nil), http.StatusOK)
-		return order
+		return workflows.WorkflowID(order)
 	}},
-	{name: "face_expired", configure: func(c *config.Config) { perPayment(c); c.FaceDeadline = 2 * time.Second }, drive: func(e *env) string {
+	{name: "face_expired", maxEvents: 20, deadlineFires: true, configure: func(c *config.Config) { perPayment(c); c.FaceDeadline = 2 * time.Second }, drive: func(e *env) string {
 		order, _ := highRiskOpened(e)
-		return order
+		return workflows.WorkflowID(order)
 	}},
-	{name: "cancelled", configure: perPayment, drive: func(e *env) string {
+	{name: "cancelled", maxEvents: 22, configure: perPayment, drive: func(e *env) string {
 		order := e.payee("o_low", "李四", "110101200001010010", 150000)
 		token := e.login("o_low")
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
 		e.must(e.call(http.MethodPost, "/v1/ops/receipts/"+order+"/cancel", opToken, map[string]string{"reason": "payer withdrew the order"}, nil), http.StatusOK)
-		return order
+		return workflows.WorkflowID(order)
 	}},
-	{name: "wechatpay_confirmed_paid", configure: wechatPay, drive: func(e *env) string {
+	{name: "wechatpay_confirmed_paid", maxEvents: 40, configure: wechatPay, drive: func(e *env) string {
 		order, token, v := e.awaitingTransfer()
 		if res := e.payeeConfirms(v, sandbox.PayAccept, "normal"); !res.OK() {
 			e.t.Fatalf("confirm: %+v", res)
 		}
 		e.waitState(order, token, workflows.StatePaid)
-		return order
+		return workflows.WorkflowID(order)
 	}},
-	{name: "wechatpay_rejected_failed", configure: wechatPay, drive: func(e *env) string {
+	// The payee takes their time: WeChat Pay is looked at every second (TransferPollInterval) while they do, and
+	// the history costs the same as when they confirm at once — the looks are the server's retries.
+	{name: "wechatpay_slow_payee_paid", maxEvents: 40, configure: func(c *config.Config) { wechatPay(c); c.TransferPollInterval = time.Second }, drive: func(e *env) string {
+		order, token, v := e.awaitingTransfer()
+		time.Sleep(4 * time.Second)
+		if res := e.payeeConfirms(v, sandbox.PayAccept, "none"); !res.OK() {
+			e.t.Fatalf("confirm: %+v", res)
+		}
+		e.waitState(order, token, workflows.StatePaid)
+		return workflows.WorkflowID(order)
+	}},
+	{name: "wechatpay_expired_failed", maxEvents: 40, configure: wechatPay, drive: func(e *env) string {
 		order, token, v := e.awaitingTransfer()
 		if err := e.phone.ExpireTransfer(context.Background(), v.Payout.OutBillNo, "normal"); err != nil {
 			e.t.Fatal(err)
 		}
 		e.waitState(order, token, workflows.StateFailed)
-		return order
+		return workflows.WorkflowID(order)
 	}},
-	{name: "wechatpay_cancelled_while_waiting", configure: wechatPay, drive: func(e *env) string {
+	{name: "wechatpay_cancelled_while_waiting", maxEvents: 52, configure: wechatPay, drive: func(e *env) string {
 		order, _, _ := e.awaitingTransfer()
 		e.must(e.call(http.MethodPost, "/v1/ops/receipts/"+order+"/cancel", opToken, map[string]string{"reason": "payer withdrew"}, nil), http.StatusOK)
-		return order
+		return workflows.WorkflowID(order)
 	}},
-	{name: "payout_failed", configure: perPayment, adjust: []func(*activities.Activities){failingPayout}, drive: func(e *env) string {
+	{name: "payout_failed", maxEvents: 32, configure: perPayment, adjust: []func(*activities.Activities){failingPayout}, drive: func(e *env) string {
 		order := e.payee("o_low", "李四", "110101200001010010", 150000)
 		token := e.login("o_low")
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, nil), http.StatusOK)
-		return order
+		return workflows.WorkflowID(order)
+	}},
+	// The run is terminated while the bill waits for the payee; the payee confirms anyway, and WeChat Pay's
+	// callback settles the order through SettleBill.
+	{name: "settle_after_terminate", maxEvents: 10, configure: wechatPay, drive: func(e *env) string {
+		order, token, v := e.awaitingTransfer()
+		if err := e.client.TerminateWorkflow(context.Background(), workflows.WorkflowID(order), "", "operator terminated"); err != nil {
+			e.t.Fatal(err)
+		}
+		if res := e.payeeConfirms(v, sandbox.PayAccept, "normal"); !res.OK() {
+			e.t.Fatalf("confirm: %+v", res)
+		}
+		e.sb.Pay().Wait()
+		e.waitOrder(order, store.OrderPaid)
+		_ = token
+		return workflows.SettleWorkflowID(v.Payout.OutBillNo)
 	}},
 }
 
@@ -111,17 +143,25 @@ func TestHistories(t *testing.T) {
 	for _, sc := range historyScenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			e := newEnv(t, sc.configure, sc.adjust...)
-			order := sc.drive(e)
-			hist := e.closedHistory(order)
-			if sc.maxEvents > 0 && len(hist.Events) > sc.maxEvents {
+			hist := e.closedHistory(sc.drive(e))
+			if len(hist.Events) > sc.maxEvents {
 				t.Errorf("%d events, budget %d", len(hist.Events), sc.maxEvents)
+			}
+			fired := 0
+			for _, ev := range hist.Events {
+				if ev.GetEventType() == enumspb.EVENT_TYPE_TIMER_FIRED {
+					fired++
+				}
+			}
+			if want := map[bool]int{true: 1, false: 0}[sc.deadlineFires]; fired != want {
+				t.Errorf("%d timers fired, want %d: a deadline must be cancelled when its step is done", fired, want)
 			}
 			t.Logf("%s: %d events", sc.name, len(hist.Events))
 			replayer, err := sdkworker.NewWorkflowReplayerWithOptions(sdkworker.WorkflowReplayerOptions{DataConverter: codec.DataConverter(ring)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			worker.RegisterWorkflow(replayer)
+			worker.RegisterWorkflows(replayer)
 			if err := replayer.ReplayWorkflowHistory(nil, hist); err != nil {
 				t.Fatalf("replay: %v", err)
 			}
@@ -138,13 +178,13 @@ func TestHistories(t *testing.T) {
 	}
 }
 
-// closedHistory waits for the order's run to close and returns its full history.
-func (e *env) closedHistory(order string) *historypb.History {
+// closedHistory waits for a workflow to close and returns its full history.
+func (e *env) closedHistory(workflowID string) *historypb.History {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
-		d, err := e.client.DescribeWorkflowExecution(ctx, workflows.WorkflowID(order), "")
+		d, err := e.client.DescribeWorkflowExecution(ctx, workflowID, "")
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -157,7 +197,7 @@ func (e *env) closedHistory(order string) *historypb.History {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	it := e.client.GetWorkflowHistory(ctx, workflows.WorkflowID(order), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := e.client.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	hist := &historypb.History{}
 	for it.HasNext() {
 		ev, err := it.Next()
@@ -226,11 +266,11 @@ type failChannel struct{}
 func (failChannel) Channel() string { return "test" }
 
 func (failChannel) Create(_ context.Context, req activities.TransferRequest) (workflows.TransferStatus, error) {
-	return workflows.TransferStatus{OutBillNo: req.OutBillNo, State: workflows.TransferFail, FailReason: "PAYEE_ACCOUNT_ABNORMAL"}, nil
+	return workflows.TransferStatus{OutBillNo: req.OutBillNo, State: wechatpay.StateFail, FailReason: "PAYEE_ACCOUNT_ABNORMAL"}, nil
 }
 
 func (failChannel) Query(_ context.Context, outBillNo string) (workflows.TransferStatus, error) {
-	return workflows.TransferStatus{OutBillNo: outBillNo, State: workflows.TransferFail, FailReason: "PAYEE_ACCOUNT_ABNORMAL"}, nil
+	return workflows.TransferStatus{OutBillNo: outBillNo, State: wechatpay.StateFail, FailReason: "PAYEE_ACCOUNT_ABNORMAL"}, nil
 }
 
 func (failChannel) Cancel(ctx context.Context, outBillNo string) (workflows.TransferStatus, error) {

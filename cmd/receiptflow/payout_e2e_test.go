@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/receiptflow/receiptflow/sandbox"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/tax"
+	"github.com/receiptflow/receiptflow/wechatpay"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
@@ -72,7 +75,7 @@ func TestPayoutWithThePayeesConfirm(t *testing.T) {
 		t.Fatalf("confirm: %+v", res)
 	}
 	paid := e.waitState(order, token, workflows.StatePaid)
-	if paid.Payout.State != workflows.TransferSuccess {
+	if paid.Payout.State != wechatpay.StateSuccess {
 		t.Fatalf("paid view: %+v", paid.Payout)
 	}
 	e.sb.Pay().Wait()
@@ -220,7 +223,7 @@ func TestForgedStaleAndMismatchedCallbacksChangeNothing(t *testing.T) {
 	rec, _ := e.deps.store.Transfer(context.Background(), bill.OutBillNo)
 	var now workflows.View
 	e.must(e.call(http.MethodGet, "/v1/receipts/"+order, token, nil, &now), http.StatusOK)
-	if rec.State != store.TransferWaitUserConfirm || now.State != workflows.StateAwaitingTransferConfirm {
+	if rec.State != wechatpay.StateWaitUserConfirm || now.State != workflows.StateAwaitingTransferConfirm {
 		t.Fatalf("refused callbacks changed something: bill %s, run %s", rec.State, now.State)
 	}
 	// The genuine one, then again later (delayed): harmless repeats.
@@ -256,18 +259,22 @@ func TestPayerCancelWhileWaitingForThePayee(t *testing.T) {
 	_ = token
 }
 
+// The worker dies after WeChat Pay created the bill and before its answer — with the package_info the payee
+// confirms with — was recorded. The retry must not create that out_bill_no again: WeChat Pay may refuse a second
+// create (「单号已存在但信息不一致」, here on every repeat) or answer another way; it asks about the same bill instead.
+// The bill the payee can never confirm is withdrawn and the payout goes out on the next one: one bill paid, the
+// tax booked once.
 func TestWorkerKilledAfterTheBillWasCreatedPaysOnce(t *testing.T) {
 	killed := make(chan struct{})
-	e := newEnv(t, wechatPay, func(a *activities.Activities) { a.Payout = &dieAfterCreate{Payout: a.Payout, killed: killed} })
+	lost := &loseFirstCreate{killed: killed}
+	e := newEnv(t, wechatPay, func(a *activities.Activities) { lost.Payout = a.Payout; a.Payout = lost })
 	order := e.payee("o_low", "李四", "110101200001010010", 150000)
 	token := e.login("o_low")
 	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
 	go func() {
 		<-killed
-		// The process dies after WeChat Pay accepted the bill and before we recorded its state; a new worker
-		// (without the fault) picks up the retried activity.
+		// The process dies; a new worker picks up the retried activity (the same channel: a repeat is still refused).
 		e.worker.Stop()
-		e.adjust = nil
 		e.startWorker()
 	}()
 	r := e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, nil)
@@ -275,31 +282,83 @@ func TestWorkerKilledAfterTheBillWasCreatedPaysOnce(t *testing.T) {
 		t.Fatalf("confirm: %d %s", r.status, r.body)
 	}
 	v := e.waitState(order, token, workflows.StateAwaitingTransferConfirm)
-	if e.sb.Pay().Bills() != 1 || v.Payout.OutBillNo != order+"T1" {
-		t.Fatalf("%d bills, view %+v", e.sb.Pay().Bills(), v.Payout)
+	if lost.repeats() != 0 {
+		t.Fatalf("%s was created again %d times: the retry must ask about it first", order+"T1", lost.repeats())
+	}
+	first, _ := e.sb.Pay().Bill(order + "T1")
+	if first.State != wechatpay.StateCancelled || v.Payout.OutBillNo != order+"T2" || v.Payout.Confirm == nil {
+		t.Fatalf("first bill %+v, view %+v", first, v.Payout)
 	}
 	if res := e.payeeConfirms(v, sandbox.PayAccept, "normal"); !res.OK() {
 		t.Fatalf("confirm: %+v", res)
 	}
 	e.waitState(order, token, workflows.StatePaid)
-	e.assertPaidOnce(order, 136000, 14000)
+	ctx := context.Background()
+	bills, _ := e.deps.store.TransfersByOrder(ctx, order)
+	paid := 0
+	for _, b := range bills {
+		if b.State == wechatpay.StateSuccess {
+			paid++
+		}
+	}
+	o, _ := e.deps.store.Order(ctx, order)
+	rows, income, withheld := e.orderLedger(o, o.UpdatedAt)
+	if len(bills) != 2 || paid != 1 || o.State != store.OrderPaid || rows != 1 || income != 150000 || withheld != 14000 {
+		t.Fatalf("bills %+v, order %s, ledger %d rows %d/%d", bills, o.State, rows, income, withheld)
+	}
 }
 
-// dieAfterCreate lets the first create reach WeChat Pay, then fails as a dying worker would.
-type dieAfterCreate struct {
+// loseFirstCreate lets the first create reach WeChat Pay and then fails as a dying worker would, losing the answer;
+// every later create of the same out_bill_no is refused the way WeChat Pay may refuse a repeat.
+type loseFirstCreate struct {
 	activities.Payout
 	killed chan struct{}
-	done   bool
+	mu     sync.Mutex
+	sent   map[string]int
 }
 
-func (d *dieAfterCreate) Create(ctx context.Context, req activities.TransferRequest) (workflows.TransferStatus, error) {
-	st, err := d.Payout.Create(ctx, req)
-	if err != nil || d.done {
+func (l *loseFirstCreate) Create(ctx context.Context, req activities.TransferRequest) (workflows.TransferStatus, error) {
+	l.mu.Lock()
+	if l.sent == nil {
+		l.sent = map[string]int{}
+	}
+	l.sent[req.OutBillNo]++
+	n, first := l.sent[req.OutBillNo], len(l.sent) == 1
+	l.mu.Unlock()
+	if n > 1 {
+		return workflows.TransferStatus{}, fmt.Errorf("%w: INVALID_REQUEST 单号已存在但信息不一致", activities.ErrTransferUnclear)
+	}
+	st, err := l.Payout.Create(ctx, req)
+	if err != nil || !first {
 		return st, err
 	}
-	d.done = true
-	close(d.killed)
+	close(l.killed)
 	return workflows.TransferStatus{}, errors.New("worker killed before recording the bill")
+}
+
+// repeats counts creates of an out_bill_no after its first.
+func (l *loseFirstCreate) repeats() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, c := range l.sent {
+		n += c - 1
+	}
+	return n
+}
+
+// waitOrder polls the store until the order reaches state.
+func (e *env) waitOrder(order, state string) store.Order {
+	e.t.Helper()
+	var o store.Order
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		o, _ = e.deps.store.Order(context.Background(), order)
+		if o.State == state {
+			return o
+		}
+	}
+	e.t.Fatalf("order stayed %s, want %s", o.State, state)
+	return o
 }
 
 // assertTaxNetsToZero: the order's withholdings were all reversed.

@@ -11,6 +11,7 @@ import (
 	"github.com/receiptflow/receiptflow/sandbox"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/tax"
+	"github.com/receiptflow/receiptflow/wechatpay"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
@@ -44,7 +45,7 @@ func TestLowRiskPayeeGoesStraightToPaid(t *testing.T) {
 
 	var paid workflows.View
 	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &paid), http.StatusOK)
-	if paid.State != workflows.StatePaid || !paid.Amounts.Booked || paid.Payout == nil || paid.Payout.State != workflows.TransferSuccess {
+	if paid.State != workflows.StatePaid || !paid.Amounts.Booked || paid.Payout == nil || paid.Payout.State != wechatpay.StateSuccess {
 		t.Fatalf("after confirm: %+v", paid)
 	}
 	e.assertPaidOnce(order, 136000, 14000)
@@ -111,7 +112,7 @@ func TestHighRiskPayeePassesFaceV1AndIsPaidNetOfTax(t *testing.T) {
 	e.assertSearchAttributes(order, "PAID", "HIGH", 200000)
 
 	attempts, err := e.deps.store.FaceAttempts(context.Background(), order)
-	if err != nil || len(attempts) != 1 || attempts[0].Outcome != store.FacePass || attempts[0].Mode != "v1" {
+	if err != nil || len(attempts) != 1 || attempts[0].Outcome != workflows.FacePass || attempts[0].Mode != "v1" {
 		t.Fatalf("face audit: %+v %v", attempts, err)
 	}
 }
@@ -219,7 +220,7 @@ func (e *env) assertPaidOnce(order string, net, taxFen int64) {
 	e.t.Helper()
 	ctx := context.Background()
 	bills, err := e.deps.store.TransfersByOrder(ctx, order)
-	if err != nil || len(bills) != 1 || bills[0].State != store.TransferSuccess || bills[0].AmountFen != net {
+	if err != nil || len(bills) != 1 || bills[0].State != wechatpay.StateSuccess || bills[0].AmountFen != net {
 		e.t.Fatalf("bills: %+v %v", bills, err)
 	}
 	o, _ := e.deps.store.Order(ctx, order)

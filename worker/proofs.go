@@ -1,0 +1,73 @@
+package worker
+
+import (
+	"errors"
+
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/receiptflow/receiptflow/proof"
+	"github.com/receiptflow/receiptflow/workflows"
+)
+
+// NewProofInterceptor refuses, before the workflow accepts it, every update that speaks for a payee, a payer or
+// an operator (workflows.UpdateRoles) without the API's proof that it authenticated them for this very update. The
+// key never enters the workflow's history; validation does not run on replay, so keys may rotate freely.
+func NewProofInterceptor(keys *proof.Keys) interceptor.WorkerInterceptor {
+	return &proofInterceptor{keys: keys}
+}
+
+type proofInterceptor struct {
+	interceptor.WorkerInterceptorBase
+	keys *proof.Keys
+}
+
+func (p *proofInterceptor) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	i := &proofInbound{keys: p.keys}
+	i.Next = next
+	return i
+}
+
+type proofInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	keys *proof.Keys
+}
+
+func (i *proofInbound) ValidateUpdate(ctx workflow.Context, in *interceptor.UpdateInput) error {
+	if err := i.check(ctx, in); err != nil {
+		return temporal.NewApplicationError(err.Error(), workflows.RejectUnauthenticated)
+	}
+	return i.Next.ValidateUpdate(ctx, in)
+}
+
+func (i *proofInbound) check(ctx workflow.Context, in *interceptor.UpdateInput) error {
+	roles, guarded := workflows.UpdateRoles[in.Name]
+	if !guarded {
+		return nil
+	}
+	if i.keys == nil {
+		return errors.New("this worker has no proof keys: it accepts no " + in.Name)
+	}
+	var msg interface{ Actor() workflows.Actor }
+	if len(in.Args) > 0 {
+		msg, _ = in.Args[0].(interface{ Actor() workflows.Actor })
+	}
+	if msg == nil {
+		return errors.New(in.Name + " carries no actor")
+	}
+	a := msg.Actor()
+	allowed := false
+	for _, r := range roles {
+		allowed = allowed || a.Role == r
+	}
+	if !allowed {
+		return errors.New(a.Role + " may not send " + in.Name)
+	}
+	claim := proof.Claim{Role: a.Role, Subject: a.ID, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, Update: in.Name,
+		UpdateID: workflow.GetCurrentUpdateInfo(ctx).ID}
+	if err := i.keys.Verify(claim, a.Proof, workflow.Now(ctx)); err != nil {
+		return errors.New(in.Name + ": " + err.Error() + " (send it through the API)")
+	}
+	return nil
+}
