@@ -16,15 +16,15 @@ import (
 
 // scenario drives one ConfirmReceipt run in the SDK's test environment (time skips over timers).
 type scenario struct {
-	t       *testing.T
-	env     *testsuite.TestWorkflowEnvironment
-	fake    *fakeActivities
-	in      Input
+	t        *testing.T
+	env      *testsuite.TestWorkflowEnvironment
+	fake     *fakeActivities
+	in       Input
 	state    []string // ReceiptState values upserted, in order
 	retrying []bool   // PayoutRetrying values upserted, in order
 	sa       []temporal.SearchAttributes
-	started time.Time
-	updates int
+	started  time.Time
+	updates  int
 }
 
 func newScenario(t *testing.T, fake *fakeActivities) *scenario {
@@ -376,7 +376,9 @@ func TestOperatorCancelSignalDuringFace(t *testing.T) {
 	s := newScenario(t, newFake().highRisk())
 	open(s, 0)
 	// Whatever the Web UI's signal claims, nobody vouched for it: the platform's cancel, the claim kept as a note.
-	s.at(time.Minute, func() { s.env.SignalWorkflow(SignalCancel, CancelRequest{Role: RolePayer, By: "op-mallory", Reason: "fraud report"}) })
+	s.at(time.Minute, func() {
+		s.env.SignalWorkflow(SignalCancel, CancelRequest{Role: RolePayer, By: "op-mallory", Reason: "fraud report"})
+	})
 	v := s.run()
 	if v.State != StateCancelled || v.Cancel.Role != RolePlatform || v.Cancel.By != "temporal-ui (unverified: op-mallory)" || v.Reasons[0].Message != "平台已取消本笔款项" {
 		t.Fatalf("result %+v (cancel %+v)", v, v.Cancel)
