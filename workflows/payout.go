@@ -122,7 +122,7 @@ func (r *run) createBill(ctx workflow.Context) (TransferStatus, bool) {
 	backoff, giveUp := firstCreateBackoff, workflow.Now(ctx).Add(createGiveUp)
 	for {
 		if r.cancel == nil {
-			st, err := CreateTransfer.Run(ctx, opts, in)
+			st, err := r.createOnce(ctx, opts, in)
 			if err == nil {
 				r.showRetrying(ctx, false, "")
 				return st, true
@@ -135,7 +135,7 @@ func (r *run) createBill(ctx workflow.Context) (TransferStatus, bool) {
 			r.showRetrying(ctx, true, errorText(err))
 		}
 		if r.cancel != nil || workflow.Now(ctx).After(giveUp) {
-			if q, err := QueryTransfer.Local(ctx, queryOptions, in); err == nil {
+			if q, err := QueryTransfer.Run(ctx, resolveOptions, in); err == nil {
 				return q, true // the bill, or TransferNotFound: follow it either way
 			}
 		}
@@ -143,6 +143,19 @@ func (r *run) createBill(ctx workflow.Context) (TransferStatus, bool) {
 		waitFor(ctx, backoff, "付款重试 payout retry backoff", func() bool { return !asked && r.cancel != nil })
 		backoff = min(backoff*2, maxCreateBackoff)
 	}
+}
+
+// createOnce runs one round of CreateTransfer. A cancel that arrives meanwhile stops the round's further tries
+// (the try in flight finishes: the workflow waits for it), so no bill is created after a cancel was taken.
+func (r *run) createOnce(ctx workflow.Context, opts workflow.ActivityOptions, in TransferInput) (TransferStatus, error) {
+	actx, stop := workflow.WithCancel(ctx)
+	defer stop()
+	f := CreateTransfer.Start(actx, opts, in)
+	_ = workflow.Await(ctx, func() bool { return f.IsReady() || r.cancel != nil })
+	if !f.IsReady() {
+		stop()
+	}
+	return f.Get(ctx)
 }
 
 // showRetrying tells operators a bill cannot be created yet, and why.

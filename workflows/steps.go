@@ -106,14 +106,23 @@ var (
 	// querying the same out_bill_no. StartToClose fits one call (WeChat Pay's client gives up after 10 s), so a
 	// worker that dies mid-call costs seconds, not minutes.
 	createOptions = workflow.ActivityOptions{
-		StartToCloseTimeout: 15 * time.Second, ScheduleToCloseTimeout: 2 * time.Minute,
+		StartToCloseTimeout: 15 * time.Second, ScheduleToCloseTimeout: 2 * time.Minute, WaitForCancellation: true,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second,
 			MaximumAttempts: createTriesPerRound, NonRetryableErrorTypes: []string{ErrTypeTransferParam, ErrTypeNotFound}},
 	}
+	// A quick look at a bill (a callback arrived, the payee is back): a local activity, given up after a few
+	// seconds — the workflow task waits for it, and so do queries of the view meanwhile.
 	queryOptions = workflow.LocalActivityOptions{
 		Summary:             "查询转账单 bill query",
-		StartToCloseTimeout: 10 * time.Second, ScheduleToCloseTimeout: time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
+		StartToCloseTimeout: 10 * time.Second, ScheduleToCloseTimeout: 12 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 2 * time.Second},
+	}
+	// Resolving what a failed create left behind, while WeChat Pay may be down: a regular activity, so the
+	// workflow stays responsive (views, updates) however long it takes.
+	resolveOptions = workflow.ActivityOptions{
+		Summary:             "查询转账单 resolve bill",
+		StartToCloseTimeout: 15 * time.Second, ScheduleToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
 	}
 	// Waiting for the payee's confirm in WeChat: one activity for the whole wait, whatever its length. Each look
 	// at the bill is an attempt the server schedules (the activity says when), so the history does not grow with

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sdkpb "go.temporal.io/api/sdk/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/receiptflow/receiptflow/activities"
+	"github.com/receiptflow/receiptflow/codec"
+	"github.com/receiptflow/receiptflow/config"
+	"github.com/receiptflow/receiptflow/proof"
+	"github.com/receiptflow/receiptflow/sandbox"
+	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/workflows"
+)
+
+// Someone with Temporal access but not the API's proof (the Web UI's Update form, a script) cannot perform the
+// payee's steps: the confirm is refused before the workflow accepts it, and nothing moves.
+func TestPayeeStepsWithoutTheAPIsProofAreRefused(t *testing.T) {
+	e := newEnv(t, perPayment)
+	order := e.payee("o_low", "李四", "110101200001010010", 150000)
+	token := e.login("o_low")
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
+	ctx := context.Background()
+	for name, req := range map[string]workflows.ConfirmRequest{
+		"no proof":      {OpenID: "o_low"},
+		"a forged one":  {OpenID: "o_low", Proof: "v1.proof1.9999999999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+		"another's one": {OpenID: "o_low", Proof: e.deps.secrets.Proofs.Sign(proofFor(order, "o_low", "confirm/other"), time.Now().Add(time.Minute))},
+	} {
+		err := e.sendUpdate(order, "confirm/ui-"+strings.ReplaceAll(name, " ", "-"), workflows.UpdateConfirm, req)
+		var ae *temporal.ApplicationError
+		if !errors.As(err, &ae) || ae.Type() != workflows.RejectUnauthenticated {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// The same holds for an operator's review and a cancel.
+	err := e.sendUpdate(order, "cancel/ui", workflows.UpdateCancel, workflows.CancelRequest{Role: workflows.RoleOperator, By: "op-alice", Reason: "x"})
+	var ae *temporal.ApplicationError
+	if !errors.As(err, &ae) || ae.Type() != workflows.RejectUnauthenticated {
+		t.Fatalf("a cancel without proof: %v", err)
+	}
+	var v workflows.View
+	e.must(e.call(http.MethodGet, "/v1/receipts/"+order, token, nil, &v), http.StatusOK)
+	bills, _ := e.deps.store.TransfersByOrder(ctx, order)
+	if v.State != workflows.StateAwaitingConfirmation || v.Cancel != nil || len(bills) != 0 {
+		t.Fatalf("refused updates moved something: %+v, bills %v", v, bills)
+	}
+	// Through the API, the payee's confirm goes through.
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &v), http.StatusOK)
+	if v.State != workflows.StatePaid {
+		t.Fatalf("confirm through the API: %+v", v)
+	}
+}
+
+// A run terminated while its bill waits for the payee leaves no money in limbo: the callback of the payee's
+// confirm (or of the bill's expiry) settles the order — PAID, or FAILED with the tax reversed.
+func TestTerminatedRunsBillIsSettledByItsCallback(t *testing.T) {
+	for _, outcome := range []string{"accepted", "expired"} {
+		t.Run(outcome, func(t *testing.T) {
+			e := newEnv(t, wechatPay)
+			order, token, v := e.awaitingTransfer()
+			ctx := context.Background()
+			if err := e.client.TerminateWorkflow(ctx, workflows.WorkflowID(order), "", "terminated from the UI"); err != nil {
+				t.Fatal(err)
+			}
+			if outcome == "accepted" {
+				if res := e.payeeConfirms(v, sandbox.PayAccept, "normal"); !res.OK() {
+					t.Fatalf("confirm: %+v", res)
+				}
+				e.sb.Pay().Wait()
+				o := e.waitOrder(order, store.OrderPaid)
+				_, income, withheld := e.orderLedger(o, o.UpdatedAt)
+				if income != 150000 || withheld != 14000 {
+					t.Fatalf("ledger %d/%d", income, withheld)
+				}
+			} else {
+				if err := e.phone.ExpireTransfer(ctx, v.Payout.OutBillNo, "normal"); err != nil {
+					t.Fatal(err)
+				}
+				e.sb.Pay().Wait()
+				e.waitOrder(order, store.OrderFailed)
+				e.assertTaxNetsToZero(order)
+			}
+			// The payee's return answers from the order, not with an error.
+			var after workflows.View
+			e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/transfer/confirmed", token, nil, &after), http.StatusOK)
+		})
+	}
+}
+
+// A cancel while the bill is being created is accepted the same way through the API and through the Web UI's
+// signal: the view shows it pending and what it waits for; no bill is created after it, and once WeChat Pay can
+// be asked and has no such bill, the run ends cancelled with the tax reversed.
+func TestCancelWhilePayingIsTheSameThroughTheAPIAndTheUI(t *testing.T) {
+	for _, via := range []string{"api", "ui-signal"} {
+		t.Run(via, func(t *testing.T) {
+			down := &unreachablePayout{}
+			e := newEnv(t, func(c *config.Config) { wechatPay(c); c.UpdateWait = 2 * time.Second }, func(a *activities.Activities) {
+				down.Payout = a.Payout
+				a.Payout = down
+			})
+			order := e.payee("o_low", "李四", "110101200001010010", 150000)
+			token := e.login("o_low")
+			e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
+			// WeChat Pay is unreachable: the confirm answers 202 while the bill cannot be created.
+			e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, nil), http.StatusAccepted)
+			var v workflows.View
+			if via == "api" {
+				e.must(e.call(http.MethodPost, "/v1/ops/receipts/"+order+"/cancel", opToken, map[string]string{"reason": "wrong amount"}, &v), http.StatusAccepted)
+			} else {
+				if err := e.client.SignalWorkflow(context.Background(), workflows.WorkflowID(order), "", workflows.SignalCancel,
+					workflows.CancelRequest{By: "ops-ui", Reason: "wrong amount"}); err != nil {
+					t.Fatal(err)
+				}
+				v = e.waitFor(order, token, func(v workflows.View) bool { return v.Cancel != nil })
+			}
+			if v.State != workflows.StatePaying || v.Cancel == nil || !v.Cancel.Pending || v.Cancel.WaitingFor == "" {
+				t.Fatalf("pending cancel: %+v (cancel %+v)", v, v.Cancel)
+			}
+			creates := down.creates()
+			down.recover()
+			final := e.waitState(order, token, workflows.StateCancelled)
+			if final.Cancel.Pending || down.creates() != creates {
+				t.Fatalf("after WeChat Pay came back: %+v, creates %d → %d", final.Cancel, creates, down.creates())
+			}
+			e.assertTaxNetsToZero(order)
+		})
+	}
+}
+
+// unreachablePayout is WeChat Pay out of reach until recover: creates and queries fail as a network would.
+type unreachablePayout struct {
+	activities.Payout
+	refusal   error // what a create answers while down (default: a refused connection)
+	mu        sync.Mutex
+	up        bool
+	attempted int
+}
+
+func (u *unreachablePayout) recover() { u.mu.Lock(); u.up = true; u.mu.Unlock() }
+
+func (u *unreachablePayout) creates() int { u.mu.Lock(); defer u.mu.Unlock(); return u.attempted }
+
+func (u *unreachablePayout) isUp() bool { u.mu.Lock(); defer u.mu.Unlock(); return u.up }
+
+func (u *unreachablePayout) Create(ctx context.Context, req activities.TransferRequest) (workflows.TransferStatus, error) {
+	u.mu.Lock()
+	u.attempted++
+	u.mu.Unlock()
+	if !u.isUp() {
+		if u.refusal != nil {
+			return workflows.TransferStatus{}, u.refusal
+		}
+		return workflows.TransferStatus{}, errors.New("dial tcp: connection refused")
+	}
+	return u.Payout.Create(ctx, req)
+}
+
+func (u *unreachablePayout) Query(ctx context.Context, outBillNo string) (workflows.TransferStatus, error) {
+	if !u.isUp() {
+		return workflows.TransferStatus{}, errors.New("dial tcp: connection refused")
+	}
+	return u.Payout.Query(ctx, outBillNo)
+}
+
+// What the Web UI shows an operator: the static summary, the current details saying why the run waits, named
+// timers, and search attributes a saved query can list stuck payouts by.
+func TestTheWebUIShowsWhyARunWaits(t *testing.T) {
+	// Our merchant certificate is refused: no try can succeed until an operator acts, so each round is one try.
+	down := &unreachablePayout{refusal: temporal.NewNonRetryableApplicationError("wechatpay: SIGN_ERROR merchant certificate revoked", workflows.ErrTypeMisconfigured, nil)}
+	e := newEnv(t, func(c *config.Config) { wechatPay(c); c.UpdateWait = 2 * time.Second }, func(a *activities.Activities) { down.Payout = a.Payout; a.Payout = down })
+	ctx := context.Background()
+	order, token := highRiskOpened(e)
+	id := workflows.WorkflowID(order)
+	d, err := e.client.DescribeWorkflow(ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	summary, _ := d.GetStaticSummary()
+	if !strings.Contains(summary, order) || !strings.Contains(summary, "¥2,000.00") || !strings.Contains(summary, "payer1") {
+		t.Fatalf("static summary %q", summary)
+	}
+	if details := e.currentDetails(id); !strings.Contains(details, "等待收款人人脸核验") {
+		t.Fatalf("current details %q", details)
+	}
+	e.passFaceV2(order, token)
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, nil), http.StatusAccepted)
+	// The payout keeps failing: the details say why and how often, and a saved query finds it.
+	deadline := time.Now().Add(20 * time.Second)
+	for details := ""; !strings.Contains(details, "payout retrying"); details = e.currentDetails(id) {
+		if time.Now().After(deadline) {
+			t.Fatalf("current details never showed the retries: %q", details)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if details := e.currentDetails(id); !strings.Contains(details, "merchant certificate revoked") || !strings.Contains(details, "attempt 4") {
+		t.Fatalf("current details %q", details)
+	}
+	stuck := fmt.Sprintf("PayoutRetrying = true AND MerchantOrderNo = '%s'", e.merchantOrderNo(order))
+	for found := false; !found; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the saved query %q never listed the run", stuck)
+		}
+		resp, err := e.client.ListWorkflow(ctx, listRequest(e.cfg.Temporal.Namespace, stuck))
+		if err != nil {
+			t.Fatal(err)
+		}
+		found = len(resp.GetExecutions()) == 1 && resp.GetExecutions()[0].GetExecution().GetWorkflowId() == id
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The face deadline's timer was named, and cancelled when the face passed.
+	hist := e.client.GetWorkflowHistory(ctx, id, "", false, 0)
+	named, cancelled := false, false
+	for hist.HasNext() {
+		ev, err := hist.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetTimerStartedEventAttributes() != nil && ev.GetUserMetadata().GetSummary() != nil {
+			// Encrypted like every payload: the UI shows it through the codec.
+			var s string
+			if err := codec.DataConverter(e.deps.secrets.Payload).FromPayload(ev.GetUserMetadata().GetSummary(), &s); err != nil {
+				t.Fatal(err)
+			}
+			named = named || strings.Contains(s, "face deadline")
+		}
+		cancelled = cancelled || ev.GetTimerCanceledEventAttributes() != nil
+	}
+	if !named || !cancelled {
+		t.Fatalf("timer named %v, cancelled %v", named, cancelled)
+	}
+	down.recover()
+}
+
+// sendUpdate sends an update straight through Temporal, as the Web UI or a script would, and waits for its outcome.
+func (e *env) sendUpdate(order, updateID, name string, arg any) error {
+	h, err := e.client.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{WorkflowID: workflows.WorkflowID(order), UpdateID: updateID,
+		UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err != nil {
+		return err
+	}
+	return h.Get(context.Background(), nil)
+}
+
+// currentDetails reads what the Web UI shows as the run's current details.
+func (e *env) currentDetails(workflowID string) string {
+	e.t.Helper()
+	v, err := e.client.QueryWorkflow(context.Background(), workflowID, "", "__temporal_workflow_metadata")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var md sdkpb.WorkflowMetadata
+	if err := v.Get(&md); err != nil {
+		e.t.Fatal(err)
+	}
+	return md.GetCurrentDetails()
+}
+
+func (e *env) merchantOrderNo(order string) string {
+	o, err := e.deps.store.Order(context.Background(), order)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return o.MerchantOrderNo
+}
+
+// waitFor polls the receipt until ok.
+func (e *env) waitFor(order, token string, ok func(workflows.View) bool) workflows.View {
+	e.t.Helper()
+	var v workflows.View
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		e.must(e.call(http.MethodGet, "/v1/receipts/"+order, token, nil, &v), http.StatusOK)
+		if ok(v) {
+			return v
+		}
+	}
+	e.t.Fatalf("receipt never got there: %+v", v)
+	return v
+}
+
+func listRequest(namespace, query string) *workflowservice.ListWorkflowExecutionsRequest {
+	return &workflowservice.ListWorkflowExecutionsRequest{Namespace: namespace, Query: query}
+}
+
+func proofFor(order, openid, updateID string) proof.Claim {
+	return proof.Claim{Role: workflows.RolePayee, Subject: openid, WorkflowID: workflows.WorkflowID(order), Update: workflows.UpdateConfirm, UpdateID: updateID}
+}
