@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
@@ -57,9 +58,31 @@ func Handler(c converter.PayloadCodec, o HandlerOptions) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		inner.ServeHTTP(w, r)
+		// The SDK's handler answers errors in plain text: keep them to the API's {code, message}.
+		out := &captured{header: http.Header{}, status: http.StatusOK}
+		inner.ServeHTTP(out, r)
+		if out.status >= 400 {
+			writeError(w, out.status, "BAD_PAYLOADS", strings.TrimSpace(out.body.String()))
+			return
+		}
+		for k, vs := range out.header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(out.status)
+		_, _ = w.Write(out.body.Bytes())
 	})
 }
+
+// captured is a response held back until it is known to be a success.
+type captured struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (c *captured) Header() http.Header         { return c.header }
+func (c *captured) Write(b []byte) (int, error) { return c.body.Write(b) }
+func (c *captured) WriteHeader(status int)      { c.status = status }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -166,4 +167,36 @@ func TestNotificationsAreVerifiedAndDecrypted(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// FuzzParseNotification: whatever arrives at the callback URL, the parser never panics and believes nothing it
+// cannot verify; a genuine callback, signed and encrypted by WeChat Pay, still parses.
+func FuzzParseNotification(f *testing.F) {
+	for _, s := range []string{``, `{`, `null`, `[]`, `{"resource":null}`, `{"resource":{"ciphertext":"%%%","nonce":"","associated_data":""}}`,
+		`{"id":"EV-1","event_type":"MCHTRANSFER.BILL.FINISHED","resource":{"algorithm":"AEAD_AES_256_GCM","ciphertext":"AAAA","nonce":"123456789012","associated_data":"mch_payment"}}`} {
+		f.Add([]byte(s), "1700000000", "nonce", "c2lnbmF0dXJl")
+	}
+	f.Fuzz(func(t *testing.T, body []byte, ts, nonce, sig string) {
+		w := fuzzWorld(t)
+		req := httptest.NewRequest(http.MethodPost, "/notify", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range map[string]string{"Wechatpay-Timestamp": ts, "Wechatpay-Nonce": nonce, "Wechatpay-Signature": sig, "Wechatpay-Serial": w.pay.PublicKeyID()} {
+			if !strings.ContainsAny(v, "\x00\r\n") {
+				req.Header.Set(k, v)
+			}
+		}
+		if _, err := w.client.ParseNotification(context.Background(), req); !errors.Is(err, wechatpay.ErrBadNotification) {
+			t.Fatalf("an unsigned callback was believed (%v): %q", err, body)
+		}
+	})
+}
+
+var (
+	fuzzWorldOnce sync.Once
+	fuzzShared    *world
+)
+
+func fuzzWorld(t *testing.T) *world {
+	fuzzWorldOnce.Do(func() { fuzzShared = newWorld(t, "https://example.com/notify") })
+	return fuzzShared
 }
