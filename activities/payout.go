@@ -220,15 +220,20 @@ func (a *Activities) AwaitTransfer(ctx context.Context, in workflows.TransferInp
 		}
 	}
 	return workflows.TransferStatus{}, temporal.NewApplicationErrorWithOptions("bill "+in.OutBillNo+" still "+in.Since, workflows.ErrTypeBillPending,
-		temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign, NextRetryDelay: nextLook(attempt, in.MaxLookInterval)})
+		temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign, NextRetryDelay: nextLook(in.Since, attempt, in.MaxLookInterval)})
 }
 
-// nextLook is the wait before the next look at a pending bill: 30 s, doubling, at most max (10 minutes when unset).
-func nextLook(attempt int32, maxInterval time.Duration) time.Duration {
+// nextLook is the wait before the next look at a pending bill, doubling up to max (10 minutes when unset): from
+// 30 s while the payee has to act (WAIT_USER_CONFIRM, for up to 24 hours), from 2 s in the states WeChat Pay
+// leaves by itself in moments (accepting, transferring, cancelling).
+func nextLook(state string, attempt int32, maxInterval time.Duration) time.Duration {
 	if maxInterval <= 0 {
 		maxInterval = 10 * time.Minute
 	}
-	d := 30 * time.Second
+	d := 2 * time.Second
+	if state == wechatpay.StateWaitUserConfirm {
+		d = 30 * time.Second
+	}
 	for i := int32(1); i < attempt && d < maxInterval; i++ {
 		d *= 2
 	}

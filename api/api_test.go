@@ -15,6 +15,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/receiptflow/receiptflow/codec"
+	"github.com/receiptflow/receiptflow/keyring"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/workflows"
 )
@@ -231,4 +233,25 @@ func TestStillRunningRecognisesEveryTimeoutShape(t *testing.T) {
 	if stillRunning(errors.New("connection refused")) || stillRunning(serviceerror.NewNotFound("x")) {
 		t.Error("other errors taken for a running update")
 	}
+}
+
+// A codec request over its bound answers 413, like every other body too large.
+func TestCodecOverItsLimitIs413(t *testing.T) {
+	codec := codecHandler(t, 1<<10)
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/decode", strings.NewReader(`{"payloads":[`+strings.Repeat(`{},`, 1000)+`{}]}`))
+	req.Header.Set("Authorization", "Bearer operator-token-0123456789")
+	codec.ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), "BODY_TOO_LARGE") {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+}
+
+func codecHandler(t *testing.T, maxBody int64) http.Handler {
+	ring, err := keyring.Parse(keyring.Generate("c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := NewOperators(map[string]string{"operator-token-0123456789": "op-alice"}, nil)
+	return codec.Handler(codec.New(ring), codec.HandlerOptions{Authorize: ops.CodecAuthorized, MaxBody: maxBody})
 }

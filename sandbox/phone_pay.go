@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"net/http"
+	"regexp"
 	"time"
 )
 
@@ -12,6 +13,8 @@ const (
 	PayDecline    = "decline"     // closes the page without confirming: "fail cancel", the bill keeps waiting
 	PayFail       = "fail"        // confirms, and the transfer fails for reason (an official fail_reason code)
 )
+
+var failReasonPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{2,63}$`)
 
 // phoneConfirm plays wx.requestMerchantTransfer({mchId, appId, package}): like WeChat, it knows the bill only by
 // the package the create answered with, so a payee (or a test) without it cannot confirm anything. Then it plays
@@ -35,7 +38,7 @@ func (p *Pay) phoneConfirm(w http.ResponseWriter, r *http.Request) {
 	case req.Action != PayAccept && req.Action != PayAcceptSlow && req.Action != PayDecline && req.Action != PayFail:
 		phoneFail(w, "requestMerchantTransfer:fail action must be accept, accept_slow, decline or fail")
 		return
-	case req.Action == PayFail && !billNoPattern.MatchString(req.Reason):
+	case req.Action == PayFail && !failReasonPattern.MatchString(req.Reason):
 		phoneFail(w, "requestMerchantTransfer:fail a fail needs an official fail_reason code")
 		return
 	case !validDelivery(req.Callback):

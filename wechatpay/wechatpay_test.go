@@ -10,6 +10,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -199,4 +201,37 @@ var (
 func fuzzWorld(t *testing.T) *world {
 	fuzzWorldOnce.Do(func() { fuzzShared = newWorld(t, "https://example.com/notify") })
 	return fuzzShared
+}
+
+// The sandbox decrypts user_name to check it was sent, but its state file never holds it.
+func TestSandboxKeepsNoNameOnDisk(t *testing.T) {
+	keys(t)
+	state := filepath.Join(t.TempDir(), "sandbox-wechatpay.json")
+	sb, err := sandbox.New(sandbox.Options{Pay: sandbox.PayOptions{AppID: "wxapp", MerchantSerial: "SERIAL1", MerchantPublicKey: &merchantKey.PublicKey, StateFile: state}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+	cfg := wechatpay.Config{BaseURL: srv.URL, MchID: sb.Pay().MchID(), AppID: "wxapp", MerchantSerial: "SERIAL1", MerchantKey: pemOf(merchantKey),
+		PublicKeyID: sb.Pay().PublicKeyID(), PublicKey: sb.Pay().PublicKeyPEM(), APIv3Key: sb.Pay().APIv3Key(), NotifyURL: "https://example.com/n",
+		SceneID: "1005", PostType: "骑手", RewardNote: "配送费", Remark: "劳务报酬", Timeout: 5 * time.Second}
+	c, err := wechatpay.New(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(context.Background(), wechatpay.BillRequest{OutBillNo: "ord1T1", OpenID: "o_a", AmountFen: 300000, UserName: "欧阳娜娜"}); err != nil {
+		t.Fatal(err)
+	}
+	sb.Close()
+	raw, err := os.ReadFile(state)
+	if err != nil || !strings.Contains(string(raw), "ord1T1") {
+		t.Fatalf("state file: %v %s", err, raw)
+	}
+	if strings.Contains(string(raw), "欧阳娜娜") {
+		t.Fatalf("the state file holds the name in clear: %s", raw)
+	}
+	if b, _ := sb.Pay().Bill("ord1T1"); b.UserName != "欧阳娜娜" || !b.UserNameSent {
+		t.Fatalf("the name was not checked: %+v", b)
+	}
 }
