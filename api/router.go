@@ -95,8 +95,8 @@ type Deps struct {
 	Logger       *slog.Logger
 }
 
-// New builds the router.
-func New(d Deps) (*gin.Engine, error) {
+// New builds the API's handler (Gin inside; callers see only net/http).
+func New(d Deps) (http.Handler, error) {
 	if d.Temporal == nil || d.Store == nil || d.Login == nil || d.Sessions == nil || d.Proofs == nil {
 		return nil, errors.New("api: temporal, store, login, sessions and proof keys are required")
 	}

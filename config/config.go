@@ -17,9 +17,9 @@ import (
 	"github.com/receiptflow/receiptflow/proof"
 	"github.com/receiptflow/receiptflow/risk"
 	"github.com/receiptflow/receiptflow/tax"
+	"github.com/receiptflow/receiptflow/telemetry"
 	"github.com/receiptflow/receiptflow/wechat"
 	"github.com/receiptflow/receiptflow/wechatpay"
-	"github.com/receiptflow/receiptflow/worker"
 )
 
 // Prefix of every variable.
@@ -61,8 +61,8 @@ type Config struct {
 	SessionTTL     time.Duration `envconfig:"SESSION_TTL" default:"2h" desc:"payee session lifetime"`
 	OperatorTokens []string      `envconfig:"OPERATOR_TOKENS" desc:"operatorId:token pairs for the ops API and the codec endpoint"`
 
-	Tracing     worker.TracingConfig `envconfig:"TRACING"`
-	MetricsPort int                  `envconfig:"METRICS_PORT" default:"9090" desc:"worker: port of /metrics, /healthz and /readyz (the API serves them on its own port)"`
+	Tracing     telemetry.Tracing `envconfig:"TRACING"`
+	MetricsPort int               `envconfig:"METRICS_PORT" default:"9090" desc:"worker: port of /metrics, /healthz and /readyz (the API serves them on its own port)"`
 
 	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat string `envconfig:"LOG_FORMAT" default:"json" desc:"json or text"`

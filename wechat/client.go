@@ -1,5 +1,7 @@
 // Package wechat is a client for the WeChat mini-program server API: stable access token, code2session, face
-// verification 1.0 and 2.0, and the user risk rank. Wire formats and codes: DOMAIN.md §2.
+// verification 1.0 and 2.0, and the user risk rank. Wire formats and codes: 微信开放文档 (developers.weixin.qq.com),
+// 小程序服务端: getStableAccessToken, code2Session, 人脸核验 (getuseridkey / checkverifyinfo / getverifyid /
+// queryverifyinfo) and getUserRiskRank.
 package wechat
 
 import (

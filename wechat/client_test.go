@@ -119,13 +119,15 @@ func TestConcurrentCallersShareOneTokenFetch(t *testing.T) {
 }
 
 func TestTokenRefetchedOnceWhenWeChatRefusesIt(t *testing.T) {
-	// Tokens die after 50 ms while claiming 7200 s: the next call meets 40001 and must refetch and retry once.
-	f := newFixture(t, sandbox.Options{TokenTTL: 50 * time.Millisecond})
+	// Tokens die after a minute on WeChat's clock while claiming 7200 s: the next call meets 40001 and must refetch
+	// and retry once. Only WeChat's clock moves; the client still believes its token.
+	clock := &fakeClock{t: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}
+	f := newFixture(t, sandbox.Options{TokenTTL: time.Minute, Now: clock.Now})
 	ctx := context.Background()
 	if _, err := f.client.GetUserIDKey(ctx, "张三", "310101199801011232"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(80 * time.Millisecond)
+	clock.Advance(61 * time.Second)
 	if _, err := f.client.GetUserIDKey(ctx, "张三", "310101199801011232"); err != nil {
 		t.Fatalf("call after token death: %v", err)
 	}
@@ -262,4 +264,22 @@ func TestNewValidatesConfig(t *testing.T) {
 			t.Errorf("New(%+v) accepted", cfg)
 		}
 	}
+}
+
+// fakeClock is WeChat's clock in tests that need a token to die without waiting for it.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }

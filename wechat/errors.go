@@ -21,7 +21,7 @@ const (
 	Fatal Class = "fatal"
 )
 
-// WeChat errcodes the project acts on (DOMAIN.md §2).
+// WeChat errcodes the project acts on (as each API's page in 微信开放文档 lists them).
 const (
 	CodeBusy               = -1
 	CodeInvalidCredential  = 40001

@@ -1,6 +1,7 @@
 // Package wechatpay is the WeChat Pay merchant transfer (商家转账, 2025 用户确认模式) client on wechatpay-go's core:
 // create a transfer bill, query and cancel it by out_bill_no, and verify and decrypt the transfer callback.
-// Wire formats: DOMAIN.md §3. wechatpay-go has the signing, field encryption and notify handling but no
+// Wire formats: WeChat Pay APIv3 商家转账 docs (pay.weixin.qq.com: 发起转账 POST /v3/fund-app/mch-transfer/transfer-bills,
+// 商户单号查询转账单, 撤销转账, 商家转账回调通知). wechatpay-go has the signing, field encryption and notify handling but no
 // transfer-bills service, so the calls are written here on its core client.
 package wechatpay
 

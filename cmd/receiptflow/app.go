@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/receiptflow/receiptflow/pii"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/tax"
+	"github.com/receiptflow/receiptflow/telemetry"
 	"github.com/receiptflow/receiptflow/wechat"
 	"github.com/receiptflow/receiptflow/wechatpay"
 	"github.com/receiptflow/receiptflow/worker"
@@ -39,7 +39,7 @@ type deps struct {
 	wechat  *wechat.Client
 	pay     *wechatpay.Client // nil when payouts go through the ledger
 	hasher  *pii.Hasher
-	tel     *worker.Telemetry
+	tel     *telemetry.Telemetry
 }
 
 // openDeps parses the keys, opens and migrates the store and builds the WeChat (and WeChat Pay) clients.
@@ -65,7 +65,7 @@ func openDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (*dep
 		st.Close()
 		return nil, fmt.Errorf("RECEIPTFLOW_WECHAT_*: %w", err)
 	}
-	tel, err := worker.NewTelemetry(ctx, cfg.Tracing)
+	tel, err := telemetry.New(ctx, cfg.Tracing)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -153,7 +153,7 @@ type devAccess struct {
 }
 
 // router builds the API over a connected client; dev is nil in production.
-func (d *deps) router(c client.Client, dev *devAccess) (*gin.Engine, error) {
+func (d *deps) router(c client.Client, dev *devAccess) (http.Handler, error) {
 	sessions, err := api.NewSessions(d.secrets.Session, d.cfg.SessionTTL)
 	if err != nil {
 		return nil, err

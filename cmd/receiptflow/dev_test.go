@@ -19,7 +19,7 @@ import (
 	"github.com/receiptflow/receiptflow/config"
 	"github.com/receiptflow/receiptflow/keyring"
 	"github.com/receiptflow/receiptflow/sandbox"
-	"github.com/receiptflow/receiptflow/worker"
+	"github.com/receiptflow/receiptflow/telemetry"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
@@ -210,7 +210,7 @@ func TestDevRefusesATakenPort(t *testing.T) {
 func TestTemporalTLSSettingsAreChecked(t *testing.T) {
 	d := &deps{cfg: devConfig(t, t.TempDir()), log: slog.New(slog.DiscardHandler)}
 	d.secrets.Payload, _ = keyring.Parse(payloadKeys)
-	d.tel, _ = worker.NewTelemetry(context.Background(), worker.TracingConfig{})
+	d.tel, _ = telemetry.New(context.Background(), telemetry.Tracing{})
 	for name, set := range map[string]func(*config.Temporal){
 		"RECEIPTFLOW_TEMPORAL_TLS_CERT_FILE": func(c *config.Temporal) { c.TLSCertFile, c.TLSKeyFile = "/nonexistent.pem", "/nonexistent.key" },
 		"RECEIPTFLOW_TEMPORAL_TLS_CA_FILE":   func(c *config.Temporal) { c.TLSCAFile = "/nonexistent-ca.pem" },

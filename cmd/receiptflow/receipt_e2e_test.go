@@ -104,7 +104,7 @@ func TestHighRiskPayeePassesFaceV1AndIsPaidNetOfTax(t *testing.T) {
 
 	var paid workflows.View
 	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &paid), http.StatusOK)
-	// 2,000 元 per payment → 240 元 tax (DOMAIN.md's example), 1,760 元 paid.
+	// 2,000 元 per payment → 240 元 tax (劳务报酬 per payment: (2,000 − 800) × 20%), 1,760 元 paid.
 	if paid.State != workflows.StatePaid || paid.Amounts.TaxFen != 24000 || paid.Amounts.NetFen != 176000 {
 		t.Fatalf("after confirm: %+v", paid)
 	}

@@ -1,4 +1,7 @@
-package worker
+// Package telemetry is what every process reports through: Prometheus metrics (the SDK's through tally, the API's
+// and the business counters) and, when configured, OpenTelemetry tracing of workflows and activities. It is its own
+// package so config, the worker and the API can use it without importing each other.
+package telemetry
 
 import (
 	"context"
@@ -21,9 +24,9 @@ import (
 	"go.temporal.io/sdk/interceptor"
 )
 
-// TracingConfig is read from the environment (RECEIPTFLOW_TRACING_*). The OTLP exporter takes its endpoint and
+// Tracing is read from the environment (RECEIPTFLOW_TRACING_*). The OTLP exporter takes its endpoint and
 // headers from the standard OTEL_EXPORTER_OTLP_* variables.
-type TracingConfig struct {
+type Tracing struct {
 	Exporter    string `envconfig:"EXPORTER" default:"none" desc:"none or otlp (OTLP/gRPC; endpoint from OTEL_EXPORTER_OTLP_ENDPOINT)"`
 	ServiceName string `envconfig:"SERVICE_NAME" default:"receiptflow"`
 }
@@ -39,7 +42,7 @@ type Telemetry struct {
 }
 
 // NewTelemetry builds the registry and, for Exporter "otlp", a tracer provider.
-func NewTelemetry(ctx context.Context, tc TracingConfig) (*Telemetry, error) {
+func New(ctx context.Context, tc Tracing) (*Telemetry, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reporter := tallyprom.NewReporter(tallyprom.Options{Registerer: reg})
