@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -82,14 +84,17 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	sqlConf := cfg.Persistence.DataStores[sqliteplugin.PluginName].SQL
+	sqlConf := cfg.Persistence.DataStores[cfg.Persistence.DefaultStore].SQL
 	if o.DatabaseFile != "" {
 		if err := os.MkdirAll(filepath.Dir(o.DatabaseFile), 0o700); err != nil {
 			return nil, err
 		}
-		if _, err := os.Stat(o.DatabaseFile); errors.Is(err, os.ErrNotExist) {
-			if err := sqliteschema.SetupSchema(sqlConf); err != nil {
-				return nil, fmt.Errorf("devserver: set up schema: %w", err)
+		for _, name := range []string{cfg.Persistence.DefaultStore, cfg.Persistence.VisibilityStore} {
+			conf := cfg.Persistence.DataStores[name].SQL
+			if _, err := os.Stat(conf.DatabaseName); errors.Is(err, os.ErrNotExist) {
+				if err := sqliteschema.SetupSchema(conf); err != nil {
+					return nil, fmt.Errorf("devserver: set up schema of %s: %w", conf.DatabaseName, err)
+				}
 			}
 		}
 	}
@@ -110,9 +115,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(hosts),
 		temporal.WithLogger(newServerLogger(o.Logger)),
-		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
-			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
-		}),
+		temporal.WithDynamicConfigClient(DynamicConfig()),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
@@ -132,10 +135,32 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 
 func (s *Server) config() (*config.Config, error) {
 	o := s.opts
+	stores := map[string]config.DataStore{}
 	sqlConf := &config.SQL{PluginName: sqliteplugin.PluginName, ConnectAttributes: map[string]string{}}
+	stores["sqlite"] = config.DataStore{SQL: sqlConf}
+	defaultStore, visibilityStore := "sqlite", "sqlite"
 	if o.DatabaseFile != "" {
 		sqlConf.DatabaseName = o.DatabaseFile
 		sqlConf.ConnectAttributes["mode"] = "rwc"
+		// SQLite's defaults (rollback journal, synchronous=FULL) fsync the journal, the database and its directory
+		// on every commit, and the server commits several times per workflow task: that was most of the ~45 ms a
+		// receipt's update cost (see README, Performance). WAL with synchronous=NORMAL fsyncs only at checkpoints;
+		// a crash of the process loses nothing, a power cut may lose the last transactions (never corrupts).
+		sqlConf.ConnectAttributes["journal_mode"] = "wal"
+		sqlConf.ConnectAttributes["synchronous"] = "1"
+		sqlConf.ConnectAttributes["busy_timeout"] = "10000"
+		// Visibility (the UI's lists and search attributes) in a file of its own: SQLite has one writer per file,
+		// and the visibility writes every search-attribute upsert queues took a fifth of the server's time on the
+		// same connection as the workflow tasks. A database from before keeps its visibility where it is.
+		visFile := strings.TrimSuffix(o.DatabaseFile, filepath.Ext(o.DatabaseFile)) + "-visibility.db"
+		_, mainErr := os.Stat(o.DatabaseFile)
+		_, visErr := os.Stat(visFile)
+		if errors.Is(mainErr, os.ErrNotExist) || visErr == nil {
+			vis := *sqlConf
+			vis.DatabaseName, vis.ConnectAttributes = visFile, maps.Clone(sqlConf.ConnectAttributes)
+			stores["sqlite-visibility"] = config.DataStore{SQL: &vis}
+			visibilityStore = "sqlite-visibility"
+		}
 	} else {
 		sqlConf.DatabaseName = fmt.Sprintf("mem%d", time.Now().UnixNano())
 		sqlConf.ConnectAttributes["mode"] = "memory"
@@ -162,8 +187,8 @@ func (s *Server) config() (*config.Config, error) {
 	return &config.Config{
 		Global: config.Global{Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: o.Host}},
 		Persistence: config.Persistence{
-			DefaultStore: sqliteplugin.PluginName, VisibilityStore: sqliteplugin.PluginName, NumHistoryShards: 1,
-			DataStores: map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlConf}},
+			DefaultStore: defaultStore, VisibilityStore: visibilityStore, NumHistoryShards: 1,
+			DataStores: stores,
 		},
 		ClusterMetadata: &cluster.Config{
 			EnableGlobalNamespace: false, FailoverVersionIncrement: 10, MasterClusterName: "active", CurrentClusterName: "active",
@@ -276,4 +301,25 @@ func FreePort(host string) (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// DynamicConfig is the embedded server's tuning for one process with one history shard (see README, Performance).
+//
+//   - Each shard reads its transfer queue (a new run's first workflow task, every activity task, the workflow task
+//     after an activity completes) at most history.transferProcessorMaxPollRPS times a second, 20 by default: with
+//     a single shard every such hand-off waited up to 50 ms for the next read. That was the ~45 ms a receipt's
+//     update cost over the engine's own speculative path. The timer and visibility queues have the same limit.
+//     Production clusters have hundreds of shards and keep the defaults.
+//   - One partition per task queue: four spread a queue over matching hosts; on one host they only forward tasks
+//     between partitions.
+func DynamicConfig() dynamicconfig.StaticClient {
+	value := func(v any) []dynamicconfig.ConstrainedValue { return []dynamicconfig.ConstrainedValue{{Value: v}} }
+	return dynamicconfig.StaticClient{
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): value(true),
+		dynamicconfig.TransferProcessorMaxPollRPS.Key():             value(10000),
+		dynamicconfig.TimerProcessorMaxPollRPS.Key():                value(10000),
+		dynamicconfig.VisibilityProcessorMaxPollRPS.Key():           value(10000),
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():      value(1),
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key():     value(1),
+	}
 }

@@ -12,13 +12,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/receiptflow/receiptflow/api"
 	"github.com/receiptflow/receiptflow/config"
@@ -46,12 +49,45 @@ func loadDevSettings() (devSettings, error) {
 // runDev starts everything in one process: the WeChat sandbox, the store with demo data, an embedded Temporal
 // server and Web UI, the worker and the API. Ctrl-C stops it; starting again resumes runs in flight.
 func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slog.Logger, out io.Writer) error {
+	s, err := startStack(ctx, cfg, dev, logger, true)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if err := seedDemo(ctx, s.deps.store, s.keys.MerchantSecret); err != nil {
+		return fmt.Errorf("demo data: %w", err)
+	}
+	s.sb.SetRiskRank(demoHighOpenID, 3)
+	printDevSummary(out, s.cfg, s.apiURL, s.sandboxURL, s.srv, s.keys)
+	err = s.serve(ctx)
+	fmt.Fprintln(out, "\nstopping receiptflow dev…")
+	return err
+}
+
+// stack is dev's whole system in one process; bench runs the same one.
+type stack struct {
+	cfg                config.Config
+	keys               devKeys
+	apiURL, sandboxURL string
+	apiListener        net.Listener
+	sb                 *sandbox.Sandbox
+	deps               *deps
+	srv                *devserver.Server
+	client             client.Client
+	router             http.Handler
+	stopSandbox        func() // stops serving the sandbox and waits for it
+	closers            []func()
+}
+
+// startStack binds every port, starts the sandbox, the store, the embedded Temporal server (and the Web UI when
+// withUI), the worker and builds the API; serve then serves the API until ctx ends.
+func startStack(ctx context.Context, cfg config.Config, dev devSettings, logger *slog.Logger, withUI bool) (_ *stack, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("RECEIPTFLOW_DATA_DIR: %w", err)
+		return nil, fmt.Errorf("RECEIPTFLOW_DATA_DIR: %w", err)
 	}
 	temporalHost, temporalPortStr, err := net.SplitHostPort(cfg.Temporal.Address)
 	if err != nil {
-		return fmt.Errorf("RECEIPTFLOW_TEMPORAL_ADDRESS: %w", err)
+		return nil, fmt.Errorf("RECEIPTFLOW_TEMPORAL_ADDRESS: %w", err)
 	}
 	temporalPort, _ := strconv.Atoi(temporalPortStr)
 	ports := []portClaim{
@@ -62,43 +98,83 @@ func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slo
 	}
 	listeners, err := claimPorts(ports)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	apiListener, sandboxListener := listeners[0], listeners[3]
-	defer apiListener.Close()
-	defer sandboxListener.Close()
+	s := &stack{apiListener: listeners[0]}
+	sandboxListener := listeners[3]
+	s.closers = append(s.closers, func() { s.apiListener.Close() }, func() { sandboxListener.Close() })
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
 	uiPort, temporalPort := listeners[1].Addr().(*net.TCPAddr).Port, listeners[2].Addr().(*net.TCPAddr).Port
 	// These two are bound by the Temporal server and the UI themselves: release them just before.
 	listeners[1].Close()
 	listeners[2].Close()
-
-	keys, err := loadDevKeys(filepath.Join(cfg.DataDir, "dev-keys.json"))
-	if err != nil {
-		return err
+	if !withUI {
+		uiPort = 0
 	}
-	cfg = keys.apply(cfg)
-	apiURL := "http://" + apiListener.Addr().String()
-	sandboxURL := "http://" + sandboxListener.Addr().String()
-	sb, err := newSandbox(keys.Pay, sandbox.Options{Faults: dev.SandboxFaults, TokenTTL: dev.SandboxTokenTTL, Logger: logger,
+
+	if s.keys, err = loadDevKeys(filepath.Join(cfg.DataDir, "dev-keys.json")); err != nil {
+		return nil, err
+	}
+	cfg = s.keys.apply(cfg)
+	s.apiURL = "http://" + s.apiListener.Addr().String()
+	s.sandboxURL = "http://" + sandboxListener.Addr().String()
+	s.sb, err = newSandbox(s.keys.Pay, sandbox.Options{Faults: dev.SandboxFaults, TokenTTL: dev.SandboxTokenTTL, Logger: logger,
 		StateFile: filepath.Join(cfg.DataDir, "sandbox-wechat.json")}, filepath.Join(cfg.DataDir, "sandbox-wechatpay.json"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sb.SetRiskRank(demoHighOpenID, 3)
-	useSandbox(&cfg, sb, keys.Pay, sandboxURL, apiURL)
-	if len(cfg.UIOrigins) == 0 {
+	useSandbox(&cfg, s.sb, s.keys.Pay, s.sandboxURL, s.apiURL)
+	if len(cfg.UIOrigins) == 0 && uiPort != 0 {
 		cfg.UIOrigins = []string{"http://" + hostPort(temporalHost, uiPort), "http://" + hostPort("localhost", uiPort)}
 	}
 	cfg.Temporal.Address = hostPort(temporalHost, temporalPort)
+	s.cfg = cfg
 
-	// The sandbox stops first, while the API still takes the callbacks it has in flight; the API stops after it.
+	// The sandbox stops first, while the API still takes the callbacks it has in flight (serve).
 	sbCtx, stopSandbox := context.WithCancel(context.Background())
 	sbDone := make(chan struct{})
 	go func() {
 		defer close(sbDone)
-		_ = serveHTTP(sbCtx, sandboxListener, sb)
-		sb.Close()
+		_ = serveHTTP(sbCtx, sandboxListener, s.sb)
+		s.sb.Close()
 	}()
+	var once sync.Once
+	s.stopSandbox = func() { once.Do(func() { stopSandbox(); <-sbDone }) }
+	s.closers = append(s.closers, s.stopSandbox)
+
+	if s.deps, err = openDeps(ctx, cfg, logger); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.deps.Close)
+	s.srv, err = devserver.Start(ctx, devserver.Options{
+		DatabaseFile: filepath.Join(cfg.DataDir, "temporal.db"), Host: temporalHost, FrontendPort: temporalPort,
+		UIPort: uiPort, Namespace: cfg.Temporal.Namespace, SearchAttributes: searchAttributes(),
+		CodecEndpoint: s.apiURL + "/codec", Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.srv.Stop)
+	if s.client, err = s.deps.dialTemporal(ctx); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.client.Close)
+	w := worker.New(s.client, cfg.Temporal.TaskQueue, s.deps.activities(), s.deps.secrets.Proofs)
+	if err := w.Start(); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, w.Stop)
+	_, apiPort, _ := net.SplitHostPort(s.apiListener.Addr().String())
+	s.router, err = s.deps.router(s.client, &devAccess{uiOrigins: cfg.UIOrigins, allowedHosts: api.LocalHosts(cfg.HTTPHost, apiPort)})
+	return s, err
+}
+
+// serve serves the API until ctx ends; then the sandbox stops first, the API after it.
+func (s *stack) serve(ctx context.Context) error {
 	apiCtx, stopAPI := context.WithCancel(context.Background())
 	defer stopAPI()
 	go func() {
@@ -106,50 +182,18 @@ func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slo
 		case <-ctx.Done():
 		case <-apiCtx.Done():
 		}
-		stopSandbox()
-		<-sbDone
+		s.stopSandbox()
 		stopAPI()
 	}()
-	defer func() { stopSandbox(); <-sbDone }()
+	return serveHTTP(apiCtx, s.apiListener, s.router)
+}
 
-	d, err := openDeps(ctx, cfg, logger)
-	if err != nil {
-		return err
+// close stops what startStack started, last started first.
+func (s *stack) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
 	}
-	defer d.Close()
-	if err := seedDemo(ctx, d.store, keys.MerchantSecret); err != nil {
-		return fmt.Errorf("demo data: %w", err)
-	}
-
-	srv, err := devserver.Start(ctx, devserver.Options{
-		DatabaseFile: filepath.Join(cfg.DataDir, "temporal.db"), Host: temporalHost, FrontendPort: temporalPort,
-		UIPort: uiPort, Namespace: cfg.Temporal.Namespace, SearchAttributes: searchAttributes(),
-		CodecEndpoint: apiURL + "/codec", Logger: logger,
-	})
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
-
-	c, err := d.dialTemporal(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	w := worker.New(c, cfg.Temporal.TaskQueue, d.activities(), d.secrets.Proofs)
-	if err := w.Start(); err != nil {
-		return err
-	}
-	defer w.Stop()
-	_, apiPort, _ := net.SplitHostPort(apiListener.Addr().String())
-	router, err := d.router(c, &devAccess{uiOrigins: cfg.UIOrigins, allowedHosts: api.LocalHosts(cfg.HTTPHost, apiPort)})
-	if err != nil {
-		return err
-	}
-	printDevSummary(out, cfg, apiURL, sandboxURL, srv, keys)
-	err = serveHTTP(apiCtx, apiListener, router)
-	fmt.Fprintln(out, "\nstopping receiptflow dev…")
-	return err
+	s.closers = nil
 }
 
 type portClaim struct {

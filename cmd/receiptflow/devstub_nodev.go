@@ -22,3 +22,7 @@ func runDev(context.Context, config.Config, devSettings, *slog.Logger, io.Writer
 }
 
 func printDevEnv(io.Writer) error { return nil }
+
+func runBench(context.Context, []string, io.Writer, io.Writer) error {
+	return errors.New("this build has no bench command: use go run ./cmd/receiptflow bench from a source checkout")
+}

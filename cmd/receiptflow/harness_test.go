@@ -22,6 +22,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/receiptflow/receiptflow/activities"
@@ -54,7 +55,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	temporalServer = temporaltest.NewServer(temporaltest.WithBaseClientOptions(client.Options{DataConverter: codec.DataConverter(ring)}))
+	// The same engine tuning as dev's embedded server, so the tests see the latencies dev has.
+	temporalServer = temporaltest.NewServer(temporaltest.WithBaseClientOptions(client.Options{DataConverter: codec.DataConverter(ring)}),
+		temporaltest.WithBaseServerOptions(temporal.WithDynamicConfigClient(devserver.DynamicConfig())))
 	c := temporalServer.GetDefaultClient()
 	if err := devserver.RegisterSearchAttributes(context.Background(), c, temporalServer.GetDefaultNamespace(), searchAttributes()); err != nil {
 		fmt.Fprintln(os.Stderr, "register search attributes:", err)

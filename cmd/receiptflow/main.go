@@ -5,6 +5,7 @@
 //	receiptflow worker   the Temporal worker
 //	receiptflow migrate  apply database migrations and exit
 //	receiptflow env      list the configuration variables
+//	receiptflow bench    measure whole receipts against the engine's own ceiling
 package main
 
 import (
@@ -28,6 +29,7 @@ commands:
   worker   run the Temporal worker (needs a Temporal cluster)
   migrate  apply database migrations and exit
   env      list the configuration variables (RECEIPTFLOW_*)
+  bench    measure whole receipts through the API against the engine's own ceiling (receiptflow bench -h)
 `
 
 func main() {
@@ -37,15 +39,18 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1]); err != nil {
+	if err := run(ctx, os.Args[1], os.Args[2:]); err != nil {
 		fmt.Fprintln(os.Stderr, "receiptflow:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, cmd string) error {
-	if cmd == "env" {
+func run(ctx context.Context, cmd string, args []string) error {
+	switch cmd {
+	case "env":
 		return printEnv(os.Stdout)
+	case "bench":
+		return runBench(ctx, args, os.Stdout, os.Stderr)
 	}
 	cfg, err := config.Load()
 	if err != nil {
