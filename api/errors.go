@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
@@ -20,6 +21,8 @@ type Problem struct {
 	Message string `json:"message"`
 	ErrCode *int   `json:"errcode,omitempty"`
 	ErrMsg  string `json:"errmsg,omitempty"`
+	// RetryAfter, in seconds, is sent as the Retry-After header when set.
+	RetryAfter int `json:"-"`
 }
 
 func (p *Problem) Error() string { return p.Code + ": " + p.Message }
@@ -29,6 +32,9 @@ func problem(status int, code, msg string) *Problem {
 }
 
 func abort(c *gin.Context, p *Problem) {
+	if p.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(p.RetryAfter))
+	}
 	c.AbortWithStatusJSON(p.Status, p)
 }
 

@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"slices"
@@ -194,4 +196,51 @@ func (h *handlers) opsUnblacklist(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// opsPutPayer registers a payer (merchant) with its settlement account, or updates one; a new payer's secret for
+// the merchant API is generated here and shown only in this answer. Audited.
+func (h *handlers) opsPutPayer(c *gin.Context) {
+	var req struct {
+		Name    string `json:"name"`
+		Account struct {
+			Name   string `json:"name"`
+			Number string `json:"number"`
+		} `json:"account"`
+	}
+	if !bind(c, &req) {
+		return
+	}
+	id, secret := c.Param("payerId"), newMerchantSecret()
+	created, err := h.Store.RegisterPayer(c.Request.Context(), store.Payer{ID: id, Name: req.Name, Secret: secret,
+		Account: store.Account{Name: req.Account.Name, Number: req.Account.Number}}, c.GetString("operator"))
+	if err != nil {
+		abort(c, fromError(err))
+		return
+	}
+	body := gin.H{"payerId": id, "name": req.Name, "account": gin.H{"name": pii.MaskName(req.Account.Name), "number": pii.MaskAccountNumber(req.Account.Number)}}
+	if !created {
+		c.JSON(http.StatusOK, body)
+		return
+	}
+	body["secret"] = secret
+	c.JSON(http.StatusCreated, body)
+}
+
+// opsRotatePayerSecret gives a payer a new merchant API secret, shown only in this answer; the old one stops
+// working at once. Audited.
+func (h *handlers) opsRotatePayerSecret(c *gin.Context) {
+	id, secret := c.Param("payerId"), newMerchantSecret()
+	if err := h.Store.RotatePayerSecret(c.Request.Context(), id, secret, c.GetString("operator")); err != nil {
+		abort(c, fromError(err))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"payerId": id, "secret": secret})
+}
+
+// newMerchantSecret is 32 random bytes, base64url: what a payer signs its requests with.
+func newMerchantSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -66,6 +66,11 @@ func (h *handlers) transferCallback(c *gin.Context) {
 		}
 		h.Logger.Error("wechatpay callback disagrees with the recorded final state", "outBillNo", b.OutBillNo, "state", b.State)
 	}
+	if !h.temporal.Up(ctx) {
+		// Recorded; WeChat Pay calls again, and the run looks at the bill itself when Temporal is back.
+		payFailure(c, http.StatusServiceUnavailable, "try again")
+		return
+	}
 	err = h.Temporal.SignalWorkflow(ctx, workflows.WorkflowID(t.OrderID), "", workflows.SignalTransferNotice, workflows.TransferNotice{OutBillNo: b.OutBillNo})
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {

@@ -34,6 +34,7 @@ type Temporal interface {
 	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
 	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
 	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
+	GetWorkflow(ctx context.Context, workflowID, runID string) client.WorkflowRun
 	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
 	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
 }
@@ -53,6 +54,8 @@ type Store interface {
 	Blacklist(ctx context.Context, idNumber, reason, actor string) (store.BlacklistEntry, error)
 	Unblacklist(ctx context.Context, idNumber, reason, actor string) error
 	Payer(ctx context.Context, id string) (store.Payer, error)
+	RegisterPayer(ctx context.Context, p store.Payer, actor string) (bool, error)
+	RotatePayerSecret(ctx context.Context, payerID, secret, actor string) error
 	PayeeByOpenID(ctx context.Context, openid string) (store.Payee, error)
 	VerifyIdentity(ctx context.Context, openid, name, idNumber, idExpiresOn string) (store.Payee, error)
 	SignAgreement(ctx context.Context, payerID, payeeID string) (store.Agreement, error)
@@ -92,7 +95,9 @@ type Deps struct {
 	TrustedProxies []string
 	// AllowedHosts, when set, are the only Host headers answered (dev: the loopback names, against DNS rebinding).
 	AllowedHosts []string
-	Logger       *slog.Logger
+	// SetupCheck, when set, tells whether the namespace holds what the runs need (readiness fails until it does).
+	SetupCheck func(context.Context) error
+	Logger     *slog.Logger
 }
 
 // New builds the API's handler (Gin inside; callers see only net/http).
@@ -115,7 +120,7 @@ func New(d Deps) (http.Handler, error) {
 	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err
 	}
-	h := &handlers{Deps: d}
+	h := &handlers{Deps: d, temporal: newTemporalHealth(d.Temporal)}
 	r.Use(h.requestID, h.recover, h.accessLog, allowHosts(d.AllowedHosts))
 	if d.Metrics != nil {
 		m, err := newHTTPMetrics(d.Metrics)
@@ -162,6 +167,8 @@ func New(d Deps) (http.Handler, error) {
 	ops.POST("/receipts/:orderId/cancel", h.opsCancel)
 	ops.POST("/blacklist", h.opsBlacklist)
 	ops.DELETE("/blacklist", h.opsUnblacklist)
+	ops.PUT("/payers/:payerId", h.opsPutPayer)
+	ops.POST("/payers/:payerId/secret", h.opsRotatePayerSecret)
 
 	if d.PayNotify != nil {
 		v1.POST("/callbacks/wechatpay/transfer", h.transferCallback)
@@ -177,7 +184,10 @@ func New(d Deps) (http.Handler, error) {
 	return r, nil
 }
 
-type handlers struct{ Deps }
+type handlers struct {
+	Deps
+	temporal *temporalHealth
+}
 
 var requestIDPattern = regexp.MustCompile(`^[0-9A-Za-z._-]{1,64}$`)
 
@@ -232,6 +242,12 @@ func (h *handlers) ready(c *gin.Context) {
 	}
 	if _, err := h.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 		checks["temporal"], status, summary = "down", http.StatusServiceUnavailable, "unavailable"
+	} else if h.SetupCheck != nil {
+		checks["setup"] = "ok"
+		if err := h.SetupCheck(ctx); err != nil {
+			// A missing namespace or search attribute is no outage: say so, it will not pass by waiting.
+			checks["setup"], status, summary = err.Error(), http.StatusServiceUnavailable, "misconfigured"
+		}
 	}
 	c.JSON(status, gin.H{"status": summary, "checks": checks})
 }

@@ -61,6 +61,8 @@ type Config struct {
 	SessionTTL     time.Duration `envconfig:"SESSION_TTL" default:"2h" desc:"payee session lifetime"`
 	OperatorTokens []string      `envconfig:"OPERATOR_TOKENS" desc:"operatorId:token pairs for the ops API and the codec endpoint"`
 
+	WorkflowCacheSize int `envconfig:"WORKFLOW_CACHE_SIZE" default:"1000" desc:"worker: runs kept in memory between their steps (sticky cache); others are replayed from history when they move"`
+
 	Tracing     telemetry.Tracing `envconfig:"TRACING"`
 	MetricsPort int               `envconfig:"METRICS_PORT" default:"9090" desc:"worker: port of /metrics, /healthz and /readyz (the API serves them on its own port)"`
 
@@ -70,14 +72,15 @@ type Config struct {
 
 // Temporal is how to reach the cluster.
 type Temporal struct {
-	Address       string `envconfig:"ADDRESS" default:"127.0.0.1:7233" desc:"frontend host:port (dev: the embedded server's port)"`
-	Namespace     string `envconfig:"NAMESPACE" default:"default"`
-	TaskQueue     string `envconfig:"TASK_QUEUE" default:"receiptflow"`
-	TLSCertFile   string `envconfig:"TLS_CERT_FILE" desc:"client certificate (mTLS)"`
-	TLSKeyFile    string `envconfig:"TLS_KEY_FILE"`
-	TLSCAFile     string `envconfig:"TLS_CA_FILE" desc:"CA that signed the server certificate"`
-	TLSServerName string `envconfig:"TLS_SERVER_NAME"`
-	APIKey        string `envconfig:"API_KEY" desc:"Temporal Cloud API key (implies TLS)"`
+	Address       string        `envconfig:"ADDRESS" default:"127.0.0.1:7233" desc:"frontend host:port (dev: the embedded server's port)"`
+	Namespace     string        `envconfig:"NAMESPACE" default:"default" desc:"Temporal namespace (migrate creates it)"`
+	TaskQueue     string        `envconfig:"TASK_QUEUE" default:"receiptflow" desc:"task queue of the receipt workflows and their activities"`
+	Retention     time.Duration `envconfig:"RETENTION" default:"720h" desc:"migrate: how long the namespace it creates keeps closed runs"`
+	TLSCertFile   string        `envconfig:"TLS_CERT_FILE" desc:"client certificate (mTLS)"`
+	TLSKeyFile    string        `envconfig:"TLS_KEY_FILE" desc:"key of the client certificate"`
+	TLSCAFile     string        `envconfig:"TLS_CA_FILE" desc:"CA that signed the server certificate"`
+	TLSServerName string        `envconfig:"TLS_SERVER_NAME" desc:"server name to verify, when not the address's host"`
+	APIKey        string        `envconfig:"API_KEY" desc:"Temporal Cloud API key (implies TLS)"`
 }
 
 // Load reads the environment.

@@ -304,6 +304,7 @@ func FreePort(host string) (int, error) {
 }
 
 // DynamicConfig is the embedded server's tuning for one process with one history shard (see README, Performance).
+// Each setting was measured with receiptflow bench.
 //
 //   - Each shard reads its transfer queue (a new run's first workflow task, every activity task, the workflow task
 //     after an activity completes) at most history.transferProcessorMaxPollRPS times a second, 20 by default: with
@@ -319,7 +320,10 @@ func DynamicConfig() dynamicconfig.StaticClient {
 		dynamicconfig.TransferProcessorMaxPollRPS.Key():             value(10000),
 		dynamicconfig.TimerProcessorMaxPollRPS.Key():                value(10000),
 		dynamicconfig.VisibilityProcessorMaxPollRPS.Key():           value(10000),
-		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():      value(1),
-		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key():     value(1),
+		// Mutable states of runs kept in memory: the default 128,000 held every parked run (a dev process with
+		// 10,000 runs waiting at the face step grew past 1.5 GiB); a miss costs one read of a small row.
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():        value(4096),
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  value(1),
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): value(1),
 	}
 }

@@ -8,20 +8,20 @@ import "fmt"
 // Config holds the thresholds (RECEIPTFLOW_RISK_*).
 type Config struct {
 	MinWorkAge         int   `envconfig:"MIN_WORK_AGE" default:"16" desc:"below this age a payee is not paid at all (劳动法 第十五条)"`
-	MinAge             int   `envconfig:"MIN_AGE" default:"18"`
-	MaxAge             int   `envconfig:"MAX_AGE" default:"65"`
-	LargePaymentFen    int64 `envconfig:"LARGE_PAYMENT_FEN" default:"200000"` // 2,000 元: also where WeChat Pay wants the name
-	MonthlyNearFen     int64 `envconfig:"MONTHLY_NEAR_FEN" default:"8000000"` // 80,000 元 in a month
+	MinAge             int   `envconfig:"MIN_AGE" default:"18" desc:"younger payees (but of working age) need face verification"`
+	MaxAge             int   `envconfig:"MAX_AGE" default:"65" desc:"older payees need face verification"`
+	LargePaymentFen    int64 `envconfig:"LARGE_PAYMENT_FEN" default:"200000" desc:"a payment from this many fen needs face verification (2,000 元: also where WeChat Pay requires the name)"`
+	MonthlyNearFen     int64 `envconfig:"MONTHLY_NEAR_FEN" default:"8000000" desc:"a month's income reaching this many fen (all payers) needs face verification"`
 	MonthlyCapFen      int64 `envconfig:"MONTHLY_CAP_FEN" default:"10000000" desc:"income a payee may receive in a month (all payers); above it the payment is refused"`
 	YearlyCapFen       int64 `envconfig:"YEARLY_CAP_FEN" default:"500000000" desc:"income a payee may receive in a tax year (all payers); above it the payment is refused"`
 	RequireBoundID     bool  `envconfig:"REQUIRE_FACE_BOUND_ID" default:"true" desc:"until face verification has bound the payee's identity, every payout needs the face step"`
-	MaxPayouts24h      int   `envconfig:"MAX_PAYOUTS_24H" default:"5"`       // more payouts than this in 24 h
-	SplitWindowFen     int64 `envconfig:"SPLIT_WINDOW_FEN" default:"200000"` // several small payouts in 24 h adding up to this
-	RiskRankChallenge  int   `envconfig:"RANK_CHALLENGE" default:"3"`        // WeChat risk_rank: face verification
-	RiskRankBlock      int   `envconfig:"RANK_BLOCK" default:"4"`            // WeChat risk_rank: refuse
-	FaceFailuresLimit  int   `envconfig:"FACE_FAILURES" default:"3"`         // failed face checks in 30 days
-	BlockBlacklisted   bool  `envconfig:"BLOCK_BLACKLISTED" default:"true"`  // blacklisted: refuse, not just verify
-	BlockExpiredIDCard bool  `envconfig:"BLOCK_EXPIRED_ID" default:"false"`  // expired ID card: refuse
+	MaxPayouts24h      int   `envconfig:"MAX_PAYOUTS_24H" default:"5" desc:"more payouts than this in 24 hours need face verification"`
+	SplitWindowFen     int64 `envconfig:"SPLIT_WINDOW_FEN" default:"200000" desc:"small payouts in 24 hours adding up to this many fen (a large one split) need face verification"`
+	RiskRankChallenge  int   `envconfig:"RANK_CHALLENGE" default:"3" desc:"WeChat getuserriskrank risk_rank from which face verification is needed"`
+	RiskRankBlock      int   `envconfig:"RANK_BLOCK" default:"4" desc:"WeChat getuserriskrank risk_rank from which the payment is refused"`
+	FaceFailuresLimit  int   `envconfig:"FACE_FAILURES" default:"3" desc:"failed face verifications in 30 days from which a payee is high risk"`
+	BlockBlacklisted   bool  `envconfig:"BLOCK_BLACKLISTED" default:"true" desc:"a blacklisted person is refused (false: only face-verified)"`
+	BlockExpiredIDCard bool  `envconfig:"BLOCK_EXPIRED_ID" default:"false" desc:"an expired ID card is refused (false: only face-verified)"`
 }
 
 // Validate rejects thresholds that make no sense.

@@ -73,7 +73,20 @@ func Open(ctx context.Context, dsn string, seal *keyring.Ring, hash *pii.Hasher)
 	if seal == nil || hash == nil {
 		return nil, errors.New("store: a key ring and a lookup hasher are required")
 	}
-	s := &Store{seal: seal, hash: hash, now: time.Now}
+	s, err := connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	s.seal, s.hash = seal, hash
+	return s, nil
+}
+
+// OpenSchema connects without keys, for Migrate only: migrations never read or write a sealed field, so setting
+// up a database needs no secrets.
+func OpenSchema(ctx context.Context, dsn string) (*Store, error) { return connect(ctx, dsn) }
+
+func connect(ctx context.Context, dsn string) (*Store, error) {
+	s := &Store{now: time.Now}
 	var err error
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):

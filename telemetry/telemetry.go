@@ -28,7 +28,7 @@ import (
 // headers from the standard OTEL_EXPORTER_OTLP_* variables.
 type Tracing struct {
 	Exporter    string `envconfig:"EXPORTER" default:"none" desc:"none or otlp (OTLP/gRPC; endpoint from OTEL_EXPORTER_OTLP_ENDPOINT)"`
-	ServiceName string `envconfig:"SERVICE_NAME" default:"receiptflow"`
+	ServiceName string `envconfig:"SERVICE_NAME" default:"receiptflow" desc:"service.name of the traces"`
 }
 
 // Telemetry is what a process reports through: one Prometheus registry for the SDK's metrics (through tally),

@@ -22,10 +22,10 @@ import (
 
 // Config is read from the environment (RECEIPTFLOW_WECHAT_*).
 type Config struct {
-	BaseURL string        `envconfig:"BASE_URL" default:"https://api.weixin.qq.com"`
-	AppID   string        `envconfig:"APPID"`
-	Secret  string        `envconfig:"SECRET"`
-	Timeout time.Duration `envconfig:"TIMEOUT" default:"5s"`
+	BaseURL string        `envconfig:"BASE_URL" default:"https://api.weixin.qq.com" desc:"WeChat server API (the sandbox's address in dev and staging)"`
+	AppID   string        `envconfig:"APPID" desc:"the mini-program's appid"`
+	Secret  string        `envconfig:"SECRET" desc:"the mini-program's appsecret"`
+	Timeout time.Duration `envconfig:"TIMEOUT" default:"5s" desc:"timeout of each WeChat call"`
 }
 
 // Client is safe for concurrent use; share one per process so the token is fetched once.

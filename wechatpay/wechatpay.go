@@ -27,7 +27,7 @@ import (
 // Config is read from the environment (RECEIPTFLOW_WECHATPAY_*). Keys come from files or inline PEM and are never
 // logged.
 type Config struct {
-	BaseURL         string        `envconfig:"BASE_URL" default:"https://api.mch.weixin.qq.com"`
+	BaseURL         string        `envconfig:"BASE_URL" default:"https://api.mch.weixin.qq.com" desc:"WeChat Pay API (the sandbox's address in dev and staging)"`
 	MchID           string        `envconfig:"MCHID" desc:"merchant ID (商户号)"`
 	AppID           string        `envconfig:"APPID" desc:"appid the bills pay through (default: RECEIPTFLOW_WECHAT_APPID)"`
 	MerchantSerial  string        `envconfig:"MERCHANT_SERIAL" desc:"serial number of the merchant API certificate"`
@@ -43,7 +43,7 @@ type Config struct {
 	RewardNote      string        `envconfig:"REPORT_REWARD_NOTE" default:"劳务报酬" desc:"scene report 报酬说明"`
 	Remark          string        `envconfig:"REMARK" default:"劳务报酬" desc:"transfer_remark shown to the payee (≤ 32 characters)"`
 	RecvPerception  string        `envconfig:"USER_RECV_PERCEPTION" desc:"user_recv_perception, when the scene needs one"`
-	Timeout         time.Duration `envconfig:"TIMEOUT" default:"10s"`
+	Timeout         time.Duration `envconfig:"TIMEOUT" default:"10s" desc:"timeout of each WeChat Pay call"`
 }
 
 // Client is safe for concurrent use.

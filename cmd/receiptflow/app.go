@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,10 +12,14 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/receiptflow/receiptflow/activities"
 	"github.com/receiptflow/receiptflow/api"
@@ -106,6 +111,20 @@ func (d *deps) activities() *activities.Activities {
 	}
 }
 
+// newWorker builds the receipts worker.
+func (d *deps) newWorker(c client.Client) sdkworker.Worker {
+	return worker.New(c, d.cfg.Temporal.TaskQueue, d.activities(), d.secrets.Proofs)
+}
+
+// sizeWorkflowCache sets the SDK's sticky cache, one for the whole process. It must run before the first SDK worker
+// exists — in dev the embedded server's own system workers are the first, and a cache once made keeps its size:
+// with the default 10,000, every parked run stayed in memory (about 100 KB each).
+func sizeWorkflowCache(cfg config.Config) {
+	if cfg.WorkflowCacheSize > 0 {
+		sdkworker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
+	}
+}
+
 // settings are the per-run limits the API passes to every new run.
 func (d *deps) settings() workflows.Settings {
 	return workflows.Settings{FaceAttempts: d.cfg.FaceAttempts, FaceDeadline: d.cfg.FaceDeadline, ConfirmDeadline: d.cfg.ConfirmDeadline,
@@ -117,6 +136,11 @@ func (d *deps) dialTemporal(ctx context.Context) (client.Client, error) {
 	t := d.cfg.Temporal
 	opts := worker.ClientOptions(t.Address, t.Namespace, d.secrets.Payload, d.log)
 	d.tel.Apply(&opts)
+	return dialTemporal(ctx, t, opts)
+}
+
+// dialTemporal connects with opts plus the configured TLS or API key.
+func dialTemporal(ctx context.Context, t config.Temporal, opts client.Options) (client.Client, error) {
 	if t.TLSCertFile != "" || t.TLSCAFile != "" || t.APIKey != "" {
 		tlsConf := &tls.Config{ServerName: t.TLSServerName, MinVersion: tls.VersionTLS12}
 		if t.TLSCertFile != "" {
@@ -179,8 +203,43 @@ func (d *deps) router(c client.Client, dev *devAccess) (http.Handler, error) {
 		AllowedHosts:   dev.allowedHosts,
 		Metrics:        d.tel.Registry,
 		MetricsHandler: promhttp.HandlerFor(d.tel.Registry, promhttp.HandlerOpts{}),
+		SetupCheck:     newSetupGate(c, d.cfg.Temporal.Namespace, d.log).check,
 		Logger:         d.log,
 	})
+}
+
+// setupGate checks the namespace's setup until it has passed once (what migrate creates is not removed while a
+// process runs); each different failure is logged once, at ERROR.
+type setupGate struct {
+	c         client.Client
+	namespace string
+	log       *slog.Logger
+	passed    atomic.Bool
+	mu        sync.Mutex
+	lastErr   string
+}
+
+func newSetupGate(c client.Client, namespace string, logger *slog.Logger) *setupGate {
+	return &setupGate{c: c, namespace: namespace, log: logger}
+}
+
+func (g *setupGate) check(ctx context.Context) error {
+	if g.passed.Load() {
+		return nil
+	}
+	err := worker.CheckSetup(ctx, g.c, g.namespace)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err == nil {
+		g.passed.Store(true)
+		g.lastErr = ""
+		return nil
+	}
+	if err.Error() != g.lastErr {
+		g.lastErr = err.Error()
+		g.log.Error("not ready: Temporal is not set up for receiptflow", "error", err)
+	}
+	return err
 }
 
 // serveHTTP serves h on addr until ctx ends, then shuts down gracefully.
@@ -214,14 +273,40 @@ func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*deps
 	return d, c, nil
 }
 
+// runMigrate sets up what the api and worker need: the store's schema, the Temporal namespace and the search
+// attributes. It needs only the database and Temporal settings, checks it can reach both before changing anything,
+// and can run again at any time.
 func runMigrate(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	d, err := openDeps(ctx, cfg, logger)
+	st, err := store.OpenSchema(ctx, cfg.DatabaseDSN())
+	if err != nil {
+		return fmt.Errorf("store (RECEIPTFLOW_DATABASE_URL): %w", err)
+	}
+	defer st.Close()
+	t := cfg.Temporal
+	c, err := dialTemporal(ctx, t, client.Options{HostPort: t.Address, Namespace: t.Namespace, Logger: log.NewStructuredLogger(logger)})
+	if err != nil {
+		return fmt.Errorf("temporal (RECEIPTFLOW_TEMPORAL_ADDRESS %s): %w", t.Address, err)
+	}
+	defer c.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	logger.Info("store migrations applied")
+	created, err := worker.EnsureNamespace(ctx, c, t.Namespace, t.Retention)
 	if err != nil {
 		return err
 	}
-	d.Close()
-	logger.Info("migrations applied")
-	return nil
+	if created {
+		logger.Info("namespace registered", "namespace", t.Namespace, "retention", t.Retention.String())
+	}
+	added, err := worker.EnsureSearchAttributes(ctx, c, t.Namespace)
+	if err != nil {
+		return err
+	}
+	if len(added) > 0 {
+		logger.Info("search attributes added", "namespace", t.Namespace, "attributes", added)
+	}
+	return worker.CheckSetup(ctx, c, t.Namespace)
 }
 
 func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
@@ -244,13 +329,14 @@ func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 }
 
 func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	sizeWorkflowCache(cfg)
 	d, c, err := connect(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	defer c.Close()
-	w := worker.New(c, cfg.Temporal.TaskQueue, d.activities(), d.secrets.Proofs)
+	w := d.newWorker(c)
 	if err := w.Start(); err != nil {
 		return err
 	}
@@ -265,6 +351,7 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 
 // probes serves the worker process's /metrics, /healthz (up) and /readyz (Temporal and the store answer).
 func (d *deps) probes(c client.Client) http.Handler {
+	setup := newSetupGate(c, d.cfg.Temporal.Namespace, d.log)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.tel.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) })
@@ -274,6 +361,12 @@ func (d *deps) probes(c client.Client) http.Handler {
 		if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil || d.store.Ping(ctx) != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte(`{"status":"unavailable"}`))
+			return
+		}
+		if err := setup.check(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			raw, _ := json.Marshal(map[string]string{"status": "misconfigured", "setup": err.Error()})
+			_, _ = w.Write(raw)
 			return
 		}
 		_, _ = w.Write([]byte(`{"status":"ok"}`))

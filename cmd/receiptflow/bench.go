@@ -37,6 +37,7 @@ type benchOptions struct {
 	DataDir     string
 	Reference   bool
 	CPUProfile  string
+	MemProfile  string
 }
 
 func parseBenchFlags(args []string, errOut io.Writer) (benchOptions, error) {
@@ -70,6 +71,7 @@ flags:
 	fs.StringVar(&o.DataDir, "data-dir", "", "keep the run's data here (default: a temporary directory, removed afterwards)")
 	fs.BoolVar(&o.Reference, "reference", true, "also measure the reference flow straight through the SDK")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured receipts (not the reference) to this file")
+	fs.StringVar(&o.MemProfile, "memprofile", "", "with --park: write a heap profile with the runs parked to this file")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

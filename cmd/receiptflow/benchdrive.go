@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -364,6 +365,11 @@ func (b *bencher) park(ctx context.Context) (benchResult, error) {
 	})
 	stop()
 	park := &parkResult{Parked: int(parked.Load()), ParkSeconds: time.Since(start).Seconds()}
+	if b.o.MemProfile != "" {
+		if err := writeHeapProfile(b.o.MemProfile); err != nil {
+			return benchResult{}, err
+		}
+	}
 	memoryNow(&park.RSSParkedMiB)
 	park.TemporalDBMiB = float64(dirSize(b.s.cfg.DataDir, "temporal.db")) / (1 << 20)
 	park.StoreDBMiB = float64(dirSize(b.s.cfg.DataDir, "receiptflow.db")) / (1 << 20)
@@ -490,4 +496,14 @@ func startCPUProfile(path string) (func(), error) {
 	}
 	var once sync.Once
 	return func() { once.Do(func() { pprof.StopCPUProfile(); f.Close() }) }, nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	runtime.GC()
+	return pprof.WriteHeapProfile(f)
 }

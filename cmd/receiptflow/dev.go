@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/receiptflow/receiptflow/api"
@@ -30,7 +29,6 @@ import (
 	"github.com/receiptflow/receiptflow/sandbox"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/worker"
-	"github.com/receiptflow/receiptflow/workflows"
 )
 
 // devSettings are the variables only dev reads (RECEIPTFLOW_SANDBOX_*): the sandbox is never part of the api
@@ -85,6 +83,7 @@ func startStack(ctx context.Context, cfg config.Config, dev devSettings, logger 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("RECEIPTFLOW_DATA_DIR: %w", err)
 	}
+	sizeWorkflowCache(cfg)
 	temporalHost, temporalPortStr, err := net.SplitHostPort(cfg.Temporal.Address)
 	if err != nil {
 		return nil, fmt.Errorf("RECEIPTFLOW_TEMPORAL_ADDRESS: %w", err)
@@ -152,7 +151,7 @@ func startStack(ctx context.Context, cfg config.Config, dev devSettings, logger 
 	s.closers = append(s.closers, s.deps.Close)
 	s.srv, err = devserver.Start(ctx, devserver.Options{
 		DatabaseFile: filepath.Join(cfg.DataDir, "temporal.db"), Host: temporalHost, FrontendPort: temporalPort,
-		UIPort: uiPort, Namespace: cfg.Temporal.Namespace, SearchAttributes: searchAttributes(),
+		UIPort: uiPort, Namespace: cfg.Temporal.Namespace, SearchAttributes: worker.SearchAttributes(),
 		CodecEndpoint: s.apiURL + "/codec", Logger: logger,
 	})
 	if err != nil {
@@ -163,7 +162,7 @@ func startStack(ctx context.Context, cfg config.Config, dev devSettings, logger 
 		return nil, err
 	}
 	s.closers = append(s.closers, s.client.Close)
-	w := worker.New(s.client, cfg.Temporal.TaskQueue, s.deps.activities(), s.deps.secrets.Proofs)
+	w := s.deps.newWorker(s.client)
 	if err := w.Start(); err != nil {
 		return nil, err
 	}
@@ -218,14 +217,6 @@ func claimPorts(claims []portClaim) ([]net.Listener, error) {
 		ls = append(ls, l)
 	}
 	return ls, nil
-}
-
-func searchAttributes() map[string]enumspb.IndexedValueType {
-	out := map[string]enumspb.IndexedValueType{}
-	for _, k := range workflows.SearchAttributeKeys {
-		out[k.GetName()] = k.GetValueType()
-	}
-	return out
 }
 
 // devKeys are generated on the first dev start and kept beside the data they protect, so a restart can read
@@ -342,5 +333,5 @@ func seedDemo(ctx context.Context, st *store.Store, merchantSecret string) error
 // printDevEnv lists the dev-only variables.
 func printDevEnv(w io.Writer) error {
 	var s devSettings
-	return envconfig.Usagef(config.Prefix, &s, w, envconfig.DefaultTableFormat)
+	return envconfig.Usagef(config.Prefix, &s, w, envRows)
 }

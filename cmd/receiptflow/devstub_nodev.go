@@ -26,3 +26,7 @@ func printDevEnv(io.Writer) error { return nil }
 func runBench(context.Context, []string, io.Writer, io.Writer) error {
 	return errors.New("this build has no bench command: use go run ./cmd/receiptflow bench from a source checkout")
 }
+
+func runSandbox(context.Context, []string, io.Writer, io.Writer, *slog.Logger) error {
+	return errors.New("this build has no sandbox command: use go run ./cmd/receiptflow sandbox from a source checkout")
+}

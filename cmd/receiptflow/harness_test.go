@@ -59,7 +59,7 @@ func TestMain(m *testing.M) {
 	temporalServer = temporaltest.NewServer(temporaltest.WithBaseClientOptions(client.Options{DataConverter: codec.DataConverter(ring)}),
 		temporaltest.WithBaseServerOptions(temporal.WithDynamicConfigClient(devserver.DynamicConfig())))
 	c := temporalServer.GetDefaultClient()
-	if err := devserver.RegisterSearchAttributes(context.Background(), c, temporalServer.GetDefaultNamespace(), searchAttributes()); err != nil {
+	if err := devserver.RegisterSearchAttributes(context.Background(), c, temporalServer.GetDefaultNamespace(), worker.SearchAttributes()); err != nil {
 		fmt.Fprintln(os.Stderr, "register search attributes:", err)
 		os.Exit(1)
 	}

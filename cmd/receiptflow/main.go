@@ -3,9 +3,10 @@
 //	receiptflow dev      everything in one process on embedded defaults (Temporal, UI, sandbox, SQLite, worker, API)
 //	receiptflow api      the HTTP API against a Temporal cluster
 //	receiptflow worker   the Temporal worker
-//	receiptflow migrate  apply database migrations and exit
-//	receiptflow env      list the configuration variables
+//	receiptflow migrate  set up the store's schema, the Temporal namespace and search attributes, and exit
+//	receiptflow sandbox  the WeChat and WeChat Pay sandbox as its own process
 //	receiptflow bench    measure whole receipts against the engine's own ceiling
+//	receiptflow env      list the configuration variables
 package main
 
 import (
@@ -21,20 +22,59 @@ import (
 	"github.com/receiptflow/receiptflow/config"
 )
 
-const usage = `usage: receiptflow <command>
+// command is one subcommand: what it is for (its --help) and how it runs.
+type command struct {
+	name, summary, help string
+	// run gets the command's arguments; config-driven commands ignore them and read RECEIPTFLOW_*.
+	run func(ctx context.Context, args []string) error
+}
 
-commands:
-  dev      run everything in one process on embedded defaults
-  api      run the HTTP API (needs a Temporal cluster)
-  worker   run the Temporal worker (needs a Temporal cluster)
-  migrate  apply database migrations and exit
-  env      list the configuration variables (RECEIPTFLOW_*)
-  bench    measure whole receipts through the API against the engine's own ceiling (receiptflow bench -h)
-`
+var commands = []command{
+	{"dev", "run everything in one process on embedded defaults", `Starts the WeChat sandbox, the store with demo data, an embedded Temporal server and Web UI, the worker and the
+API, and prints where everything is (stdout) and a walkthrough; logs go to stderr. Ctrl-C stops it; starting
+again resumes runs in flight. Settings: RECEIPTFLOW_* (receiptflow env).`, func(ctx context.Context, _ []string) error {
+		cfg, logger, err := loadConfig()
+		if err != nil {
+			return err
+		}
+		dev, err := loadDevSettings()
+		if err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+		return runDev(ctx, cfg, dev, logger, os.Stdout)
+	}},
+	{"api", "run the HTTP API (needs a Temporal cluster and migrate run once)", `Serves the HTTP API against the Temporal cluster at RECEIPTFLOW_TEMPORAL_ADDRESS and the store at
+RECEIPTFLOW_DATABASE_URL; /readyz fails (and says why) until both answer and migrate has set up the namespace.
+Settings: RECEIPTFLOW_* (receiptflow env).`, configured(runAPI)},
+	{"worker", "run the Temporal worker (needs a Temporal cluster and migrate run once)", `Runs the receipt workflows and their activities; /metrics, /healthz and /readyz on RECEIPTFLOW_METRICS_PORT.
+Settings: RECEIPTFLOW_* (receiptflow env).`, configured(runWorker)},
+	{"migrate", "set up the store's schema, the Temporal namespace and its search attributes, then exit", `Needs only RECEIPTFLOW_DATABASE_URL and RECEIPTFLOW_TEMPORAL_* (no keys, no WeChat settings); checks it can
+reach both before changing anything; safe to run again (what exists is left as it is).`, configured(runMigrate)},
+	{"sandbox", "serve the WeChat and WeChat Pay sandbox on its own (for api and worker processes)", "", func(ctx context.Context, args []string) error {
+		_, logger, err := loadConfig()
+		if err != nil {
+			return err
+		}
+		return runSandbox(ctx, args, os.Stdout, os.Stderr, logger)
+	}},
+	{"bench", "measure whole receipts through the API against the engine's own ceiling", "", func(ctx context.Context, args []string) error {
+		return runBench(ctx, args, os.Stdout, os.Stderr)
+	}},
+	{"env", "list the configuration variables (RECEIPTFLOW_*)", "", func(context.Context, []string) error { return printEnv(os.Stdout) }},
+}
+
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: receiptflow <command> [--help]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+	}
+	return b.String()
+}
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
+		fmt.Fprint(os.Stderr, usage())
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -45,36 +85,45 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, cmd string, args []string) error {
-	switch cmd {
-	case "env":
-		return printEnv(os.Stdout)
-	case "bench":
-		return runBench(ctx, args, os.Stdout, os.Stderr)
-	}
-	cfg, err := config.Load()
-	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	logger := newLogger(cfg)
-	switch cmd {
-	case "dev":
-		dev, err := loadDevSettings()
-		if err != nil {
-			return fmt.Errorf("configuration: %w", err)
-		}
-		return runDev(ctx, cfg, dev, logger, os.Stdout)
-	case "api":
-		return runAPI(ctx, cfg, logger)
-	case "worker":
-		return runWorker(ctx, cfg, logger)
-	case "migrate":
-		return runMigrate(ctx, cfg, logger)
-	case "-h", "--help", "help":
-		fmt.Print(usage)
+func run(ctx context.Context, name string, args []string) error {
+	if name == "-h" || name == "--help" || name == "help" {
+		fmt.Print(usage())
 		return nil
 	}
-	return errors.New("unknown command " + cmd + "\n" + usage)
+	for _, c := range commands {
+		if c.name != name {
+			continue
+		}
+		// Commands with flags print their own help; the others describe themselves without starting anything.
+		if c.help != "" && len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Printf("usage: receiptflow %s\n\n%s\n\n%s\n", c.name, c.summary, c.help)
+			return nil
+		}
+		return c.run(ctx, args)
+	}
+	return errors.New("unknown command " + name + "\n" + usage())
+}
+
+// configured runs a command that takes its settings from the environment.
+func configured(f func(context.Context, config.Config, *slog.Logger) error) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unexpected arguments %q: settings come from RECEIPTFLOW_* (receiptflow env)", args)
+		}
+		cfg, logger, err := loadConfig()
+		if err != nil {
+			return err
+		}
+		return f(ctx, cfg, logger)
+	}
+}
+
+func loadConfig() (config.Config, *slog.Logger, error) {
+	cfg, err := config.Load()
+	if err != nil {
+		return cfg, nil, fmt.Errorf("configuration: %w", err)
+	}
+	return cfg, newLogger(cfg), nil
 }
 
 func newLogger(cfg config.Config) *slog.Logger {

@@ -23,6 +23,12 @@ const testMerchantSecret = "merchant-secret-0123456789"
 // signed sends a merchant request signed as payer1; at shifts the timestamp, nonce "" picks a fresh one.
 func (e *env) signed(method, path, idemKey string, body any, at time.Time, nonce string, out any) response {
 	e.t.Helper()
+	return e.signedAs("payer1", testMerchantSecret, method, path, idemKey, body, at, nonce, out)
+}
+
+// signedAs is a merchant request of payer, signed with secret.
+func (e *env) signedAs(payer, secret, method, path, idemKey string, body any, at time.Time, nonce string, out any) response {
+	e.t.Helper()
 	var raw []byte
 	if body != nil {
 		raw, _ = json.Marshal(body)
@@ -35,10 +41,10 @@ func (e *env) signed(method, path, idemKey string, body any, at time.Time, nonce
 	ts := strconv.FormatInt(at.Unix(), 10)
 	req, _ := http.NewRequest(method, e.api.URL+path, bytes.NewReader(raw))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(api.HeaderPayer, "payer1")
+	req.Header.Set(api.HeaderPayer, payer)
 	req.Header.Set(api.HeaderTimestamp, ts)
 	req.Header.Set(api.HeaderNonce, nonce)
-	req.Header.Set(api.HeaderSignature, api.SignMerchantRequest(testMerchantSecret, method, path, ts, nonce, raw))
+	req.Header.Set(api.HeaderSignature, api.SignMerchantRequest(secret, method, path, ts, nonce, raw))
 	if idemKey != "" {
 		req.Header.Set("Idempotency-Key", idemKey)
 	}

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/receiptflow/receiptflow/codec"
+	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
@@ -194,4 +195,46 @@ func postRaw(t *testing.T, url, token string, body []byte) response {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return response{status: resp.StatusCode, body: b}
+}
+
+// Operators register payers and rotate their secrets through the API, audited; the secret is shown once, and
+// after a rotation only the new one signs.
+func TestOperatorsRegisterPayersAndRotateSecrets(t *testing.T) {
+	e := newEnv(t, nil)
+	account := map[string]string{"name": "新商户有限公司", "number": "6222020200998877665"}
+	var created struct {
+		Secret  string
+		Account struct{ Number string }
+	}
+	e.must(e.call(http.MethodPut, "/v1/ops/payers/newpayer", opToken, map[string]any{"name": "新商户有限公司", "account": account}, &created), http.StatusCreated)
+	if len(created.Secret) < 32 || strings.Contains(created.Account.Number, "998877") {
+		t.Fatalf("created: %+v", created)
+	}
+	var again map[string]any
+	e.must(e.call(http.MethodPut, "/v1/ops/payers/newpayer", opToken, map[string]any{"name": "新商户有限公司", "account": account}, &again), http.StatusOK)
+	if _, shown := again["secret"]; shown {
+		t.Fatalf("an update showed the secret: %v", again)
+	}
+	e.problem(e.call(http.MethodPut, "/v1/ops/payers/nopayer", opToken, map[string]any{"name": "无账户"}, nil), http.StatusBadRequest, "BAD_REQUEST")
+	e.problem(e.call(http.MethodPut, "/v1/ops/payers/newpayer", "", map[string]any{"name": "x", "account": account}, nil), http.StatusUnauthorized, "UNAUTHENTICATED")
+
+	// An empty order is a 400 for a signed request, a 401 for an unsigned one.
+	merchant := func(secret string) int {
+		return e.signedAs("newpayer", secret, http.MethodPost, "/v1/merchant/orders", "idem-"+store.NewID("k"), map[string]any{}, time.Now(), "", nil).status
+	}
+	if got := merchant(created.Secret); got != http.StatusBadRequest {
+		t.Fatalf("signed with the new payer's secret: %d", got)
+	}
+	var rotated struct{ Secret string }
+	e.must(e.call(http.MethodPost, "/v1/ops/payers/newpayer/secret", opToken, nil, &rotated), http.StatusOK)
+	if got := merchant(created.Secret); got != http.StatusUnauthorized {
+		t.Fatalf("old secret after rotation: %d", got)
+	}
+	if got := merchant(rotated.Secret); got != http.StatusBadRequest {
+		t.Fatalf("new secret: %d", got)
+	}
+	trail, err := e.deps.store.AuditTrail(context.Background(), "payer:newpayer")
+	if err != nil || len(trail) != 3 || trail[0].Action != "payer.create" || trail[1].Action != "payer.update" || trail[2].Action != "payer.rotate_secret" || trail[2].Actor != "op-alice" {
+		t.Fatalf("audit trail: %+v %v", trail, err)
+	}
 }
