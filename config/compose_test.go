@@ -57,7 +57,7 @@ func TestComposeServicesAndPorts(t *testing.T) {
 		command []string
 		port    string
 	}{
-		"postgres": {}, "temporal-schema": {}, "temporal-namespace": {},
+		"postgres": {}, "temporal-schema": {},
 		"temporal":            {port: "7233:7233"},
 		"temporal-ui":         {port: "8233:8080"},
 		"receiptflow-migrate": {command: []string{"migrate"}},
