@@ -99,3 +99,11 @@ func TestHasher(t *testing.T) {
 		t.Error("hash domains collide")
 	}
 }
+
+func TestWithCheckDigit(t *testing.T) {
+	for _, id := range []string{"310101199801011232", "11010519491231002X"} {
+		if got := WithCheckDigit(id[:17]); got != id {
+			t.Errorf("WithCheckDigit(%s) = %s, want %s", id[:17], got, id)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/receiptflow/receiptflow/config"
+	"github.com/receiptflow/receiptflow/pii"
 	"github.com/receiptflow/receiptflow/sandbox"
 )
 
@@ -207,11 +208,5 @@ func dirSize(dir, prefix string) int64 {
 // uniqueID makes a checksum-valid ID number per payee (one person, one account): a birthday per thousand payees.
 func uniqueID(i int) string {
 	birth := time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i/1000)
-	body := []byte(fmt.Sprintf("110101%s%03d", birth.Format("20060102"), i%1000))
-	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for k, c := range body {
-		sum += int(c-'0') * w[k]
-	}
-	return string(body) + string("10X98765432"[sum%11])
+	return pii.WithCheckDigit(fmt.Sprintf("110101%s%03d", birth.Format("20060102"), i%1000))
 }
