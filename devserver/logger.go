@@ -30,9 +30,15 @@ func (s *serverLogger) log(level slog.Level, msg string, tags []tag.Tag) {
 	s.l.Log(context.Background(), level, msg, attrs...)
 }
 
-func (s *serverLogger) Debug(string, ...tag.Tag)           {}
-func (s *serverLogger) Info(string, ...tag.Tag)            {}
-func (s *serverLogger) Warn(msg string, tags ...tag.Tag)   { s.log(slog.LevelWarn, msg, tags) }
+func (s *serverLogger) Debug(string, ...tag.Tag) {}
+func (s *serverLogger) Info(string, ...tag.Tag)  {}
+func (s *serverLogger) Warn(msg string, tags ...tag.Tag) {
+	// Its warnings are about itself (no Nexus HTTP port, attributes registered twice, polls failing while it
+	// stops): noise for dev, shown at debug level.
+	if s.l.Enabled(context.Background(), slog.LevelDebug) {
+		s.log(slog.LevelWarn, msg, tags)
+	}
+}
 func (s *serverLogger) Error(msg string, tags ...tag.Tag)  { s.log(slog.LevelError, msg, tags) }
 func (s *serverLogger) DPanic(msg string, tags ...tag.Tag) { s.log(slog.LevelError, msg, tags) }
 func (s *serverLogger) Panic(msg string, tags ...tag.Tag) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -114,7 +115,6 @@ func TestDevCommand(t *testing.T) {
 	dir := t.TempDir()
 	run := startDev(t, devConfig(t, dir))
 	ctx := context.Background()
-	phone := sandbox.Phone{BaseURL: run.sbx}
 	login := func(r *devRun, openid string) string {
 		code, err := sandbox.Phone{BaseURL: r.sbx}.Login(ctx, openid)
 		if err != nil {
@@ -127,31 +127,21 @@ func TestDevCommand(t *testing.T) {
 		return s.Token
 	}
 
-	// The walkthrough: high-risk payee, face v2, confirm, the payee's confirm in WeChat.
+	// The printed walkthrough, pasted into a shell: high-risk payee, face v2, confirm, the payee's confirm in
+	// WeChat. Every step prints its answer; pasted again, it says the order is paid.
+	out := runWalkthrough(t, run.out.String())
+	if !strings.Contains(out, `"state":"FACE_REQUIRED"`) || !strings.Contains(out, `"passed":true`) || !strings.Contains(out, `"confirm":{`) {
+		t.Fatalf("walkthrough answers:\n%s", out)
+	}
 	token := login(run, demoHighOpenID)
 	var v workflows.View
-	post(t, run.api+"/v1/receipts/"+demoHighOrder, token, nil, &v)
-	if v.State != workflows.StateFaceRequired || v.Risk.Level != "HIGH" {
-		t.Fatalf("tap: %+v", v)
-	}
-	var cred struct{ VerifyID string }
-	post(t, run.api+"/v1/receipts/"+demoHighOrder+"/face/session", token, nil, &cred)
-	if _, err := phone.VerifyV2(ctx, cred.VerifyID, sandbox.OutcomePass); err != nil {
-		t.Fatal(err)
-	}
-	var res struct{ Passed bool }
-	post(t, run.api+"/v1/receipts/"+demoHighOrder+"/face/result", token, map[string]string{"verifyId": cred.VerifyID}, &res)
-	post(t, run.api+"/v1/receipts/"+demoHighOrder+"/confirm", token, nil, &v)
+	get(t, run.api+"/v1/receipts/"+demoHighOrder, token, &v)
 	// 8,000 元, cumulative method, first month: (8,000 × 80% − 5,000) × 3% = 42 元.
-	if !res.Passed || v.State != workflows.StateAwaitingTransferConfirm || v.Amounts.TaxFen != 4200 {
-		t.Fatalf("confirm: passed=%v %+v", res.Passed, v)
+	if v.State != workflows.StatePaid || v.Risk.Level != "HIGH" || v.Amounts.TaxFen != 4200 {
+		t.Fatalf("after the walkthrough: %+v\n%s", v, out)
 	}
-	if res, err := phone.ConfirmTransfer(ctx, transferConfirm(v), sandbox.PayAccept, "", "normal"); err != nil || !res.OK() {
-		t.Fatalf("confirm: %+v %v", res, err)
-	}
-	post(t, run.api+"/v1/receipts/"+demoHighOrder+"/transfer/confirmed", token, nil, &v)
-	if v.State != workflows.StatePaid {
-		t.Fatalf("after the payee's confirm: %+v", v)
+	if again := runWalkthrough(t, run.out.String()); !strings.Contains(again, "is paid already") || strings.Contains(again, "verifyId") {
+		t.Fatalf("the walkthrough a second time:\n%s", again)
 	}
 
 	assertDevDoorsClosed(t, run)
@@ -179,15 +169,7 @@ func TestDevCommand(t *testing.T) {
 		t.Fatalf("low-risk after restart: %+v", v)
 	}
 	// The first run's outcome survived the restart too.
-	token = login(again, demoHighOpenID)
-	req, _ := http.NewRequest(http.MethodGet, again.api+"/v1/receipts/"+demoHighOrder, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&v)
-	resp.Body.Close()
+	get(t, again.api+"/v1/receipts/"+demoHighOrder, login(again, demoHighOpenID), &v)
 	if v.State != workflows.StatePaid {
 		t.Fatalf("high-risk after restart: %+v", v)
 	}
@@ -270,4 +252,36 @@ func assertDevDoorsClosed(t *testing.T, run *devRun) {
 	if got := send("/codec/decode", "", uiOrigin, "application/json", "", `{"payloads":[]}`); got != http.StatusOK {
 		t.Errorf("the embedded UI's codec call: %d", got)
 	}
+}
+
+func get(t *testing.T, url, token string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+}
+
+// runWalkthrough runs the walkthrough dev printed through bash, as someone pasting it would, and returns what
+// it printed.
+func runWalkthrough(t *testing.T, summary string) string {
+	t.Helper()
+	start := strings.Index(summary, "Walkthrough")
+	end := strings.Index(summary, "Then open")
+	if start < 0 || end < start {
+		t.Fatalf("no walkthrough in:\n%s", summary)
+	}
+	script := summary[start:end]
+	script = script[strings.Index(script, "\n")+1:]
+	out, err := exec.Command("bash", "-euo", "pipefail", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("walkthrough: %v\n%s\n---\n%s", err, out, script)
+	}
+	return string(out)
 }

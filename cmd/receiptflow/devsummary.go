@@ -34,8 +34,9 @@ Walkthrough — the high-risk payee's 确认收款 (copy-paste into a shell; eac
   TOKEN=$(curl -s -X POST {{.API}}/v1/session -H "$J" -d "{\"code\":\"$CODE\"}" | sed -E 's/.*"token":"([^"]+)".*/\1/')
   AUTH="Authorization: Bearer $TOKEN"
 
-  # 2. tap 确认收款: the run starts; state FACE_REQUIRED, risk HIGH, amounts in fen (a paid order shows PAID)
-  curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}} -H "$AUTH"; echo
+  # 2. tap 确认收款: the run starts; state FACE_REQUIRED, risk HIGH, amounts in fen
+  VIEW=$(curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}} -H "$AUTH"); echo "$VIEW"
+  case "$VIEW" in *'"state":"PAID"'*) echo "order {{.HighOrder}} is paid already (delete {{.DataDir}} to start afresh)" ;; *)
 {{if eq .FaceMode "v1"}}
   # 3. face credential (the seed's apiGetUserIdKey), the phone's scan, then 二次校验 (apiVerifyFace)
   KEY=$(curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/face/session -H "$AUTH" -H "$J" -d '{"source":1}'); echo "$KEY"
