@@ -291,7 +291,7 @@ func (h *handlers) startFace(c *gin.Context) {
 		return
 	}
 	var req struct {
-		Source int `json:"source"` // the seed sends source: 1; accepted and ignored
+		Source int `json:"source"` // the 1.0 page sends source: 1
 	}
 	if !bind(c, &req) {
 		return
@@ -305,6 +305,11 @@ func (h *handlers) startFace(c *gin.Context) {
 		abort(c, withSeedCode(fromError(err)))
 		return
 	}
+	if req.Source == legacyFaceSource && res.UserIDKey == "" {
+		// The 1.0 page (apiGetUserIdKey({source: 1})) cannot run a v2 credential: say what the payee can do.
+		abort(c, withSeedCode(errClientOutdated))
+		return
+	}
 	body := gin.H{"errcode": 0, "errmsg": "ok", "mode": res.Mode, "expiresAt": res.ExpiresAt, "attemptsLeft": res.AttemptsLeft}
 	if res.UserIDKey != "" {
 		body["userIdKey"] = res.UserIDKey
@@ -314,6 +319,12 @@ func (h *handlers) startFace(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, body)
 }
+
+// legacyFaceSource is the source the 1.0 page sends with apiGetUserIdKey; it only knows face verification 1.0.
+// Clients that can run 2.0 (the kit) send no source.
+const legacyFaceSource = 1
+
+var errClientOutdated = &Problem{Status: http.StatusUpgradeRequired, Code: "CLIENT_OUTDATED", Message: "请更新小程序后重试"}
 
 // submitFace is the seed's apiVerifyFace (二次校验): pass only when identifyRet and errcode are both 0.
 func (h *handlers) submitFace(c *gin.Context) {

@@ -39,6 +39,24 @@ func TestFaceV2MismatchThenPass(t *testing.T) {
 	}
 }
 
+// The 1.0 page (apiGetUserIdKey({source: 1})) on a v2 server gets a non-zero errcode and a message the payee can
+// act on, never "ok"; the 2.0 kit (no source) gets its verifyId, and nothing was used up.
+func TestFaceV1ClientOnAV2ServerIsToldToUpdate(t *testing.T) {
+	e := newEnv(t, perPayment)
+	order, token := highRiskOpened(e)
+	var old struct {
+		Code, Message, ErrMsg string
+		ErrCode               int
+	}
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/face/session", token, map[string]int{"source": 1}, &old), http.StatusUpgradeRequired)
+	if old.Code != "CLIENT_OUTDATED" || old.ErrCode == 0 || old.ErrMsg != "请更新小程序后重试" || old.Message != old.ErrMsg {
+		t.Fatalf("1.0 client on v2: %+v", old)
+	}
+	if pass := e.passFaceV2(order, token); !pass.Passed || pass.AttemptsLeft != 3 {
+		t.Fatalf("the kit afterwards: %+v", pass)
+	}
+}
+
 func TestFaceV2DeviceCancelIsNotCounted(t *testing.T) {
 	e := newEnv(t, perPayment)
 	order, token := highRiskOpened(e)
