@@ -58,28 +58,10 @@ func newBencher(ctx context.Context, s *stack, o benchOptions, progress func(str
 // bound by an earlier face verification, a face one's was not (so the workflow asks for one).
 func (b *bencher) seed(ctx context.Context, face bool) (benchPayee, error) {
 	i := int(b.seq.Add(1))
-	st := b.s.deps.store
 	p := benchPayee{openid: fmt.Sprintf("o_bench_%d", i), face: face}
-	payee, err := st.VerifyIdentity(ctx, p.openid, "李四", uniqueID(i), "")
-	if err != nil {
-		return p, err
-	}
-	if _, err := st.SignAgreement(ctx, benchPayer, payee.ID); err != nil {
-		return p, err
-	}
-	o, _, err := st.CreateOrder(ctx, store.NewOrder{PayerID: benchPayer, PayeeOpenID: p.openid, MerchantOrderNo: fmt.Sprintf("BENCH-%d", i),
-		ServiceItem: "delivery", Description: "配送服务费", GrossFen: 150000})
-	if err != nil {
-		return p, err
-	}
-	p.order = o.ID
-	if err := st.RecordFunding(ctx, store.Funding{OrderID: o.ID, PayerID: benchPayer, AmountFen: 150000, Reference: "BENCH-" + o.ID,
-		Remitter: demoAccount, RecordedBy: "bench"}); err != nil {
-		return p, err
-	}
-	if !face {
-		err = st.MarkFaceVerified(ctx, payee.ID)
-	}
+	var err error
+	p.order, err = seedPayee(ctx, b.s.deps.store, benchPayer, seededPayee{OpenID: p.openid, Name: "李四", IDNumber: uniqueID(i),
+		MerchantNo: fmt.Sprintf("BENCH-%d", i), GrossFen: 150000, FaceBound: !face})
 	return p, err
 }
 

@@ -168,7 +168,10 @@ func startStack(ctx context.Context, cfg config.Config, dev devSettings, logger 
 	}
 	s.closers = append(s.closers, w.Stop)
 	_, apiPort, _ := net.SplitHostPort(s.apiListener.Addr().String())
-	s.router, err = s.deps.router(s.client, &devAccess{uiOrigins: cfg.UIOrigins, allowedHosts: api.LocalHosts(cfg.HTTPHost, apiPort)})
+	if s.router, err = s.deps.router(s.client, &devAccess{uiOrigins: cfg.UIOrigins, allowedHosts: api.LocalHosts(cfg.HTTPHost, apiPort)}); err != nil {
+		return nil, err
+	}
+	s.router, err = s.withSimulator(s.router)
 	return s, err
 }
 
@@ -299,35 +302,48 @@ func seedDemo(ctx context.Context, st *store.Store, merchantSecret string) error
 	if err := st.PutPayer(ctx, store.Payer{ID: demoPayerID, Name: "示例科技有限公司", Secret: merchantSecret, Account: demoAccount}); err != nil {
 		return err
 	}
-	for _, p := range []struct {
-		openid, name, idNumber, order, merchantNo string
-		gross                                     int64
-	}{
-		{demoLowOpenID, "李四", "110101200001010010", demoLowOrder, "DEMO-LOW-1", 150000},    // 1,500 元
-		{demoHighOpenID, "王五", "440304199003070018", demoHighOrder, "DEMO-HIGH-1", 800000}, // 8,000 元: a large payment
+	for _, p := range []seededPayee{
+		{OpenID: demoLowOpenID, Name: "李四", IDNumber: "110101200001010010", OrderID: demoLowOrder, MerchantNo: "DEMO-LOW-1", GrossFen: 150000, FaceBound: true}, // 1,500 元
+		{OpenID: demoHighOpenID, Name: "王五", IDNumber: "440304199003070018", OrderID: demoHighOrder, MerchantNo: "DEMO-HIGH-1", GrossFen: 800000},               // 8,000 元: a large payment
 	} {
-		payee, err := st.VerifyIdentity(ctx, p.openid, p.name, p.idNumber, "")
-		if err != nil {
+		if _, err := seedPayee(ctx, st, demoPayerID, p); err != nil {
 			return err
-		}
-		if _, err := st.SignAgreement(ctx, demoPayerID, payee.ID); err != nil {
-			return err
-		}
-		if _, _, err := st.CreateOrder(ctx, store.NewOrder{ID: p.order, PayerID: demoPayerID, PayeeOpenID: p.openid,
-			MerchantOrderNo: p.merchantNo, ServiceItem: "delivery", Description: "配送服务费", GrossFen: p.gross}); err != nil {
-			return err
-		}
-		if err := st.RecordFunding(ctx, store.Funding{OrderID: p.order, PayerID: demoPayerID, AmountFen: p.gross, Reference: "DEMO-FUNDS-" + p.order,
-			Remitter: demoAccount, RecordedBy: "dev-seed"}); err != nil {
-			return err
-		}
-		if p.openid == demoLowOpenID {
-			if err := st.MarkFaceVerified(ctx, payee.ID); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
+}
+
+// seededPayee is a payee onboarded straight into the store (dev's demo, the simulator, the bench): identity,
+// agreement with the payer, and one order funded from the payer's account. FaceBound: an earlier face
+// verification bound the identity, so only the risk rules decide whether this order needs one.
+type seededPayee struct {
+	OpenID, Name, IDNumber string
+	OrderID, MerchantNo    string // OrderID empty: a generated one
+	GrossFen               int64
+	FaceBound              bool
+}
+
+func seedPayee(ctx context.Context, st *store.Store, payer string, p seededPayee) (orderID string, err error) {
+	payee, err := st.VerifyIdentity(ctx, p.OpenID, p.Name, p.IDNumber, "")
+	if err != nil {
+		return "", err
+	}
+	if _, err := st.SignAgreement(ctx, payer, payee.ID); err != nil {
+		return "", err
+	}
+	o, _, err := st.CreateOrder(ctx, store.NewOrder{ID: p.OrderID, PayerID: payer, PayeeOpenID: p.OpenID,
+		MerchantOrderNo: p.MerchantNo, ServiceItem: "delivery", Description: "配送服务费", GrossFen: p.GrossFen})
+	if err != nil {
+		return "", err
+	}
+	if err := st.RecordFunding(ctx, store.Funding{OrderID: o.ID, PayerID: payer, AmountFen: p.GrossFen, Reference: "FUNDS-" + o.ID,
+		Remitter: demoAccount, RecordedBy: "dev-seed"}); err != nil {
+		return "", err
+	}
+	if p.FaceBound {
+		err = st.MarkFaceVerified(ctx, payee.ID)
+	}
+	return o.ID, err
 }
 
 // printDevEnv lists the dev-only variables.

@@ -145,6 +145,7 @@ func TestDevCommand(t *testing.T) {
 	}
 
 	assertDevDoorsClosed(t, run)
+	assertSimulatorServed(t, run)
 
 	// The low-risk payee's run is left waiting for the confirm; dev stops and starts again.
 	lowToken := login(run, demoLowOpenID)
@@ -284,4 +285,28 @@ func runWalkthrough(t *testing.T, summary string) string {
 		t.Fatalf("walkthrough: %v\n%s\n---\n%s", err, out, script)
 	}
 	return string(out)
+}
+
+// assertSimulatorServed: dev serves the simulator page and the kit's own modules, and seeds payees for it.
+func assertSimulatorServed(t *testing.T, run *devRun) {
+	t.Helper()
+	for path, want := range map[string]string{"/simulator/": "确认收款 simulator", "/simulator/kit/client.js": "export function createClient",
+		"/simulator/kit/legacy/nature.js": "apiGetUserIdKey"} {
+		resp, err := http.Get(run.api + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d, without %q", path, resp.StatusCode, want)
+		}
+	}
+	var seeded struct{ OpenID, OrderID string }
+	if st := post(t, run.api+"/simulator/seed", "", map[string]any{"grossFen": 150000}, &seeded); st != http.StatusCreated || seeded.OrderID == "" {
+		t.Fatalf("seed: %d %+v", st, seeded)
+	}
+	if st := post(t, run.api+"/simulator/seed", "", map[string]any{"grossFen": -1}, nil); st != http.StatusBadRequest {
+		t.Fatalf("seed with a negative amount: %d", st)
+	}
 }

@@ -16,6 +16,7 @@ var summary = template.Must(template.New("summary").Parse(`
 receiptflow dev is running (Ctrl-C stops everything; starting again resumes runs in flight)
 
   API               {{.API}}
+  simulator         {{.API}}/simulator/   (the 确认收款 page in a browser, the kit's own code)
   Temporal Web UI   {{.UI}}   (payloads decoded through {{.API}}/codec)
   Temporal gRPC     {{.Temporal}}   namespace {{.Namespace}}, task queue {{.TaskQueue}}
   WeChat sandbox    {{.Sandbox}}
@@ -63,6 +64,7 @@ Walkthrough — the high-risk payee's 确认收款 (copy-paste into a shell; eac
   curl -s -X POST {{.API}}/v1/receipts/{{.HighOrder}}/confirm -H "$AUTH"; echo
 {{- end}}
   curl -s {{.API}}/v1/receipts/{{.HighOrder}} -H "$AUTH"; echo
+  ;; esac
 
   Then open {{.UI}} to see the run, its history and its search attributes.
   (Face outcomes other than "pass": mismatch_face, mismatch_id, cancel, device, expired, other_openid.)

@@ -1,0 +1,115 @@
+import { createClient } from './kit/index.js';
+import { expireBill, sandboxWx } from './wx.js';
+
+const $ = (id) => document.getElementById(id);
+let payee = null; // {openid, orderId}
+let client = null;
+let view = null;
+let poll = null;
+
+const wx = sandboxWx({
+  openid: () => payee.openid,
+  faceOutcome: () => $('face-outcome').value,
+  transferAction: () => $('transfer-action').value,
+});
+
+function choose(openid, orderId) {
+  payee = { openid, orderId };
+  client = createClient({ wx, baseURL: location.origin });
+  $('who').textContent = `${openid} · order ${orderId}`;
+  notice('');
+  show({ state: 'START' });
+}
+
+function notice(text) {
+  $('notice').textContent = text || '';
+}
+
+// show renders a view with the kit's own state helper; before the first tap the page offers the tap.
+function show(v) {
+  view = v;
+  const r = v.state === 'START'
+    ? { state: '-', title: '确认收款', messages: [], amounts: null, action: 'open', button: '确认收款' }
+    : client.render(v);
+  $('sheet').dataset.state = r.state;
+  $('state').textContent = r.state;
+  $('title').textContent = r.title;
+  $('amounts').hidden = !r.amounts;
+  if (r.amounts) {
+    $('gross').textContent = r.amounts.gross;
+    $('tax').textContent = r.amounts.tax;
+    $('net').textContent = r.amounts.net;
+  }
+  $('messages').replaceChildren(...r.messages.map((m) => Object.assign(document.createElement('li'), { textContent: m })));
+  const button = $('action');
+  button.hidden = !r.button;
+  button.textContent = r.button;
+  button.dataset.action = r.action;
+  button.disabled = false;
+  clearTimeout(poll);
+  if (r.action === 'wait') poll = setTimeout(refresh, 500);
+}
+
+async function refresh() {
+  try {
+    show(await client.view(payee.orderId));
+  } catch (e) {
+    notice(e.message);
+    poll = setTimeout(refresh, 1000);
+  }
+}
+
+async function act() {
+  const button = $('action');
+  button.disabled = true;
+  notice('');
+  try {
+    switch (button.dataset.action) {
+      case 'open':
+        show(await client.open(payee.orderId));
+        break;
+      case 'face': {
+        const res = await client.verifyFace(payee.orderId);
+        if (!res.passed) notice(res.message);
+        await refresh();
+        break;
+      }
+      case 'confirm':
+        show(await client.confirm(payee.orderId));
+        break;
+      case 'receive': {
+        const res = await client.receive(payee.orderId, view);
+        notice(res.message);
+        show(res.view);
+        break;
+      }
+      default:
+        await refresh();
+    }
+  } catch (e) {
+    notice(e.message);
+    button.disabled = false;
+  }
+}
+
+$('action').addEventListener('click', act);
+$('use-demo').addEventListener('click', () => {
+  const [openid, orderId] = $('demo').value.split('|');
+  choose(openid, orderId);
+});
+$('create').addEventListener('click', async () => {
+  const grossFen = Math.round(Number($('new-amount').value) * 100);
+  const r = await fetch('/simulator/seed', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ grossFen, face: $('new-face').checked }) });
+  const body = await r.json();
+  if (!r.ok) {
+    notice(body.message);
+    return;
+  }
+  choose(body.openid, body.orderId);
+});
+$('expire').addEventListener('click', async () => {
+  if (view && view.payout) {
+    await expireBill(view.payout.outBillNo);
+    setTimeout(refresh, 300);
+  }
+});
