@@ -64,6 +64,7 @@ type Sandbox struct {
 	state       wechatState
 	stateFile   *stateFile
 	stats       Stats
+	outages     map[string]time.Time // endpoint name → until: every call answers HTTP 503 (SetOutage)
 	pay         *Pay
 }
 
@@ -179,6 +180,9 @@ func (s *Sandbox) wechatEndpoint(name string, h http.HandlerFunc) http.HandlerFu
 		f := s.opts.Faults
 		roll := func(p float64) bool { return p > 0 && s.rng.Float64() < p }
 		drop, fail5xx, busy, quota, slow := roll(f.Drop), roll(f.HTTP5xx), roll(f.Busy), roll(f.MinuteQuota), roll(f.Slow)
+		if until, down := s.outages[name]; down && s.opts.Now().Before(until) {
+			drop, fail5xx, busy, quota, slow = false, true, false, false, false
+		}
 		if drop || fail5xx || busy || quota {
 			s.stats.Faults++
 		}
@@ -203,6 +207,21 @@ func (s *Sandbox) wechatEndpoint(name string, h http.HandlerFunc) http.HandlerFu
 			h(w, r)
 		}
 	}
+}
+
+// SetOutage makes every call to one endpoint (a name of Stats.Calls, e.g. "transfer-bills") answer HTTP 503 for
+// d; zero ends it. Operators see what a long WeChat Pay outage does to a payout (retries, current details).
+func (s *Sandbox) SetOutage(endpoint string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.outages == nil {
+		s.outages = map[string]time.Time{}
+	}
+	if d <= 0 {
+		delete(s.outages, endpoint)
+		return
+	}
+	s.outages[endpoint] = s.opts.Now().Add(d)
 }
 
 // dropConnection closes the connection without an answer, as a network failure would.

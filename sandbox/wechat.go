@@ -19,6 +19,7 @@ func (s *Sandbox) routeWeChat() {
 
 	s.mux.HandleFunc("POST /sandbox/wx/login", s.phoneLogin)
 	s.mux.HandleFunc("POST /sandbox/risk", s.setRisk)
+	s.mux.HandleFunc("POST /sandbox/outage", s.setOutage)
 }
 
 func (s *Sandbox) stableToken(w http.ResponseWriter, r *http.Request) {
@@ -153,5 +154,22 @@ func (s *Sandbox) setRisk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.SetRiskRank(req.OpenID, req.RiskRank)
+	writeJSON(w, map[string]any{"ok": true})
+}
+
+// setOutage is POST /sandbox/outage {endpoint, seconds}: that endpoint answers HTTP 503 for so long (0 ends it).
+func (s *Sandbox) setOutage(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Endpoint string `json:"endpoint"`
+		Seconds  int    `json:"seconds"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Endpoint == "" || len(req.Endpoint) > 64 || req.Seconds < 0 || req.Seconds > 86400 {
+		phoneFail(w, "endpoint (e.g. transfer-bills) and seconds 0..86400 are required")
+		return
+	}
+	s.SetOutage(req.Endpoint, time.Duration(req.Seconds)*time.Second)
 	writeJSON(w, map[string]any{"ok": true})
 }

@@ -52,6 +52,7 @@ export async function startDev(env = {}) {
   return {
     api: field(/^\s*API\s+(http\S+)/m),
     sandbox: field(/^\s*WeChat sandbox\s+(http\S+)/m),
+    ui: field(/^\s*Temporal Web UI\s+(http\S+)/m),
     operatorToken: field(/operator token\s+(\S+)/),
     async stop() {
       child.kill('SIGINT');
