@@ -91,9 +91,11 @@ type Activities struct {
 	WeChat    FaceAPI
 	Risk      RiskRanker // nil: the rank is not asked and the risk rule for it never fires
 	Payout    Payout
-	Hasher    *pii.Hasher
-	Config    Config
-	Now       func() time.Time
+	// Recon is where reconciliations with the payout channel keep their progress and findings.
+	Recon  Reconciliations
+	Hasher *pii.Hasher
+	Config Config
+	Now    func() time.Time
 }
 
 func (a *Activities) now() time.Time {

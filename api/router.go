@@ -95,6 +95,9 @@ type Deps struct {
 	TrustedProxies []string
 	// AllowedHosts, when set, are the only Host headers answered (dev: the loopback names, against DNS rebinding).
 	AllowedHosts []string
+	// Recon, when set, serves the reconciliations with WeChat Pay to operators; Schedules lets them run a Schedule now.
+	Recon     Reconciliations
+	Schedules Schedules
 	// SetupCheck, when set, tells whether the namespace holds what the runs need (readiness fails until it does).
 	SetupCheck func(context.Context) error
 	Logger     *slog.Logger
@@ -169,6 +172,15 @@ func New(d Deps) (http.Handler, error) {
 	ops.DELETE("/blacklist", h.opsUnblacklist)
 	ops.PUT("/payers/:payerId", h.opsPutPayer)
 	ops.POST("/payers/:payerId/secret", h.opsRotatePayerSecret)
+	if d.Recon != nil {
+		ops.GET("/reconciliations", h.opsReconciliations)
+		ops.POST("/reconciliations", h.opsStartReconciliation)
+		ops.GET("/reconciliations/:id", h.opsReconciliation)
+		ops.POST("/reconciliations/:id/findings/:outBillNo/resolve", h.opsResolveFinding)
+	}
+	if d.Schedules != nil {
+		ops.POST("/schedules/:name/run", h.opsRunSchedule)
+	}
 
 	if d.PayNotify != nil {
 		v1.POST("/callbacks/wechatpay/transfer", h.transferCallback)

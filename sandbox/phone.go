@@ -73,6 +73,13 @@ func (p Phone) ExpireTransfer(ctx context.Context, outBillNo, callback string) e
 	return p.post(ctx, "/sandbox/pay/expire", map[string]any{"outBillNo": outBillNo, "callback": callback}, &out)
 }
 
+// TamperBill changes WeChat Pay's record of a bill without telling the merchant (state "" or amountFen 0 leave
+// that part), for reconciliation to find.
+func (p Phone) TamperBill(ctx context.Context, outBillNo, state string, amountFen int64) error {
+	var out map[string]any
+	return p.post(ctx, "/sandbox/pay/tamper", map[string]any{"outBillNo": outBillNo, "state": state, "amountFen": amountFen}, &out)
+}
+
 func (p Phone) post(ctx context.Context, path string, body, out any) error {
 	b, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(p.BaseURL, "/")+path, bytes.NewReader(b))

@@ -115,3 +115,37 @@ func (p *Pay) expire(w http.ResponseWriter, r *http.Request) {
 func validDelivery(d string) bool {
 	return d == callbackNormal || d == callbackNone || d == callbackDuplicate || d == callbackDelayed
 }
+
+// tamper is POST /sandbox/pay/tamper {outBillNo, state, amountFen}: WeChat Pay's record of a bill changes behind
+// the merchant's back (no callback) — a bill it says succeeded that we think failed, a different amount — so a
+// reconciliation has something to find. Empty state or zero amount leaves that part as it is.
+func (p *Pay) tamper(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		OutBillNo string `json:"outBillNo"`
+		State     string `json:"state"`
+		AmountFen int64  `json:"amountFen"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.State != "" && req.State != "SUCCESS" && req.State != "FAIL" && req.State != "CANCELLED" || req.AmountFen < 0 {
+		phoneFail(w, "state must be SUCCESS, FAIL or CANCELLED; amountFen positive")
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b, ok := p.bills[req.OutBillNo]
+	if !ok {
+		phoneFail(w, "no bill with that out_bill_no")
+		return
+	}
+	if req.State != "" {
+		b.State = req.State
+	}
+	if req.AmountFen > 0 {
+		b.AmountFen = req.AmountFen
+	}
+	b.UpdateTime = p.now().In(beijing).Format(time.RFC3339)
+	p.state.changed()
+	writeJSON(w, map[string]any{"state": b.State, "transferAmount": b.AmountFen})
+}

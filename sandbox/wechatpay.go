@@ -152,6 +152,7 @@ func (s *Sandbox) routePay() {
 	s.mux.HandleFunc("POST /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{no}/cancel", s.payEndpoint("transfer-bills.cancel", p.cancel))
 	s.mux.HandleFunc("POST /sandbox/pay/confirm", p.phoneConfirm)
 	s.mux.HandleFunc("POST /sandbox/pay/expire", p.expire)
+	s.mux.HandleFunc("POST /sandbox/pay/tamper", p.tamper)
 }
 
 // payEndpoint checks the merchant's signature and injects the configured faults in WeChat Pay's own shapes.

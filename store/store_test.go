@@ -607,3 +607,73 @@ func TestMerchantNoncesAndSavedResponses(t *testing.T) {
 		}
 	})
 }
+
+// A reconciliation pages through bills by creation time, records each page once (a retried page changes
+// nothing), and a finding is resolved once, audited.
+func TestReconciliationPagesAndFindings(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		p := seed(t, s, "o_alice", "11010519491231002X")
+		from := time.Now().Add(-time.Minute)
+		var bills []string
+		for i := range 3 {
+			o := newOrder(t, s, "o_alice", fmt.Sprintf("M-%d", i), 100000)
+			tr := store.Transfer{OutBillNo: o.ID + "T1", OrderID: o.ID, Attempt: 1, PayeeID: p.ID, OpenID: "o_alice", AmountFen: 96000, Channel: "wechatpay"}
+			if _, _, err := s.PutTransfer(ctx, tr); err != nil {
+				t.Fatal(err)
+			}
+			bills = append(bills, tr.OutBillNo)
+		}
+		to := time.Now().Add(time.Minute)
+		page1, err := s.TransfersCreatedBetween(ctx, from, to, "", 2)
+		if err != nil || len(page1) != 2 {
+			t.Fatalf("page 1: %v %v", page1, err)
+		}
+		page2, err := s.TransfersCreatedBetween(ctx, from, to, page1[1].OutBillNo, 2)
+		if err != nil || len(page2) != 1 || page2[0].OutBillNo == page1[0].OutBillNo || page2[0].OutBillNo == page1[1].OutBillNo {
+			t.Fatalf("page 2: %v %v", page2, err)
+		}
+		if none, _ := s.TransfersCreatedBetween(ctx, to, to.Add(time.Hour), "", 10); len(none) != 0 {
+			t.Fatalf("outside the window: %v", none)
+		}
+
+		if _, err := s.StartReconciliation(ctx, store.Reconciliation{ID: "2026-11-23", From: from, To: to, RequestedBy: "schedule"}); err != nil {
+			t.Fatal(err)
+		}
+		f := store.Finding{OutBillNo: page1[0].OutBillNo, OrderID: page1[0].OrderID, Kind: "AMOUNT_DIFFERS", OurState: "SUCCESS", WeChatState: "SUCCESS", OurAmountFen: 96000, WeChatAmountFen: 96100}
+		page := store.ReconPage{Bills: 2, OurPaidFen: 192000, WeChatPaidFen: 192100, TaxFen: 8000, Last: page1[1].OutBillNo, Findings: []store.Finding{f}}
+		for range 2 { // the second is a retried activity: recorded once
+			if err := s.RecordReconPage(ctx, "2026-11-23", "", page); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.FinishReconciliation(ctx, "2026-11-23"); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Reconciliation(ctx, "2026-11-23")
+		if err != nil || r.State != store.ReconDone || r.Bills != 2 || r.OurPaidFen != 192000 || r.WeChatPaidFen != 192100 || r.TaxFen != 8000 ||
+			r.ResumeAfter != page1[1].OutBillNo || r.Findings != 1 || r.Open != 1 || r.FinishedAt.IsZero() {
+			t.Fatalf("reconciliation: %+v %v", r, err)
+		}
+		again, err := s.StartReconciliation(ctx, store.Reconciliation{ID: "2026-11-23", From: from, To: to})
+		if err != nil || again.ResumeAfter != r.ResumeAfter || again.State != store.ReconDone {
+			t.Fatalf("started again: %+v %v", again, err)
+		}
+		got, err := s.ResolveFinding(ctx, "2026-11-23", f.OutBillNo, "op-alice", "WeChat Pay corrected the bill")
+		if err != nil || got.ResolvedBy != "op-alice" || got.ResolvedAt.IsZero() || got.WeChatAmountFen != 96100 {
+			t.Fatalf("resolved: %+v %v", got, err)
+		}
+		if _, err := s.ResolveFinding(ctx, "2026-11-23", f.OutBillNo, "op-bob", "again"); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("resolved twice: %v", err)
+		}
+		if _, err := s.ResolveFinding(ctx, "2026-11-23", "nosuch", "op-bob", "x"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown finding: %v", err)
+		}
+		if list, err := s.Reconciliations(ctx, 10); err != nil || len(list) != 1 || list[0].Open != 0 {
+			t.Fatalf("list: %+v %v", list, err)
+		}
+		if _, found, err := s.StandingWithholding(ctx, page1[0].OrderID); err != nil || found {
+			t.Fatalf("no withholding booked: found=%v %v", found, err)
+		}
+	})
+}

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/receiptflow/receiptflow/workflows"
@@ -128,4 +129,24 @@ func missingSearchAttributes(ctx context.Context, c client.Client, namespace str
 	}
 	sort.Strings(missing)
 	return missing, nil
+}
+
+// EnsureSchedules creates the Schedules that start the platform's recurring workflows — the daily reconciliation
+// with WeChat Pay, at 02:00 Beijing time for the day before — and leaves ones that exist as they are (an operator
+// may have paused or changed them in the Web UI).
+func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string) error {
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:   workflows.ReconcileScheduleID,
+		Spec: client.ScheduleSpec{CronExpressions: []string{"0 18 * * *"}}, // 18:00 UTC is 02:00 in Beijing
+		Action: &client.ScheduleWorkflowAction{
+			ID: workflows.ReconcileWorkflowID("daily"), Workflow: workflows.ReconcileWorkflowName, TaskQueue: taskQueue,
+			Args: []any{workflows.ReconcileInput{}},
+		},
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Note:    "对账 daily reconciliation with WeChat Pay (yesterday, Beijing time)",
+	})
+	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("schedule %s: %w", workflows.ReconcileScheduleID, err)
+	}
+	return nil
 }

@@ -46,12 +46,16 @@ func Register(r sdkworker.Registry, a *activities.Activities) {
 	workflows.CancelTransfer.Register(r, a.CancelTransfer)
 	workflows.ReverseTax.Register(r, a.ReverseTax)
 	workflows.FinishOrder.Register(r, a.FinishOrder)
+	workflows.StartReconciliation.Register(r, a.StartReconciliation)
+	workflows.ReconcilePage.Register(r, a.ReconcilePage)
+	workflows.FinishReconciliation.Register(r, a.FinishReconciliation)
 }
 
 // RegisterWorkflows adds the workflows under their stable names (a replayer needs only these).
 func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.ConfirmReceipt, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.SettleBill, workflow.RegisterOptions{Name: workflows.SettleWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: workflows.ReconcileWorkflowName})
 }
 
 // Options are the worker's settings: the API's proofs are checked on every update, and after a restart the

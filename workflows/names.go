@@ -15,7 +15,13 @@ const TaskQueue = "receiptflow"
 const (
 	WorkflowName       = "ConfirmReceipt"
 	SettleWorkflowName = "SettleBill"
+	// ReconcileWorkflowName compares our bills with WeChat Pay's; the daily Schedule ReconcileScheduleID starts it.
+	ReconcileWorkflowName = "Reconcile"
+	ReconcileScheduleID   = "reconcile-daily"
 )
+
+// ReconcileWorkflowID is the one run per reconciliation ID (a day, or an operator's range).
+func ReconcileWorkflowID(id string) string { return "reconcile/" + id }
 
 // WorkflowID is the one run per order: a second tap attaches to it.
 func WorkflowID(orderID string) string { return "receipt/" + orderID }

@@ -105,7 +105,7 @@ func (d *deps) activities() *activities.Activities {
 	return &activities.Activities{
 		Orders: d.store, Ledger: d.store, Faces: d.store, Transfers: d.store,
 		WeChat: d.wechat, Risk: d.wechat,
-		Payout: payout,
+		Payout: payout, Recon: d.store,
 		Hasher: d.hasher,
 		Config: activities.Config{FaceMode: d.cfg.FaceMode, TaxMethod: method, Risk: d.cfg.Risk, RiskScene: 1},
 	}
@@ -204,8 +204,17 @@ func (d *deps) router(c client.Client, dev *devAccess) (http.Handler, error) {
 		Metrics:        d.tel.Registry,
 		MetricsHandler: promhttp.HandlerFor(d.tel.Registry, promhttp.HandlerOpts{}),
 		SetupCheck:     newSetupGate(c, d.cfg.Temporal.Namespace, d.log).check,
+		Recon:          d.store,
+		Schedules:      scheduleTrigger{c},
 		Logger:         d.log,
 	})
+}
+
+// scheduleTrigger runs a Schedule's action now.
+type scheduleTrigger struct{ c client.Client }
+
+func (t scheduleTrigger) Trigger(ctx context.Context, id string) error {
+	return t.c.ScheduleClient().GetHandle(ctx, id).Trigger(ctx, client.ScheduleTriggerOptions{})
 }
 
 // setupGate checks the namespace's setup until it has passed once (what migrate creates is not removed while a
@@ -306,7 +315,10 @@ func runMigrate(ctx context.Context, cfg config.Config, logger *slog.Logger) err
 	if len(added) > 0 {
 		logger.Info("search attributes added", "namespace", t.Namespace, "attributes", added)
 	}
-	return worker.CheckSetup(ctx, c, t.Namespace)
+	if err := worker.CheckSetup(ctx, c, t.Namespace); err != nil {
+		return err
+	}
+	return worker.EnsureSchedules(ctx, c, cfg.Temporal.TaskQueue)
 }
 
 func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
@@ -342,6 +354,10 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 	}
 	defer w.Stop()
 	logger.Info("worker started", "taskQueue", cfg.Temporal.TaskQueue)
+	if err := worker.EnsureSchedules(ctx, c, cfg.Temporal.TaskQueue); err != nil {
+		// Payouts do not depend on it: say so loudly and keep working.
+		logger.Error("the reconciliation schedule could not be created; run receiptflow migrate", "err", err)
+	}
 	l, err := net.Listen("tcp", hostPort(cfg.HTTPHost, cfg.MetricsPort))
 	if err != nil {
 		return fmt.Errorf("listen (RECEIPTFLOW_HTTP_HOST/RECEIPTFLOW_METRICS_PORT): %w", err)

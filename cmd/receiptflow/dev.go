@@ -167,6 +167,9 @@ func startStack(ctx context.Context, cfg config.Config, dev devSettings, logger 
 		return nil, err
 	}
 	s.closers = append(s.closers, w.Stop)
+	if err := worker.EnsureSchedules(ctx, s.client, cfg.Temporal.TaskQueue); err != nil {
+		return nil, err
+	}
 	_, apiPort, _ := net.SplitHostPort(s.apiListener.Addr().String())
 	if s.router, err = s.deps.router(s.client, &devAccess{uiOrigins: cfg.UIOrigins, allowedHosts: api.LocalHosts(cfg.HTTPHost, apiPort)}); err != nil {
 		return nil, err

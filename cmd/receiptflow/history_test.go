@@ -131,6 +131,19 @@ var historyScenarios = []historyScenario{
 		_ = token
 		return workflows.SettleWorkflowID(v.Payout.OutBillNo)
 	}},
+	{name: "reconcile_findings", maxEvents: 25, configure: wechatPay, drive: func(e *env) string {
+		start := time.Now().Add(-time.Minute)
+		_, paid := e.settledBill(1, 150000, true)
+		_, _ = e.settledBill(2, 120000, false)
+		if err := e.phone.TamperBill(context.Background(), paid.Payout.OutBillNo, "", paid.Amounts.NetFen+1); err != nil {
+			e.t.Fatal(err)
+		}
+		d := e.reconcile(start, time.Now().Add(time.Minute))
+		if d.Findings != 1 {
+			e.t.Fatalf("reconciliation: %+v", d)
+		}
+		return workflows.ReconcileWorkflowID(d.ID)
+	}},
 }
 
 const opToken = "operator-token-0123456789"

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/receiptflow/receiptflow/sandbox"
+	"github.com/receiptflow/receiptflow/worker"
+	"github.com/receiptflow/receiptflow/workflows"
+)
+
+type reconBody struct {
+	ID, State    string
+	Bills        int
+	Findings     int
+	OpenFindings int
+	Ours         struct{ NetFen, TaxFen, GrossFen int64 }
+	WeChatPay    struct{ NetFen int64 } `json:"wechatPay"`
+}
+
+type reconDetail struct {
+	reconBody `json:"reconciliation"`
+	List      []struct {
+		OutBillNo, OrderID, Kind, OurState, WeChatState, ResolvedBy, Resolution string
+		OurAmountFen, WeChatAmountFen                                           int64
+	} `json:"findings"`
+}
+
+// settledBill runs payee i's order of gross fen on WeChat Pay to PAID (accept) or FAILED (the bill expires).
+func (e *env) settledBill(i int, gross int64, accept bool) (order string, v workflows.View) {
+	e.t.Helper()
+	openid := fmt.Sprintf("o_recon_%d", i)
+	order = e.payee(openid, "李四", uniqueID(9000+i), gross)
+	token := e.login(openid)
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &v), http.StatusOK)
+	if accept {
+		if res := e.payeeConfirms(v, sandbox.PayAccept, "normal"); !res.OK() {
+			e.t.Fatalf("confirm page: %+v", res)
+		}
+		return order, e.waitState(order, token, workflows.StatePaid)
+	}
+	if err := e.phone.ExpireTransfer(context.Background(), v.Payout.OutBillNo, "normal"); err != nil {
+		e.t.Fatal(err)
+	}
+	return order, e.waitState(order, token, workflows.StateFailed)
+}
+
+// reconcile asks for a reconciliation of [from, to) and waits for it to finish.
+func (e *env) reconcile(from, to time.Time) reconDetail {
+	e.t.Helper()
+	var started struct{ ID string }
+	e.must(e.call(http.MethodPost, "/v1/ops/reconciliations", opToken, map[string]time.Time{"from": from, "to": to}, &started), http.StatusAccepted)
+	var d reconDetail
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if r := e.call(http.MethodGet, "/v1/ops/reconciliations/"+started.ID, opToken, nil, &d); r.status == http.StatusOK && d.State == "DONE" {
+			return d
+		}
+	}
+	e.t.Fatalf("reconciliation %s did not finish: %+v", started.ID, d)
+	return d
+}
+
+// A day of mixed outcomes reconciles clean, with both sides' totals; then WeChat Pay's records are changed behind
+// our back and each difference becomes its finding; an operator resolves one, once, audited.
+func TestReconciliationWithWeChatPay(t *testing.T) {
+	e := newEnv(t, wechatPay)
+	start := time.Now().Add(-time.Minute)
+	paid, pv := e.settledBill(1, 150000, true)
+	_, _ = e.settledBill(2, 120000, false)
+
+	clean := e.reconcile(start, time.Now().Add(time.Minute))
+	if clean.Bills != 2 || clean.Findings != 0 || len(clean.List) != 0 {
+		t.Fatalf("clean day: %+v", clean)
+	}
+	if clean.Ours.NetFen != pv.Amounts.NetFen || clean.Ours.TaxFen != pv.Amounts.TaxFen || clean.Ours.GrossFen != 150000 || clean.WeChatPay.NetFen != pv.Amounts.NetFen {
+		t.Fatalf("clean totals: %+v (paid %s: %+v)", clean.reconBody, paid, pv.Amounts)
+	}
+
+	// WeChat Pay disagrees: an amount changed, a paid bill it now calls failed, a failed bill it now calls paid.
+	_, changed := e.settledBill(3, 130000, true)
+	_, unpaid := e.settledBill(4, 110000, true)
+	_, repaid := e.settledBill(5, 100000, false)
+	for _, c := range []struct {
+		v      workflows.View
+		state  string
+		amount int64
+	}{{changed, "", changed.Amounts.NetFen + 100}, {unpaid, "FAIL", 0}, {repaid, "SUCCESS", 0}} {
+		if err := e.phone.TamperBill(context.Background(), c.v.Payout.OutBillNo, c.state, c.amount); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	d := e.reconcile(start.Add(-time.Second), time.Now().Add(time.Minute))
+	want := map[string]string{changed.Payout.OutBillNo: "AMOUNT_DIFFERS", unpaid.Payout.OutBillNo: "PAID_HERE_NOT_AT_WECHAT",
+		repaid.Payout.OutBillNo: "PAID_AT_WECHAT_NOT_HERE"}
+	if d.Bills != 5 || d.Findings != 3 || d.OpenFindings != 3 || len(d.List) != 3 {
+		t.Fatalf("findings: %+v", d)
+	}
+	for _, f := range d.List {
+		if want[f.OutBillNo] != f.Kind {
+			t.Errorf("bill %s: %s, want %s (%+v)", f.OutBillNo, f.Kind, want[f.OutBillNo], f)
+		}
+		if f.OutBillNo == changed.Payout.OutBillNo && (f.OurAmountFen != changed.Amounts.NetFen || f.WeChatAmountFen != changed.Amounts.NetFen+100) {
+			t.Errorf("amount evidence: %+v", f)
+		}
+	}
+
+	path := "/v1/ops/reconciliations/" + d.ID + "/findings/" + unpaid.Payout.OutBillNo + "/resolve"
+	var resolved struct{ ResolvedBy, Resolution string }
+	e.must(e.call(http.MethodPost, path, opToken, map[string]string{"resolution": "WeChat Pay refunded it; payee paid again by hand"}, &resolved), http.StatusOK)
+	if resolved.ResolvedBy != "op-alice" || resolved.Resolution == "" {
+		t.Fatalf("resolved: %+v", resolved)
+	}
+	e.problem(e.call(http.MethodPost, path, opToken, map[string]string{"resolution": "again"}, nil), http.StatusConflict, "CONFLICT")
+	e.problem(e.call(http.MethodPost, path, "", map[string]string{"resolution": "x"}, nil), http.StatusUnauthorized, "UNAUTHENTICATED")
+	trail, err := e.deps.store.AuditTrail(context.Background(), "reconciliation:"+d.ID)
+	if err != nil || len(trail) != 1 || trail[0].Actor != "op-alice" || trail[0].Action != "reconciliation.resolve" {
+		t.Fatalf("audit: %+v %v", trail, err)
+	}
+	e.problem(e.call(http.MethodPost, "/v1/ops/reconciliations", opToken, map[string]string{"from": "2026-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"}, nil), http.StatusBadRequest, "BAD_REQUEST")
+	e.problem(e.call(http.MethodGet, "/v1/ops/reconciliations/nosuch", opToken, nil, nil), http.StatusNotFound, "RECONCILIATION_NOT_FOUND")
+}
+
+// The daily Schedule exists once however often it is ensured, and an operator's "run now" reconciles yesterday
+// (Beijing time) under the schedule's name.
+func TestReconciliationSchedule(t *testing.T) {
+	e := newEnv(t, wechatPay)
+	ctx := context.Background()
+	for range 2 {
+		if err := worker.EnsureSchedules(ctx, e.client, e.cfg.Temporal.TaskQueue); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another test's environment may have created it on its own task queue: point it at this one.
+	h := e.client.ScheduleClient().GetHandle(ctx, workflows.ReconcileScheduleID)
+	if err := h.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := worker.EnsureSchedules(ctx, e.client, e.cfg.Temporal.TaskQueue); err != nil {
+		t.Fatal(err)
+	}
+	e.must(e.call(http.MethodPost, "/v1/ops/schedules/"+workflows.ReconcileScheduleID+"/run", opToken, nil, nil), http.StatusAccepted)
+	e.problem(e.call(http.MethodPost, "/v1/ops/schedules/nosuch/run", opToken, nil, nil), http.StatusNotFound, "SCHEDULE_NOT_FOUND")
+	yesterday := time.Now().In(time.FixedZone("CST", 8*3600)).AddDate(0, 0, -1).Format("2006-01-02")
+	var d reconDetail
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && d.State != "DONE"; time.Sleep(200 * time.Millisecond) {
+		e.call(http.MethodGet, "/v1/ops/reconciliations/"+yesterday, opToken, nil, &d)
+	}
+	if d.State != "DONE" || d.ID != yesterday {
+		t.Fatalf("the scheduled reconciliation of %s: %+v", yesterday, d)
+	}
+}

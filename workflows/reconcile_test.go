@@ -1,0 +1,72 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Reconcile pages through a window from where the store says it stands, and a window longer than one run's worth
+// of pages continues as new with the same input instead of growing one history.
+func TestReconcilePagesAndContinuesAsNew(t *testing.T) {
+	for _, pages := range []int{3, reconPagesPerRun + 5} {
+		var s testsuite.WorkflowTestSuite
+		env := s.NewTestWorkflowEnvironment()
+		var afters []string
+		env.RegisterActivityWithOptions(func(_ context.Context, in ReconcileInput) (Reconciled, error) {
+			return Reconciled{ID: in.ID, ResumeAfter: "bill-0"}, nil
+		}, activity.RegisterOptions{Name: StartReconciliation.Name})
+		env.RegisterActivityWithOptions(func(_ context.Context, in ReconPageInput) (ReconPageResult, error) {
+			afters = append(afters, in.After)
+			n := len(afters)
+			return ReconPageResult{Bills: in.Limit, Findings: 1, Last: "bill-" + string(rune('a'+n%26)), Done: n == pages}, nil
+		}, activity.RegisterOptions{Name: ReconcilePage.Name})
+		env.RegisterActivityWithOptions(func(_ context.Context, id string) (Reconciled, error) {
+			return Reconciled{ID: id, Done: true}, nil
+		}, activity.RegisterOptions{Name: FinishReconciliation.Name})
+		from := time.Date(2026, 11, 23, 0, 0, 0, 0, beijing)
+		env.ExecuteWorkflow(Reconcile, ReconcileInput{ID: "2026-11-23", From: from, To: from.AddDate(0, 0, 1)})
+		err := env.GetWorkflowError()
+		if pages <= reconPagesPerRun {
+			var out Reconciled
+			if err != nil || env.GetWorkflowResult(&out) != nil || !out.Done || len(afters) != pages || afters[0] != "bill-0" || afters[1] != "bill-b" {
+				t.Fatalf("%d pages: %v %+v %v", pages, err, out, afters)
+			}
+			continue
+		}
+		var can *workflow.ContinueAsNewError
+		if !errors.As(err, &can) || len(afters) != reconPagesPerRun {
+			t.Fatalf("%d pages: want continue-as-new after %d pages, got %v after %d", pages, reconPagesPerRun, err, len(afters))
+		}
+	}
+}
+
+// The Schedule's start (no window) reconciles yesterday in Beijing time.
+func TestReconcileDefaultsToYesterdayInBeijing(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetStartTime(time.Date(2026, 11, 23, 17, 30, 0, 0, time.UTC)) // 01:30 on the 24th in Beijing
+	var got ReconcileInput
+	env.RegisterActivityWithOptions(func(_ context.Context, in ReconcileInput) (Reconciled, error) {
+		got = in
+		return Reconciled{ID: in.ID}, nil
+	}, activity.RegisterOptions{Name: StartReconciliation.Name})
+	env.RegisterActivityWithOptions(func(context.Context, ReconPageInput) (ReconPageResult, error) {
+		return ReconPageResult{Done: true}, nil
+	}, activity.RegisterOptions{Name: ReconcilePage.Name})
+	env.RegisterActivityWithOptions(func(_ context.Context, id string) (Reconciled, error) {
+		return Reconciled{ID: id, Done: true}, nil
+	}, activity.RegisterOptions{Name: FinishReconciliation.Name})
+	env.ExecuteWorkflow(Reconcile, ReconcileInput{})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "2026-11-23" || !got.From.Equal(time.Date(2026, 11, 22, 16, 0, 0, 0, time.UTC)) || got.To.Sub(got.From) != 24*time.Hour || got.RequestedBy != "schedule" {
+		t.Fatalf("window: %+v", got)
+	}
+}
