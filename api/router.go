@@ -47,6 +47,7 @@ type Store interface {
 	TransfersByOrder(ctx context.Context, orderID string) ([]store.Transfer, error)
 	UpdateTransfer(ctx context.Context, outBillNo string, u store.TransferUpdate) (store.Transfer, error)
 	OrdersByPayee(ctx context.Context, payeeID string, limit int) ([]store.Order, error)
+	TaxEntriesOfYear(ctx context.Context, payeeID string, year int) ([]store.TaxEntry, error)
 	CreateOrder(ctx context.Context, n store.NewOrder) (store.Order, bool, error)
 	SetOrderState(ctx context.Context, id, state, reason string) error
 	RecordFunding(ctx context.Context, f store.Funding) error
@@ -157,6 +158,7 @@ func New(d Deps) (http.Handler, error) {
 	me.POST("/me/identity", h.verifyIdentity)
 	me.POST("/me/agreements/:payerId", h.signAgreement)
 	me.GET("/me/receipts", h.myReceipts)
+	me.GET("/me/income", h.myIncome)
 
 	merchant := v1.Group("/merchant", h.merchant)
 	merchant.POST("/orders", h.createOrder)

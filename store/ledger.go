@@ -226,3 +226,22 @@ func withholdingOf(e TaxEntry) tax.Withholding {
 
 // Withholding is the booked withholding of an entry as amounts.
 func (e TaxEntry) Withholding() tax.Withholding { return withholdingOf(e) }
+
+// TaxEntriesOfYear lists a payee's ledger rows for a tax year, oldest first: what the payee's income statement
+// reads (a reversal's row cancels its withholding in every sum).
+func (s *Store) TaxEntriesOfYear(ctx context.Context, payeeID string, year int) ([]TaxEntry, error) {
+	rows, err := s.query(ctx, s.db, `SELECT `+entryColumns+` FROM tax_ledger WHERE payee_id = ? AND tax_year = ? ORDER BY period, created_at, order_id, booking, kind`, payeeID, year)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TaxEntry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

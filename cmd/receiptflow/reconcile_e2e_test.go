@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/receiptflow/receiptflow/pii"
 	"github.com/receiptflow/receiptflow/sandbox"
 	"github.com/receiptflow/receiptflow/worker"
 	"github.com/receiptflow/receiptflow/workflows"
@@ -153,4 +154,68 @@ func TestReconciliationSchedule(t *testing.T) {
 	if d.State != "DONE" || d.ID != yesterday {
 		t.Fatalf("the scheduled reconciliation of %s: %+v", yesterday, d)
 	}
+}
+
+// The payee's income statement: per month what was paid, withheld and received, order by order; a payout that
+// failed (its withholding reversed) is not income; another payee sees only their own.
+func TestPayeeIncomeStatement(t *testing.T) {
+	e := newEnv(t, wechatPay)
+	id := pii.WithCheckDigit("11010119900307001")
+	settle := func(gross int64, accept bool) workflows.View {
+		order := e.payee("o_income", "李四", id, gross)
+		token := e.login("o_income")
+		var v workflows.View
+		e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, &v), http.StatusOK)
+		if v.State == workflows.StateFaceRequired {
+			e.passFaceV2(order, token)
+		}
+		e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &v), http.StatusOK)
+		if !accept {
+			if err := e.phone.ExpireTransfer(context.Background(), v.Payout.OutBillNo, "normal"); err != nil {
+				t.Fatal(err)
+			}
+			return e.waitState(order, token, workflows.StateFailed)
+		}
+		if res := e.payeeConfirms(v, sandbox.PayAccept, "normal"); !res.OK() {
+			t.Fatalf("confirm page: %+v", res)
+		}
+		return e.waitState(order, token, workflows.StatePaid)
+	}
+	big, small := settle(500000, true), settle(100000, true)
+	failed := settle(80000, false)
+
+	type statement struct {
+		Year                     int
+		GrossFen, TaxFen, NetFen int64
+		Months                   []struct {
+			Period                   string
+			GrossFen, TaxFen, NetFen int64
+			Orders                   []struct {
+				OrderID                  string
+				GrossFen, TaxFen, NetFen int64
+			}
+		}
+	}
+	var s statement
+	e.must(e.call(http.MethodGet, "/v1/me/income", e.login("o_income"), nil, &s), http.StatusOK)
+	tax := big.Amounts.TaxFen + small.Amounts.TaxFen
+	if s.GrossFen != 600000 || s.TaxFen != tax || s.NetFen != 600000-tax || len(s.Months) != 1 || len(s.Months[0].Orders) != 2 || tax == 0 {
+		t.Fatalf("statement: %+v (taxes %d + %d)", s, big.Amounts.TaxFen, small.Amounts.TaxFen)
+	}
+	for i, v := range []workflows.View{big, small} {
+		o := s.Months[0].Orders[i]
+		if o.OrderID != v.OrderID || o.GrossFen != v.Amounts.GrossFen || o.TaxFen != v.Amounts.TaxFen || o.NetFen != v.Amounts.NetFen {
+			t.Errorf("order %d: %+v, view %+v", i, o, v.Amounts)
+		}
+		if o.OrderID == failed.OrderID {
+			t.Errorf("the failed payout is in the statement")
+		}
+	}
+	var other statement
+	e.must(e.call(http.MethodGet, "/v1/me/income", e.login("o_stranger"), nil, &other), http.StatusOK)
+	if other.GrossFen != 0 || len(other.Months) != 0 {
+		t.Fatalf("another payee's statement: %+v", other)
+	}
+	e.problem(e.call(http.MethodGet, "/v1/me/income?year=26", e.login("o_income"), nil, nil), http.StatusBadRequest, "BAD_REQUEST")
+	e.problem(e.call(http.MethodGet, "/v1/me/income", "", nil, nil), http.StatusUnauthorized, "UNAUTHENTICATED")
 }
