@@ -92,10 +92,12 @@ type Activities struct {
 	Risk      RiskRanker // nil: the rank is not asked and the risk rule for it never fires
 	Payout    Payout
 	// Recon is where reconciliations with the payout channel keep their progress and findings.
-	Recon  Reconciliations
-	Hasher *pii.Hasher
-	Config Config
-	Now    func() time.Time
+	Recon Reconciliations
+	// Filings reads the ledger for the withholding filing and keeps its file.
+	Filings Filings
+	Hasher  *pii.Hasher
+	Config  Config
+	Now     func() time.Time
 }
 
 func (a *Activities) now() time.Time {

@@ -39,7 +39,7 @@ type stubNotify struct{ PayNotifications }
 func TestOpenAPIMatchesTheRouter(t *testing.T) {
 	sessions, _ := NewSessions([]byte("0123456789abcdef0123456789abcdef"), 0)
 	r, err := New(Deps{Temporal: stubTemporal{}, Store: stubStore{}, Login: stubLogin{}, Sessions: sessions, Proofs: testProofs(), PayNotify: stubNotify{},
-		Codec: http.NotFoundHandler(), MetricsHandler: http.NotFoundHandler(), Recon: stubRecon{}, Schedules: stubSchedules{}})
+		Codec: http.NotFoundHandler(), MetricsHandler: http.NotFoundHandler(), Recon: stubRecon{}, Schedules: stubSchedules{}, Exports: stubExports{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,3 +86,10 @@ func (stubRecon) ResolveFinding(context.Context, string, string, string, string)
 type stubSchedules struct{}
 
 func (stubSchedules) Trigger(context.Context, string) error { return nil }
+
+type stubExports struct{}
+
+func (stubExports) Exports(context.Context, int) ([]store.Export, error) { return nil, nil }
+func (stubExports) ExportContent(context.Context, string, string) (store.Export, error) {
+	return store.Export{}, nil
+}

@@ -99,6 +99,8 @@ type Deps struct {
 	// Recon, when set, serves the reconciliations with WeChat Pay to operators; Schedules lets them run a Schedule now.
 	Recon     Reconciliations
 	Schedules Schedules
+	// Exports, when set, serves the files kept for operators and starts the withholding filing on demand.
+	Exports Exports
 	// SetupCheck, when set, tells whether the namespace holds what the runs need (readiness fails until it does).
 	SetupCheck func(context.Context) error
 	Logger     *slog.Logger
@@ -179,6 +181,11 @@ func New(d Deps) (http.Handler, error) {
 		ops.POST("/reconciliations", h.opsStartReconciliation)
 		ops.GET("/reconciliations/:id", h.opsReconciliation)
 		ops.POST("/reconciliations/:id/findings/:outBillNo/resolve", h.opsResolveFinding)
+	}
+	if d.Exports != nil {
+		ops.GET("/exports", h.opsExports)
+		ops.GET("/exports/:id", h.opsExport)
+		ops.POST("/filings", h.opsStartFiling)
 	}
 	if d.Schedules != nil {
 		ops.POST("/schedules/:name/run", h.opsRunSchedule)

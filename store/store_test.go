@@ -168,6 +168,11 @@ func TestPIINeverStoredInClear(t *testing.T) {
 		if _, err := s.Blacklist(ctx, "11010519491231002X", "fraud report", "op-alice"); err != nil {
 			t.Fatal(err)
 		}
+		// A filing holds names and ID numbers: sealed like them.
+		if _, err := s.PutExport(ctx, store.Export{ID: "withholding-2026-11-x", Kind: store.ExportWithholding, Period: "2026-11",
+			FileName: "f.csv", ContentType: "text/csv", Rows: 1, Content: []byte("张三,11010519491231002X\n")}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	check := func(t *testing.T, where string, content []byte) {
 		for _, secret := range secrets {
@@ -674,6 +679,37 @@ func TestReconciliationPagesAndFindings(t *testing.T) {
 		}
 		if _, found, err := s.StandingWithholding(ctx, page1[0].OrderID); err != nil || found {
 			t.Fatalf("no withholding booked: found=%v %v", found, err)
+		}
+	})
+}
+
+// An export is kept once per ID, listed without content, and opened only with an audited download.
+func TestExportsAreKeptOnceAndDownloadsAudited(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		e := store.Export{ID: "withholding-2026-11-a", Kind: store.ExportWithholding, Period: "2026-11", FileName: "f.csv",
+			ContentType: "text/csv", Rows: 1, IncomeFen: 100, TaxFen: 3, CreatedBy: "schedule", Content: []byte("a,b\n")}
+		first, err := s.PutExport(ctx, e)
+		if err != nil || first.SHA256 == "" || first.Content != nil {
+			t.Fatalf("put: %+v %v", first, err)
+		}
+		e.Content = []byte("other\n")
+		if again, err := s.PutExport(ctx, e); err != nil || again.SHA256 != first.SHA256 {
+			t.Fatalf("put again: %+v %v", again, err)
+		}
+		if list, err := s.Exports(ctx, 10); err != nil || len(list) != 1 || list[0].Content != nil || list[0].TaxFen != 3 {
+			t.Fatalf("list: %+v %v", list, err)
+		}
+		got, err := s.ExportContent(ctx, e.ID, "op-alice")
+		if err != nil || string(got.Content) != "a,b\n" {
+			t.Fatalf("content: %q %v", got.Content, err)
+		}
+		trail, _ := s.AuditTrail(ctx, "export:"+e.ID)
+		if len(trail) != 1 || trail[0].Actor != "op-alice" || trail[0].Action != "export.download" {
+			t.Fatalf("audit: %+v", trail)
+		}
+		if _, err := s.ExportContent(ctx, "nosuch", "op-alice"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown export: %v", err)
 		}
 	})
 }

@@ -174,3 +174,25 @@ func roundHalfUp(num, den int64) int64 {
 	}
 	return (num*2 + den) / (den * 2)
 }
+
+// CumulativeFigures are 预扣率表一's figures for year-to-date income (fen) with months of the 5,000 元 deduction:
+// the cumulative taxable income and the cumulative tax, as the withholding filing reports them.
+func CumulativeFigures(incomeFen int64, months int) (taxableFen, taxFen int64) {
+	return cumulative(incomeFen, max(months, 1))
+}
+
+// PerPaymentFigures are 预扣率表二's figures for one 次 of income (fen): the deduction (800 元, or 20% above
+// 4,000 元), the taxable income, the rate (percent), the quick deduction and the tax.
+func PerPaymentFigures(incomeFen int64) (deductionFen, taxableFen, ratePercent, quickFen, taxFen int64) {
+	taxableFen, taxFen = perPayment(incomeFen)
+	deductionFen = incomeFen - taxableFen
+	switch {
+	case taxableFen <= 20000*yuan:
+		ratePercent, quickFen = 20, 0
+	case taxableFen <= 50000*yuan:
+		ratePercent, quickFen = 30, 2000*yuan
+	default:
+		ratePercent, quickFen = 40, 7000*yuan
+	}
+	return deductionFen, taxableFen, ratePercent, quickFen, taxFen
+}

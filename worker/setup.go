@@ -132,7 +132,8 @@ func missingSearchAttributes(ctx context.Context, c client.Client, namespace str
 }
 
 // EnsureSchedules creates the Schedules that start the platform's recurring workflows — the daily reconciliation
-// with WeChat Pay, at 02:00 Beijing time for the day before — and leaves ones that exist as they are (an operator
+// with WeChat Pay, at 02:00 Beijing time for the day before, and the monthly withholding filing on the 1st — and
+// leaves ones that exist as they are (an operator
 // may have paused or changed them in the Web UI).
 func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string) error {
 	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
@@ -147,6 +148,19 @@ func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string) err
 	})
 	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return fmt.Errorf("schedule %s: %w", workflows.ReconcileScheduleID, err)
+	}
+	_, err = c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:   workflows.FilingScheduleID,
+		Spec: client.ScheduleSpec{CronExpressions: []string{"0 0 1 * *"}}, // the 1st, 08:00 in Beijing
+		Action: &client.ScheduleWorkflowAction{
+			ID: "filing/monthly", Workflow: workflows.FilingWorkflowName, TaskQueue: taskQueue,
+			Args: []any{workflows.FilingInput{}},
+		},
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Note:    "扣缴申报 the monthly withholding filing (the month before, Beijing time)",
+	})
+	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("schedule %s: %w", workflows.FilingScheduleID, err)
 	}
 	return nil
 }

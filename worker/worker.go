@@ -49,6 +49,7 @@ func Register(r sdkworker.Registry, a *activities.Activities) {
 	workflows.StartReconciliation.Register(r, a.StartReconciliation)
 	workflows.ReconcilePage.Register(r, a.ReconcilePage)
 	workflows.FinishReconciliation.Register(r, a.FinishReconciliation)
+	workflows.BuildWithholdingFiling.Register(r, a.BuildWithholdingFiling)
 }
 
 // RegisterWorkflows adds the workflows under their stable names (a replayer needs only these).
@@ -56,6 +57,7 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.ConfirmReceipt, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.SettleBill, workflow.RegisterOptions{Name: workflows.SettleWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: workflows.ReconcileWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.MonthlyFiling, workflow.RegisterOptions{Name: workflows.FilingWorkflowName})
 }
 
 // Options are the worker's settings: the API's proofs are checked on every update, and after a restart the

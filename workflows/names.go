@@ -18,7 +18,13 @@ const (
 	// ReconcileWorkflowName compares our bills with WeChat Pay's; the daily Schedule ReconcileScheduleID starts it.
 	ReconcileWorkflowName = "Reconcile"
 	ReconcileScheduleID   = "reconcile-daily"
+	// FilingWorkflowName writes the monthly withholding filing; the Schedule FilingScheduleID starts it.
+	FilingWorkflowName = "MonthlyFiling"
+	FilingScheduleID   = "withholding-monthly"
 )
+
+// FilingWorkflowID is the filing run of a month.
+func FilingWorkflowID(period string) string { return "filing/" + period }
 
 // ReconcileWorkflowID is the one run per reconciliation ID (a day, or an operator's range).
 func ReconcileWorkflowID(id string) string { return "reconcile/" + id }

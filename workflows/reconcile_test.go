@@ -70,3 +70,22 @@ func TestReconcileDefaultsToYesterdayInBeijing(t *testing.T) {
 		t.Fatalf("window: %+v", got)
 	}
 }
+
+// The monthly Schedule's start (no period) files the month before, Beijing time, under an export ID of its own.
+func TestMonthlyFilingDefaultsToLastMonthInBeijing(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetStartTime(time.Date(2026, 11, 30, 16, 30, 0, 0, time.UTC)) // 00:30 on 1 December in Beijing
+	var got FilingInput
+	env.RegisterActivityWithOptions(func(_ context.Context, in FilingInput) (FilingResult, error) {
+		got = in
+		return FilingResult{ExportID: in.ExportID}, nil
+	}, activity.RegisterOptions{Name: BuildWithholdingFiling.Name})
+	env.ExecuteWorkflow(MonthlyFiling, FilingInput{})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Period != "2026-11" || got.RequestedBy != "schedule" || len(got.ExportID) != len("withholding-2026-11-")+8 {
+		t.Fatalf("input: %+v", got)
+	}
+}

@@ -105,7 +105,7 @@ func (d *deps) activities() *activities.Activities {
 	return &activities.Activities{
 		Orders: d.store, Ledger: d.store, Faces: d.store, Transfers: d.store,
 		WeChat: d.wechat, Risk: d.wechat,
-		Payout: payout, Recon: d.store,
+		Payout: payout, Recon: d.store, Filings: d.store,
 		Hasher: d.hasher,
 		Config: activities.Config{FaceMode: d.cfg.FaceMode, TaxMethod: method, Risk: d.cfg.Risk, RiskScene: 1},
 	}
@@ -206,6 +206,7 @@ func (d *deps) router(c client.Client, dev *devAccess) (http.Handler, error) {
 		SetupCheck:     newSetupGate(c, d.cfg.Temporal.Namespace, d.log).check,
 		Recon:          d.store,
 		Schedules:      scheduleTrigger{c},
+		Exports:        d.store,
 		Logger:         d.log,
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/receiptflow/receiptflow/keyring"
 	"github.com/receiptflow/receiptflow/sandbox"
 	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/tax"
 	"github.com/receiptflow/receiptflow/wechatpay"
 	"github.com/receiptflow/receiptflow/worker"
 	"github.com/receiptflow/receiptflow/workflows"
@@ -143,6 +144,12 @@ var historyScenarios = []historyScenario{
 			e.t.Fatalf("reconciliation: %+v", d)
 		}
 		return workflows.ReconcileWorkflowID(d.ID)
+	}},
+	{name: "monthly_filing", maxEvents: 12, configure: wechatPay, drive: func(e *env) string {
+		e.payOnce(e.payee("o_file", "李四", "110101200001010010", 150000), "o_file", true)
+		period := tax.Period(time.Now())
+		e.must(e.call(http.MethodPost, "/v1/ops/filings", opToken, map[string]string{"period": period}, nil), http.StatusAccepted)
+		return workflows.FilingWorkflowID(period)
 	}},
 }
 

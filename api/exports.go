@@ -1,0 +1,72 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+
+	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/workflows"
+)
+
+// Exports are the files kept for operators (they hold PII: sealed at rest, every download audited).
+type Exports interface {
+	Exports(ctx context.Context, limit int) ([]store.Export, error)
+	ExportContent(ctx context.Context, id, operator string) (store.Export, error)
+}
+
+var periodPattern = regexp.MustCompile(`^20[0-9]{2}-(0[1-9]|1[0-2])$`)
+
+// opsExports lists the files, newest first, without their content.
+func (h *handlers) opsExports(c *gin.Context) {
+	list, err := h.Exports.Exports(c.Request.Context(), 100)
+	if err != nil {
+		abort(c, fromError(err))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"exports": list})
+}
+
+// opsExport downloads one file; the store records who and when before it is sent.
+func (h *handlers) opsExport(c *gin.Context) {
+	e, err := h.Exports.ExportContent(c.Request.Context(), c.Param("id"), c.GetString("operator"))
+	if errors.Is(err, store.ErrNotFound) {
+		abort(c, problem(http.StatusNotFound, "EXPORT_NOT_FOUND", "no such export"))
+		return
+	}
+	if err != nil {
+		abort(c, fromError(err))
+		return
+	}
+	c.Header("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(e.FileName))
+	c.Header("X-Content-SHA256", e.SHA256)
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, e.ContentType, e.Content)
+}
+
+// opsStartFiling writes the withholding filing of a month on demand: {period: "YYYY-MM"}.
+func (h *handlers) opsStartFiling(c *gin.Context) {
+	var req struct {
+		Period string `json:"period"`
+	}
+	if !bind(c, &req) {
+		return
+	}
+	if !periodPattern.MatchString(req.Period) {
+		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "period must be YYYY-MM"))
+		return
+	}
+	in := workflows.FilingInput{Period: req.Period, RequestedBy: c.GetString("operator")}
+	run, err := h.Temporal.ExecuteWorkflow(c.Request.Context(), client.StartWorkflowOptions{ID: workflows.FilingWorkflowID(req.Period),
+		TaskQueue: h.TaskQueue}, workflows.FilingWorkflowName, in)
+	if err != nil {
+		abort(c, fromError(err))
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"period": req.Period, "workflowId": run.GetID(), "runId": run.GetRunID()})
+}

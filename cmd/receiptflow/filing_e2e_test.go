@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/receiptflow/receiptflow/config"
+	"github.com/receiptflow/receiptflow/pii"
+	"github.com/receiptflow/receiptflow/sandbox"
+	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/tax"
+	"github.com/receiptflow/receiptflow/workflows"
+)
+
+// payOnce runs one run of an order on WeChat Pay to PAID (the payee accepts) or FAILED (the bill expires),
+// passing face verification when the run asks for it.
+func (e *env) payOnce(order, openid string, accept bool) workflows.View {
+	e.t.Helper()
+	token := e.login(openid)
+	var v workflows.View
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, &v), http.StatusOK)
+	if v.State == workflows.StateFaceRequired {
+		e.passFaceV2(order, token)
+	}
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &v), http.StatusOK)
+	if !accept {
+		if err := e.phone.ExpireTransfer(context.Background(), v.Payout.OutBillNo, "normal"); err != nil {
+			e.t.Fatal(err)
+		}
+		return e.waitState(order, token, workflows.StateFailed)
+	}
+	if res := e.payeeConfirms(v, sandbox.PayAccept, "normal"); !res.OK() {
+		e.t.Fatalf("confirm page: %+v", res)
+	}
+	return e.waitState(order, token, workflows.StatePaid)
+}
+
+// The month's withholding filing, with both tax methods: a month of payouts — one failed and paid again — gives
+// one row per payee (per payee, payer and service item with 预扣率表二) whose every figure follows from the
+// ledger, totals equal to the ledger's to the fen, the file sealed at rest and its download audited.
+func TestWithholdingFiling(t *testing.T) {
+	for _, method := range []tax.Method{tax.Cumulative, tax.PerPayment} {
+		t.Run(string(method), func(t *testing.T) {
+			e := newEnv(t, func(c *config.Config) { c.TaxMethod = string(method); c.PayoutChannel = "wechatpay" })
+			idA, idB := pii.WithCheckDigit("11010119900307002"), pii.WithCheckDigit("11010119920101003")
+			big := e.payOnce(e.payee("o_file_a", "李四", idA, 800000), "o_file_a", true)
+			again := e.payee("o_file_a", "李四", idA, 300000)
+			e.payOnce(again, "o_file_a", false) // expired: its withholding reversed
+			repaid := e.payOnce(again, "o_file_a", true)
+			small := e.payOnce(e.payee("o_file_b", "王五", idB, 150000), "o_file_b", true)
+
+			period := tax.Period(time.Now())
+			e.must(e.call(http.MethodPost, "/v1/ops/filings", opToken, map[string]string{"period": period}, nil), http.StatusAccepted)
+			var list struct{ Exports []store.Export }
+			for deadline := time.Now().Add(30 * time.Second); len(list.Exports) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+				e.must(e.call(http.MethodGet, "/v1/ops/exports", opToken, nil, &list), http.StatusOK)
+			}
+			if len(list.Exports) != 1 {
+				t.Fatalf("exports: %+v", list)
+			}
+			x := list.Exports[0]
+			taxA, taxB := big.Amounts.TaxFen+repaid.Amounts.TaxFen, small.Amounts.TaxFen
+			if x.Period != period || x.Rows != 2 || x.IncomeFen != 1250000 || x.TaxFen != taxA+taxB || x.CreatedBy != "op-alice" {
+				t.Fatalf("export: %+v (tax %d + %d)", x, taxA, taxB)
+			}
+			ledger, err := e.deps.store.TaxEntriesOfPeriod(context.Background(), period)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ledgerTax int64
+			for _, en := range ledger {
+				ledgerTax += en.TaxFen
+			}
+			if ledgerTax != x.TaxFen {
+				t.Fatalf("filing tax %d, ledger %d", x.TaxFen, ledgerTax)
+			}
+
+			req, _ := http.NewRequest(http.MethodGet, e.api.URL+"/v1/ops/exports/"+x.ID, nil)
+			req.Header.Set("Authorization", "Bearer "+opToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Content-SHA256") != x.SHA256 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+				t.Fatalf("download: %d %v", resp.StatusCode, resp.Header)
+			}
+			rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\ufeff")))).ReadAll()
+			if err != nil || len(rows) != 3 {
+				t.Fatalf("csv: %v %q", err, raw)
+			}
+			byID := map[string]map[string]string{}
+			for _, r := range rows[1:] {
+				cells := map[string]string{}
+				for i, h := range rows[0] {
+					cells[h] = r[i]
+				}
+				byID[cells["证件号码"]] = cells
+			}
+			a, b := byID[idA], byID[idB]
+			if a == nil || b == nil || a["姓名"] != "李四" || b["姓名"] != "王五" || a["证件类型"] != "居民身份证" || a["所得项目"] != "劳务报酬所得" {
+				t.Fatalf("rows: %v", rows)
+			}
+			y := func(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }
+			if method == tax.Cumulative {
+				// The only month of the year with income: cumulative = this month, one month's 5,000 元.
+				for _, c := range []struct {
+					row      map[string]string
+					gross, t int64
+				}{{a, 1100000, taxA}, {b, 150000, taxB}} {
+					taxable, due := tax.CumulativeFigures(c.gross, 1)
+					want := map[string]string{"本期收入": y(c.gross), "累计收入额": y(c.gross), "累计费用": y(c.gross / 5), "累计减除费用": "5000.00",
+						"累计连续月份数": "1", "累计应纳税所得额": y(taxable), "累计应纳税额": y(due), "累计已预扣预缴税额": "0.00", "本期应预扣预缴税额": y(c.t)}
+					for col, v := range want {
+						if c.row[col] != v {
+							t.Errorf("%s: %s = %s, want %s", c.row["姓名"], col, c.row[col], v)
+						}
+					}
+				}
+			} else {
+				for _, c := range []struct {
+					row      map[string]string
+					gross, t int64
+				}{{a, 1100000, taxA}, {b, 150000, taxB}} {
+					deduction, taxable, rate, quick, due := tax.PerPaymentFigures(c.gross)
+					want := map[string]string{"付款方": "payer1", "服务项目": "delivery", "本期收入": y(c.gross), "减除费用": y(deduction),
+						"应纳税所得额": y(taxable), "税率": fmt.Sprintf("%d%%", rate), "速算扣除数": y(quick), "应纳税额": y(due), "已扣缴税额": y(c.t)}
+					for col, v := range want {
+						if c.row[col] != v {
+							t.Errorf("%s: %s = %s, want %s", c.row["姓名"], col, c.row[col], v)
+						}
+					}
+					if due != c.t {
+						t.Errorf("%s: tax due %d, withheld %d", c.row["姓名"], due, c.t)
+					}
+				}
+			}
+			trail, err := e.deps.store.AuditTrail(context.Background(), "export:"+x.ID)
+			if err != nil || len(trail) != 1 || trail[0].Action != "export.download" || trail[0].Actor != "op-alice" {
+				t.Fatalf("audit: %+v %v", trail, err)
+			}
+			e.problem(e.call(http.MethodPost, "/v1/ops/filings", opToken, map[string]string{"period": "2026-13"}, nil), http.StatusBadRequest, "BAD_REQUEST")
+			e.problem(e.call(http.MethodGet, "/v1/ops/exports/nosuch", opToken, nil, nil), http.StatusNotFound, "EXPORT_NOT_FOUND")
+			e.problem(e.call(http.MethodGet, "/v1/ops/exports/"+x.ID, "", nil, nil), http.StatusUnauthorized, "UNAUTHENTICATED")
+		})
+	}
+}
