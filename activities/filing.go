@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/tax"
@@ -19,6 +20,7 @@ type Filings interface {
 	TaxEntriesOfYear(ctx context.Context, payeeID string, year int) ([]store.TaxEntry, error)
 	Identity(ctx context.Context, payeeID string) (store.Identity, error)
 	PutExport(ctx context.Context, e store.Export) (store.Export, error)
+	PayeesVerifiedBetween(ctx context.Context, from, to time.Time) ([]string, error)
 }
 
 // Columns of the filing, after the 劳务报酬所得 rows of the withholding client's (自然人电子税务局扣缴端) import

@@ -70,3 +70,27 @@ func (h *handlers) opsStartFiling(c *gin.Context) {
 	}
 	c.JSON(http.StatusAccepted, gin.H{"period": req.Period, "workflowId": run.GetID(), "runId": run.GetRunID()})
 }
+
+var quarterPattern = regexp.MustCompile(`^20[0-9]{2}-Q[1-4]$`)
+
+// opsStartReport writes the platform's quarterly report on demand: {quarter: "YYYY-Qn"}.
+func (h *handlers) opsStartReport(c *gin.Context) {
+	var req struct {
+		Quarter string `json:"quarter"`
+	}
+	if !bind(c, &req) {
+		return
+	}
+	if !quarterPattern.MatchString(req.Quarter) {
+		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "quarter must be YYYY-Q1..Q4"))
+		return
+	}
+	in := workflows.ReportInput{Quarter: req.Quarter, RequestedBy: c.GetString("operator")}
+	run, err := h.Temporal.ExecuteWorkflow(c.Request.Context(), client.StartWorkflowOptions{ID: workflows.ReportWorkflowID(req.Quarter),
+		TaskQueue: h.TaskQueue}, workflows.ReportWorkflowName, in)
+	if err != nil {
+		abort(c, fromError(err))
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"quarter": req.Quarter, "workflowId": run.GetID(), "runId": run.GetRunID()})
+}

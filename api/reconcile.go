@@ -122,8 +122,8 @@ func (h *handlers) opsResolveFinding(c *gin.Context) {
 // opsRunSchedule starts a Schedule's workflow now, as the Web UI's "Trigger" does; audited by the log line.
 func (h *handlers) opsRunSchedule(c *gin.Context) {
 	name := c.Param("name")
-	if name != workflows.ReconcileScheduleID && name != workflows.FilingScheduleID {
-		abort(c, problem(http.StatusNotFound, "SCHEDULE_NOT_FOUND", "schedules: "+workflows.ReconcileScheduleID+", "+workflows.FilingScheduleID))
+	if name != workflows.ReconcileScheduleID && name != workflows.FilingScheduleID && name != workflows.ReportScheduleID {
+		abort(c, problem(http.StatusNotFound, "SCHEDULE_NOT_FOUND", "schedules: "+workflows.ReconcileScheduleID+", "+workflows.FilingScheduleID+", "+workflows.ReportScheduleID))
 		return
 	}
 	err := h.Schedules.Trigger(c.Request.Context(), name)

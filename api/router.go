@@ -186,6 +186,7 @@ func New(d Deps) (http.Handler, error) {
 		ops.GET("/exports", h.opsExports)
 		ops.GET("/exports/:id", h.opsExport)
 		ops.POST("/filings", h.opsStartFiling)
+		ops.POST("/platform-reports", h.opsStartReport)
 	}
 	if d.Schedules != nil {
 		ops.POST("/schedules/:name/run", h.opsRunSchedule)

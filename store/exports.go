@@ -116,3 +116,29 @@ func (s *Store) TaxEntriesOfPeriod(ctx context.Context, period string) ([]TaxEnt
 	}
 	return out, rows.Err()
 }
+
+// Kinds of the quarterly platform report (涉税信息报送).
+const (
+	ExportPlatformIdentity = "platform-identity"
+	ExportPlatformIncome   = "platform-income"
+)
+
+// PayeesVerifiedBetween lists the payees whose identity was registered in [from, to): the quarter's new
+// identities for the platform's identity report.
+func (s *Store) PayeesVerifiedBetween(ctx context.Context, from, to time.Time) ([]string, error) {
+	rows, err := s.query(ctx, s.db, `SELECT id FROM payees WHERE verified_at >= ? AND verified_at < ? ORDER BY verified_at, id`,
+		formatTime(from), formatTime(to))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

@@ -132,7 +132,8 @@ func missingSearchAttributes(ctx context.Context, c client.Client, namespace str
 }
 
 // EnsureSchedules creates the Schedules that start the platform's recurring workflows — the daily reconciliation
-// with WeChat Pay, at 02:00 Beijing time for the day before, and the monthly withholding filing on the 1st — and
+// with WeChat Pay, at 02:00 Beijing time for the day before, the monthly withholding filing on the 1st, and the
+// quarterly platform report — and
 // leaves ones that exist as they are (an operator
 // may have paused or changed them in the Web UI).
 func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string) error {
@@ -161,6 +162,19 @@ func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string) err
 	})
 	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return fmt.Errorf("schedule %s: %w", workflows.FilingScheduleID, err)
+	}
+	_, err = c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:   workflows.ReportScheduleID,
+		Spec: client.ScheduleSpec{CronExpressions: []string{"0 0 1 1,4,7,10 *"}}, // the month after each quarter
+		Action: &client.ScheduleWorkflowAction{
+			ID: "report/quarterly", Workflow: workflows.ReportWorkflowName, TaskQueue: taskQueue,
+			Args: []any{workflows.ReportInput{}},
+		},
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Note:    "涉税信息报送 the platform's quarterly report (the quarter before)",
+	})
+	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("schedule %s: %w", workflows.ReportScheduleID, err)
 	}
 	return nil
 }

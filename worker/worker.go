@@ -50,6 +50,7 @@ func Register(r sdkworker.Registry, a *activities.Activities) {
 	workflows.ReconcilePage.Register(r, a.ReconcilePage)
 	workflows.FinishReconciliation.Register(r, a.FinishReconciliation)
 	workflows.BuildWithholdingFiling.Register(r, a.BuildWithholdingFiling)
+	workflows.BuildPlatformReport.Register(r, a.BuildPlatformReport)
 }
 
 // RegisterWorkflows adds the workflows under their stable names (a replayer needs only these).
@@ -58,6 +59,7 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.SettleBill, workflow.RegisterOptions{Name: workflows.SettleWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: workflows.ReconcileWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.MonthlyFiling, workflow.RegisterOptions{Name: workflows.FilingWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.QuarterlyReport, workflow.RegisterOptions{Name: workflows.ReportWorkflowName})
 }
 
 // Options are the worker's settings: the API's proofs are checked on every update, and after a restart the

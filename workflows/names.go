@@ -21,7 +21,13 @@ const (
 	// FilingWorkflowName writes the monthly withholding filing; the Schedule FilingScheduleID starts it.
 	FilingWorkflowName = "MonthlyFiling"
 	FilingScheduleID   = "withholding-monthly"
+	// ReportWorkflowName writes the quarterly platform report; the Schedule ReportScheduleID starts it.
+	ReportWorkflowName = "QuarterlyReport"
+	ReportScheduleID   = "platform-quarterly"
 )
+
+// ReportWorkflowID is the report run of a quarter.
+func ReportWorkflowID(quarter string) string { return "report/" + quarter }
 
 // FilingWorkflowID is the filing run of a month.
 func FilingWorkflowID(period string) string { return "filing/" + period }

@@ -89,3 +89,26 @@ func TestMonthlyFilingDefaultsToLastMonthInBeijing(t *testing.T) {
 		t.Fatalf("input: %+v", got)
 	}
 }
+
+// The quarterly Schedule's start reports the quarter before (Beijing time); quarters map to their three months.
+func TestQuarterlyReportDefaultsToLastQuarter(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetStartTime(time.Date(2026, 9, 30, 16, 30, 0, 0, time.UTC)) // 00:30 on 1 October in Beijing
+	var got ReportInput
+	env.RegisterActivityWithOptions(func(_ context.Context, in ReportInput) (ReportResult, error) {
+		got = in
+		return ReportResult{}, nil
+	}, activity.RegisterOptions{Name: BuildPlatformReport.Name})
+	env.ExecuteWorkflow(QuarterlyReport, ReportInput{})
+	if err := env.GetWorkflowError(); err != nil || got.Quarter != "2026-Q3" || got.RequestedBy != "schedule" {
+		t.Fatalf("input: %+v %v", got, err)
+	}
+	from, to, periods, err := QuarterBounds("2026-Q4")
+	if err != nil || from.Format("2006-01-02") != "2026-10-01" || to.Format("2006-01-02") != "2027-01-01" || len(periods) != 3 || periods[2] != "2026-12" {
+		t.Fatalf("Q4: %v %v %v %v", from, to, periods, err)
+	}
+	if _, _, _, err := QuarterBounds("2026-Q5"); err == nil {
+		t.Fatal("2026-Q5 accepted")
+	}
+}

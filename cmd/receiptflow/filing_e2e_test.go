@@ -153,3 +153,77 @@ func TestWithholdingFiling(t *testing.T) {
 		})
 	}
 }
+
+// The quarterly platform report: the quarter's new identities, and each worker's income with a failed payout's
+// reversal as a refund, to the fen; both files sealed and listed for operators.
+func TestQuarterlyPlatformReport(t *testing.T) {
+	e := newEnv(t, wechatPay)
+	idA, idB := pii.WithCheckDigit("11010119900307004"), pii.WithCheckDigit("11010119920101005")
+	e.payOnce(e.payee("o_rep_a", "李四", idA, 150000), "o_rep_a", true)
+	again := e.payee("o_rep_a", "李四", idA, 50000)
+	e.payOnce(again, "o_rep_a", false)
+	e.payOnce(again, "o_rep_a", true)
+	e.payOnce(e.payee("o_rep_b", "王五", idB, 100000), "o_rep_b", true)
+
+	now := time.Now().In(time.FixedZone("CST", 8*3600))
+	quarter := fmt.Sprintf("%d-Q%d", now.Year(), (int(now.Month())-1)/3+1)
+	e.must(e.call(http.MethodPost, "/v1/ops/platform-reports", opToken, map[string]string{"quarter": quarter}, nil), http.StatusAccepted)
+	files := map[string]store.Export{}
+	for deadline := time.Now().Add(30 * time.Second); len(files) < 2 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var list struct{ Exports []store.Export }
+		e.must(e.call(http.MethodGet, "/v1/ops/exports", opToken, nil, &list), http.StatusOK)
+		for _, x := range list.Exports {
+			files[x.Kind] = x
+		}
+	}
+	read := func(kind string) map[string]map[string]string {
+		x, ok := files[kind]
+		if !ok || x.Period != quarter {
+			t.Fatalf("no %s export for %s: %+v", kind, quarter, files)
+		}
+		req, _ := http.NewRequest(http.MethodGet, e.api.URL+"/v1/ops/exports/"+x.ID, nil)
+		req.Header.Set("Authorization", "Bearer "+opToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\ufeff")))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]map[string]string{}
+		for _, r := range rows[1:] {
+			cells := map[string]string{}
+			for i, h := range rows[0] {
+				cells[h] = r[i]
+			}
+			out[cells["证件号码"]] = cells
+		}
+		return out
+	}
+	identity := read(store.ExportPlatformIdentity)
+	if len(identity) != 2 || identity[idA]["姓名"] != "李四" || identity[idA]["报送类型"] != "新增" || identity[idB]["证件类型"] != "居民身份证" {
+		t.Fatalf("identity table: %v", identity)
+	}
+	income := read(store.ExportPlatformIncome)
+	want := map[string]map[string]string{
+		idA: {"收入类型": "劳务收入", "收入总额": "2500.00", "退款金额": "500.00", "收入净额": "2000.00", "笔数": "2"},
+		idB: {"收入类型": "劳务收入", "收入总额": "1000.00", "退款金额": "0.00", "收入净额": "1000.00", "笔数": "1"},
+	}
+	if len(income) != 2 {
+		t.Fatalf("income table: %v", income)
+	}
+	for id, cols := range want {
+		for col, v := range cols {
+			if income[id][col] != v {
+				t.Errorf("%s: %s = %q, want %q", income[id]["姓名"], col, income[id][col], v)
+			}
+		}
+	}
+	if files[store.ExportPlatformIncome].IncomeFen != 300000 {
+		t.Errorf("income export total: %+v", files[store.ExportPlatformIncome])
+	}
+	e.problem(e.call(http.MethodPost, "/v1/ops/platform-reports", opToken, map[string]string{"quarter": "2026-Q5"}, nil), http.StatusBadRequest, "BAD_REQUEST")
+}

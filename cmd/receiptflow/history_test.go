@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -150,6 +151,13 @@ var historyScenarios = []historyScenario{
 		period := tax.Period(time.Now())
 		e.must(e.call(http.MethodPost, "/v1/ops/filings", opToken, map[string]string{"period": period}, nil), http.StatusAccepted)
 		return workflows.FilingWorkflowID(period)
+	}},
+	{name: "quarterly_report", maxEvents: 12, configure: wechatPay, drive: func(e *env) string {
+		e.payOnce(e.payee("o_rep", "李四", "110101200001010010", 150000), "o_rep", true)
+		now := time.Now().In(time.FixedZone("CST", 8*3600))
+		quarter := fmt.Sprintf("%d-Q%d", now.Year(), (int(now.Month())-1)/3+1)
+		e.must(e.call(http.MethodPost, "/v1/ops/platform-reports", opToken, map[string]string{"quarter": quarter}, nil), http.StatusAccepted)
+		return workflows.ReportWorkflowID(quarter)
 	}},
 }
 
