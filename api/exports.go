@@ -61,14 +61,19 @@ func (h *handlers) opsStartFiling(c *gin.Context) {
 		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "period must be YYYY-MM"))
 		return
 	}
-	in := workflows.FilingInput{Period: req.Period, RequestedBy: c.GetString("operator")}
-	run, err := h.Temporal.ExecuteWorkflow(c.Request.Context(), client.StartWorkflowOptions{ID: workflows.FilingWorkflowID(req.Period),
-		TaskQueue: h.TaskQueue}, workflows.FilingWorkflowName, in)
+	h.startJob(c, workflows.FilingWorkflowID(req.Period), workflows.FilingWorkflowName,
+		workflows.FilingInput{Period: req.Period, RequestedBy: c.GetString("operator")}, gin.H{"period": req.Period})
+}
+
+// startJob starts an operator's on-demand run and answers 202 with body and where to follow the run.
+func (h *handlers) startJob(c *gin.Context, workflowID, workflow string, in any, body gin.H) {
+	run, err := h.Temporal.ExecuteWorkflow(c.Request.Context(), client.StartWorkflowOptions{ID: workflowID, TaskQueue: h.TaskQueue}, workflow, in)
 	if err != nil {
 		abort(c, fromError(err))
 		return
 	}
-	c.JSON(http.StatusAccepted, gin.H{"period": req.Period, "workflowId": run.GetID(), "runId": run.GetRunID()})
+	body["workflowId"], body["runId"] = run.GetID(), run.GetRunID()
+	c.JSON(http.StatusAccepted, body)
 }
 
 var quarterPattern = regexp.MustCompile(`^20[0-9]{2}-Q[1-4]$`)
@@ -85,12 +90,6 @@ func (h *handlers) opsStartReport(c *gin.Context) {
 		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "quarter must be YYYY-Q1..Q4"))
 		return
 	}
-	in := workflows.ReportInput{Quarter: req.Quarter, RequestedBy: c.GetString("operator")}
-	run, err := h.Temporal.ExecuteWorkflow(c.Request.Context(), client.StartWorkflowOptions{ID: workflows.ReportWorkflowID(req.Quarter),
-		TaskQueue: h.TaskQueue}, workflows.ReportWorkflowName, in)
-	if err != nil {
-		abort(c, fromError(err))
-		return
-	}
-	c.JSON(http.StatusAccepted, gin.H{"quarter": req.Quarter, "workflowId": run.GetID(), "runId": run.GetRunID()})
+	h.startJob(c, workflows.ReportWorkflowID(req.Quarter), workflows.ReportWorkflowName,
+		workflows.ReportInput{Quarter: req.Quarter, RequestedBy: c.GetString("operator")}, gin.H{"quarter": req.Quarter})
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/workflows"
@@ -85,14 +84,8 @@ func (h *handlers) opsStartReconciliation(c *gin.Context) {
 		return
 	}
 	id := req.From.UTC().Format("20060102T150405Z") + "-" + req.To.UTC().Format("20060102T150405Z")
-	in := workflows.ReconcileInput{ID: id, From: req.From.UTC(), To: req.To.UTC(), RequestedBy: c.GetString("operator")}
-	run, err := h.Temporal.ExecuteWorkflow(c.Request.Context(), client.StartWorkflowOptions{ID: workflows.ReconcileWorkflowID(id),
-		TaskQueue: h.TaskQueue}, workflows.ReconcileWorkflowName, in)
-	if err != nil {
-		abort(c, fromError(err))
-		return
-	}
-	c.JSON(http.StatusAccepted, gin.H{"id": id, "workflowId": run.GetID(), "runId": run.GetRunID()})
+	h.startJob(c, workflows.ReconcileWorkflowID(id), workflows.ReconcileWorkflowName,
+		workflows.ReconcileInput{ID: id, From: req.From.UTC(), To: req.To.UTC(), RequestedBy: c.GetString("operator")}, gin.H{"id": id})
 }
 
 // opsResolveFinding records how an operator settled a finding: {resolution}; audited.

@@ -101,20 +101,7 @@ func (s *Store) ExportContent(ctx context.Context, id, operator string) (Export,
 
 // TaxEntriesOfPeriod lists every payee's ledger rows for a period (YYYY-MM), by payee: the monthly filing's input.
 func (s *Store) TaxEntriesOfPeriod(ctx context.Context, period string) ([]TaxEntry, error) {
-	rows, err := s.query(ctx, s.db, `SELECT `+entryColumns+` FROM tax_ledger WHERE period = ? ORDER BY payee_id, created_at, order_id, booking, kind`, period)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []TaxEntry
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return s.taxEntries(ctx, `period = ? ORDER BY payee_id, created_at, order_id, booking, kind`, period)
 }
 
 // Kinds of the quarterly platform report (涉税信息报送).

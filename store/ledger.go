@@ -204,7 +204,12 @@ func (s *Store) standingEntry(ctx context.Context, q querier, orderID string) (T
 
 // TaxEntries lists a payee's ledger rows for a period (YYYY-MM), oldest first.
 func (s *Store) TaxEntries(ctx context.Context, payeeID, period string) ([]TaxEntry, error) {
-	rows, err := s.query(ctx, s.db, `SELECT `+entryColumns+` FROM tax_ledger WHERE payee_id = ? AND period = ? ORDER BY created_at, order_id, booking, kind`, payeeID, period)
+	return s.taxEntries(ctx, `payee_id = ? AND period = ? ORDER BY created_at, order_id, booking, kind`, payeeID, period)
+}
+
+// taxEntries lists the ledger rows that where (a condition and its ORDER BY) selects.
+func (s *Store) taxEntries(ctx context.Context, where string, args ...any) ([]TaxEntry, error) {
+	rows, err := s.query(ctx, s.db, `SELECT `+entryColumns+` FROM tax_ledger WHERE `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -230,18 +235,5 @@ func (e TaxEntry) Withholding() tax.Withholding { return withholdingOf(e) }
 // TaxEntriesOfYear lists a payee's ledger rows for a tax year, oldest first: what the payee's income statement
 // reads (a reversal's row cancels its withholding in every sum).
 func (s *Store) TaxEntriesOfYear(ctx context.Context, payeeID string, year int) ([]TaxEntry, error) {
-	rows, err := s.query(ctx, s.db, `SELECT `+entryColumns+` FROM tax_ledger WHERE payee_id = ? AND tax_year = ? ORDER BY period, created_at, order_id, booking, kind`, payeeID, year)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []TaxEntry
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return s.taxEntries(ctx, `payee_id = ? AND tax_year = ? ORDER BY period, created_at, order_id, booking, kind`, payeeID, year)
 }

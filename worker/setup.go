@@ -131,50 +131,36 @@ func missingSearchAttributes(ctx context.Context, c client.Client, namespace str
 	return missing, nil
 }
 
-// EnsureSchedules creates the Schedules that start the platform's recurring workflows — the daily reconciliation
-// with WeChat Pay, at 02:00 Beijing time for the day before, the monthly withholding filing on the 1st, and the
-// quarterly platform report — and
-// leaves ones that exist as they are (an operator
+// Schedules are the platform's recurring workflows: the daily reconciliation with WeChat Pay (02:00 Beijing, the
+// day before), the monthly withholding filing (the 1st, 08:00 Beijing, the month before) and the quarterly
+// platform report (the month after each quarter). Cron times are UTC; each workflow works out its own period in
+// Beijing time from an empty input.
+var Schedules = []struct {
+	ID, Workflow, RunID, Cron, Note string
+	Input                           any
+}{
+	{workflows.ReconcileScheduleID, workflows.ReconcileWorkflowName, workflows.ReconcileWorkflowID("daily"), "0 18 * * *",
+		"对账 daily reconciliation with WeChat Pay (yesterday, Beijing time)", workflows.ReconcileInput{}},
+	{workflows.FilingScheduleID, workflows.FilingWorkflowName, "filing/monthly", "0 0 1 * *",
+		"扣缴申报 the monthly withholding filing (the month before, Beijing time)", workflows.FilingInput{}},
+	{workflows.ReportScheduleID, workflows.ReportWorkflowName, "report/quarterly", "0 0 1 1,4,7,10 *",
+		"涉税信息报送 the platform's quarterly report (the quarter before)", workflows.ReportInput{}},
+}
+
+// EnsureSchedules creates the Schedules that are missing and leaves the ones that exist as they are (an operator
 // may have paused or changed them in the Web UI).
 func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string) error {
-	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID:   workflows.ReconcileScheduleID,
-		Spec: client.ScheduleSpec{CronExpressions: []string{"0 18 * * *"}}, // 18:00 UTC is 02:00 in Beijing
-		Action: &client.ScheduleWorkflowAction{
-			ID: workflows.ReconcileWorkflowID("daily"), Workflow: workflows.ReconcileWorkflowName, TaskQueue: taskQueue,
-			Args: []any{workflows.ReconcileInput{}},
-		},
-		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-		Note:    "对账 daily reconciliation with WeChat Pay (yesterday, Beijing time)",
-	})
-	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return fmt.Errorf("schedule %s: %w", workflows.ReconcileScheduleID, err)
-	}
-	_, err = c.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID:   workflows.FilingScheduleID,
-		Spec: client.ScheduleSpec{CronExpressions: []string{"0 0 1 * *"}}, // the 1st, 08:00 in Beijing
-		Action: &client.ScheduleWorkflowAction{
-			ID: "filing/monthly", Workflow: workflows.FilingWorkflowName, TaskQueue: taskQueue,
-			Args: []any{workflows.FilingInput{}},
-		},
-		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-		Note:    "扣缴申报 the monthly withholding filing (the month before, Beijing time)",
-	})
-	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return fmt.Errorf("schedule %s: %w", workflows.FilingScheduleID, err)
-	}
-	_, err = c.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID:   workflows.ReportScheduleID,
-		Spec: client.ScheduleSpec{CronExpressions: []string{"0 0 1 1,4,7,10 *"}}, // the month after each quarter
-		Action: &client.ScheduleWorkflowAction{
-			ID: "report/quarterly", Workflow: workflows.ReportWorkflowName, TaskQueue: taskQueue,
-			Args: []any{workflows.ReportInput{}},
-		},
-		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-		Note:    "涉税信息报送 the platform's quarterly report (the quarter before)",
-	})
-	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return fmt.Errorf("schedule %s: %w", workflows.ReportScheduleID, err)
+	for _, s := range Schedules {
+		_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+			ID:      s.ID,
+			Spec:    client.ScheduleSpec{CronExpressions: []string{s.Cron}},
+			Action:  &client.ScheduleWorkflowAction{ID: s.RunID, Workflow: s.Workflow, TaskQueue: taskQueue, Args: []any{s.Input}},
+			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+			Note:    s.Note,
+		})
+		if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+			return fmt.Errorf("schedule %s: %w", s.ID, err)
+		}
 	}
 	return nil
 }

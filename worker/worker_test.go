@@ -44,8 +44,17 @@ func TestRegistrationCoversEveryStep(t *testing.T) {
 			t.Errorf("step %s is not registered", s.StepName())
 		}
 	}
-	if !r.workflows[workflows.WorkflowName] || !r.workflows[workflows.SettleWorkflowName] {
-		t.Fatalf("workflows registered: %v", r.workflows)
+	for _, name := range []string{workflows.WorkflowName, workflows.SettleWorkflowName, workflows.ReconcileWorkflowName,
+		workflows.FilingWorkflowName, workflows.ReportWorkflowName} {
+		if !r.workflows[name] {
+			t.Errorf("workflow %s is not registered: %v", name, r.workflows)
+		}
+	}
+	// Every Schedule starts a registered workflow.
+	for _, s := range Schedules {
+		if !r.workflows[s.Workflow] {
+			t.Errorf("schedule %s starts %s, which is not registered", s.ID, s.Workflow)
+		}
 	}
 }
 

@@ -42,6 +42,36 @@ func (e *env) payOnce(order, openid string, accept bool) workflows.View {
 	return e.waitState(order, token, workflows.StatePaid)
 }
 
+// exportRows downloads an export as an operator and returns its rows by 证件号码, each as column → cell, and the
+// response's headers.
+func (e *env) exportRows(id string) (map[string]map[string]string, http.Header) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.api.URL+"/v1/ops/exports/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+opToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("download %s: %d %s", id, resp.StatusCode, raw)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\ufeff")))).ReadAll()
+	if err != nil || len(rows) == 0 {
+		e.t.Fatalf("csv: %v %q", err, raw)
+	}
+	out := map[string]map[string]string{}
+	for _, r := range rows[1:] {
+		cells := map[string]string{}
+		for i, h := range rows[0] {
+			cells[h] = r[i]
+		}
+		out[cells["证件号码"]] = cells
+	}
+	return out, resp.Header
+}
+
 // The month's withholding filing, with both tax methods: a month of payouts — one failed and paid again — gives
 // one row per payee (per payee, payer and service item with 预扣率表二) whose every figure follows from the
 // ledger, totals equal to the ledger's to the fen, the file sealed at rest and its download audited.
@@ -82,32 +112,13 @@ func TestWithholdingFiling(t *testing.T) {
 				t.Fatalf("filing tax %d, ledger %d", x.TaxFen, ledgerTax)
 			}
 
-			req, _ := http.NewRequest(http.MethodGet, e.api.URL+"/v1/ops/exports/"+x.ID, nil)
-			req.Header.Set("Authorization", "Bearer "+opToken)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Content-SHA256") != x.SHA256 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
-				t.Fatalf("download: %d %v", resp.StatusCode, resp.Header)
-			}
-			rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\ufeff")))).ReadAll()
-			if err != nil || len(rows) != 3 {
-				t.Fatalf("csv: %v %q", err, raw)
-			}
-			byID := map[string]map[string]string{}
-			for _, r := range rows[1:] {
-				cells := map[string]string{}
-				for i, h := range rows[0] {
-					cells[h] = r[i]
-				}
-				byID[cells["证件号码"]] = cells
+			byID, header := e.exportRows(x.ID)
+			if header.Get("X-Content-SHA256") != x.SHA256 || !strings.HasPrefix(header.Get("Content-Type"), "text/csv") || len(byID) != 2 {
+				t.Fatalf("download: %v %v", header, byID)
 			}
 			a, b := byID[idA], byID[idB]
 			if a == nil || b == nil || a["姓名"] != "李四" || b["姓名"] != "王五" || a["证件类型"] != "居民身份证" || a["所得项目"] != "劳务报酬所得" {
-				t.Fatalf("rows: %v", rows)
+				t.Fatalf("rows: %v", byID)
 			}
 			y := func(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }
 			if method == tax.Cumulative {
@@ -181,27 +192,8 @@ func TestQuarterlyPlatformReport(t *testing.T) {
 		if !ok || x.Period != quarter {
 			t.Fatalf("no %s export for %s: %+v", kind, quarter, files)
 		}
-		req, _ := http.NewRequest(http.MethodGet, e.api.URL+"/v1/ops/exports/"+x.ID, nil)
-		req.Header.Set("Authorization", "Bearer "+opToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\ufeff")))).ReadAll()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]map[string]string{}
-		for _, r := range rows[1:] {
-			cells := map[string]string{}
-			for i, h := range rows[0] {
-				cells[h] = r[i]
-			}
-			out[cells["证件号码"]] = cells
-		}
-		return out
+		rows, _ := e.exportRows(x.ID)
+		return rows
 	}
 	identity := read(store.ExportPlatformIdentity)
 	if len(identity) != 2 || identity[idA]["姓名"] != "李四" || identity[idA]["报送类型"] != "新增" || identity[idB]["证件类型"] != "居民身份证" {

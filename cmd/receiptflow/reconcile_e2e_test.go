@@ -162,24 +162,7 @@ func TestPayeeIncomeStatement(t *testing.T) {
 	e := newEnv(t, wechatPay)
 	id := pii.WithCheckDigit("11010119900307001")
 	settle := func(gross int64, accept bool) workflows.View {
-		order := e.payee("o_income", "李四", id, gross)
-		token := e.login("o_income")
-		var v workflows.View
-		e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, &v), http.StatusOK)
-		if v.State == workflows.StateFaceRequired {
-			e.passFaceV2(order, token)
-		}
-		e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &v), http.StatusOK)
-		if !accept {
-			if err := e.phone.ExpireTransfer(context.Background(), v.Payout.OutBillNo, "normal"); err != nil {
-				t.Fatal(err)
-			}
-			return e.waitState(order, token, workflows.StateFailed)
-		}
-		if res := e.payeeConfirms(v, sandbox.PayAccept, "normal"); !res.OK() {
-			t.Fatalf("confirm page: %+v", res)
-		}
-		return e.waitState(order, token, workflows.StatePaid)
+		return e.payOnce(e.payee("o_income", "李四", id, gross), "o_income", accept)
 	}
 	big, small := settle(500000, true), settle(100000, true)
 	failed := settle(80000, false)
