@@ -95,9 +95,13 @@ type Activities struct {
 	Recon Reconciliations
 	// Filings reads the ledger for the withholding filing and keeps its file.
 	Filings Filings
-	Hasher  *pii.Hasher
-	Config  Config
-	Now     func() time.Time
+	// ReceiptAPI fetches electronic receipts (nil on the ledger channel); ReceiptFiles and Receipts keep them.
+	ReceiptAPI   ReceiptAPI
+	ReceiptFiles ReceiptFiles
+	Receipts     ReceiptRecords
+	Hasher       *pii.Hasher
+	Config       Config
+	Now          func() time.Time
 }
 
 func (a *Activities) now() time.Time {

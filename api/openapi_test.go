@@ -39,7 +39,7 @@ type stubNotify struct{ PayNotifications }
 func TestOpenAPIMatchesTheRouter(t *testing.T) {
 	sessions, _ := NewSessions([]byte("0123456789abcdef0123456789abcdef"), 0)
 	r, err := New(Deps{Temporal: stubTemporal{}, Store: stubStore{}, Login: stubLogin{}, Sessions: sessions, Proofs: testProofs(), PayNotify: stubNotify{},
-		Codec: http.NotFoundHandler(), MetricsHandler: http.NotFoundHandler(), Recon: stubRecon{}, Schedules: stubSchedules{}, Exports: stubExports{}})
+		Codec: http.NotFoundHandler(), MetricsHandler: http.NotFoundHandler(), Recon: stubRecon{}, Schedules: stubSchedules{}, Exports: stubExports{}, ReceiptFiles: stubFiles{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,3 +93,7 @@ func (stubExports) Exports(context.Context, int) ([]store.Export, error) { retur
 func (stubExports) ExportContent(context.Context, string, string) (store.Export, error) {
 	return store.Export{}, nil
 }
+
+type stubFiles struct{}
+
+func (stubFiles) Get(string) ([]byte, error) { return nil, nil }

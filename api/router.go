@@ -48,6 +48,7 @@ type Store interface {
 	UpdateTransfer(ctx context.Context, outBillNo string, u store.TransferUpdate) (store.Transfer, error)
 	OrdersByPayee(ctx context.Context, payeeID string, limit int) ([]store.Order, error)
 	TaxEntriesOfYear(ctx context.Context, payeeID string, year int) ([]store.TaxEntry, error)
+	BillReceiptOf(ctx context.Context, outBillNo string) (store.BillReceipt, error)
 	CreateOrder(ctx context.Context, n store.NewOrder) (store.Order, bool, error)
 	SetOrderState(ctx context.Context, id, state, reason string) error
 	RecordFunding(ctx context.Context, f store.Funding) error
@@ -101,6 +102,10 @@ type Deps struct {
 	Schedules Schedules
 	// Exports, when set, serves the files kept for operators and starts the withholding filing on demand.
 	Exports Exports
+	// ReceiptFiles, when set, serves paid bills' electronic receipts (电子回单) to payers and operators; the first
+	// ask starts fetching one, whose queries are ReceiptPoll apart.
+	ReceiptFiles ReceiptFiles
+	ReceiptPoll  time.Duration
 	// SetupCheck, when set, tells whether the namespace holds what the runs need (readiness fails until it does).
 	SetupCheck func(context.Context) error
 	Logger     *slog.Logger
@@ -166,10 +171,16 @@ func New(d Deps) (http.Handler, error) {
 	merchant.POST("/orders", h.createOrder)
 	merchant.GET("/orders/:orderId", h.getMerchantOrder)
 	merchant.POST("/orders/:orderId/cancel", h.cancelMerchantOrder)
+	if d.ReceiptFiles != nil {
+		merchant.GET("/orders/:orderId/receipt", h.merchantBillReceipt)
+	}
 
 	ops := v1.Group("/ops", h.operator)
 	ops.POST("/orders/:orderId/funding", h.opsFunding)
 	ops.GET("/receipts/:orderId", h.opsGetReceipt)
+	if d.ReceiptFiles != nil {
+		ops.GET("/orders/:orderId/receipt", h.opsBillReceipt)
+	}
 	ops.POST("/receipts/:orderId/review", h.opsReview)
 	ops.POST("/receipts/:orderId/cancel", h.opsCancel)
 	ops.POST("/blacklist", h.opsBlacklist)

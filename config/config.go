@@ -50,6 +50,9 @@ type Config struct {
 	ConfirmDeadline      time.Duration `envconfig:"CONFIRM_DEADLINE" default:"168h" desc:"time for the payee to confirm (and for a manual review)"`
 	TransferPollInterval time.Duration `envconfig:"TRANSFER_POLL_INTERVAL" default:"10m" desc:"longest wait between payout status queries"`
 
+	FilesDir            string        `envconfig:"FILES_DIR" desc:"where electronic receipts (电子回单) are kept, named by their SHA-256; api and worker must share it; empty: files/ in the data directory"`
+	ReceiptPollInterval time.Duration `envconfig:"RECEIPT_POLL_INTERVAL" default:"2m" desc:"wait between queries of an electronic receipt being made (WeChat Pay asks for 2 minutes or more)"`
+
 	PayoutChannel string           `envconfig:"PAYOUT_CHANNEL" default:"wechatpay" desc:"wechatpay (transfer bills the payee confirms; dev: against the sandbox) or ledger (no money moves, bills succeed at once)"`
 	WeChatPay     wechatpay.Config `envconfig:"WECHATPAY"`
 
@@ -118,6 +121,14 @@ func (c *Config) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// FilesDirectory is FilesDir, or files/ in the data directory.
+func (c Config) FilesDirectory() string {
+	if c.FilesDir != "" {
+		return c.FilesDir
+	}
+	return filepath.Join(c.DataDir, "files")
 }
 
 // DatabaseDSN is DatabaseURL, or the SQLite file in the data directory.

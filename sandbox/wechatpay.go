@@ -72,6 +72,8 @@ type payBill struct {
 	RequestHash    string `json:"request_hash"`
 	CreateTime     string `json:"create_time"`
 	UpdateTime     string `json:"update_time"`
+	// ReceiptAppliedAt is when the merchant applied for the bill's electronic receipt (电子回单); empty: never.
+	ReceiptAppliedAt string `json:"receipt_applied_at,omitempty"`
 }
 
 // BillSnapshot is a bill as tests see it. UserName is empty after a restart (it is never written to disk).
@@ -153,6 +155,9 @@ func (s *Sandbox) routePay() {
 	s.mux.HandleFunc("POST /sandbox/pay/confirm", p.phoneConfirm)
 	s.mux.HandleFunc("POST /sandbox/pay/expire", p.expire)
 	s.mux.HandleFunc("POST /sandbox/pay/tamper", p.tamper)
+	s.mux.HandleFunc("POST /v3/fund-app/mch-transfer/elecsign/out-bill-no", s.payEndpoint("elecsign.apply", p.applyReceipt))
+	s.mux.HandleFunc("GET /v3/fund-app/mch-transfer/elecsign/out-bill-no/{no}", s.payEndpoint("elecsign.query", p.queryReceipt))
+	s.mux.HandleFunc("GET /v3/transferdownload/signfile", s.payEndpoint("elecsign.download", p.downloadReceipt))
 }
 
 // payEndpoint checks the merchant's signature and injects the configured faults in WeChat Pay's own shapes.

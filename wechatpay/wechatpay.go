@@ -48,9 +48,10 @@ type Config struct {
 
 // Client is safe for concurrent use.
 type Client struct {
-	cfg    Config
-	core   *core.Client
-	notify *notify.Handler
+	cfg      Config
+	core     *core.Client
+	download *core.Client // for receipt files: their answers carry no signature
+	notify   *notify.Handler
 }
 
 // New builds a client; it loads the keys now so a bad key fails at start, not at the first payout.
@@ -94,11 +95,18 @@ func New(ctx context.Context, cfg Config, httpClient *http.Client) (*Client, err
 	if err != nil {
 		return nil, fmt.Errorf("wechatpay: %w", err)
 	}
+	// Downloads are not signed by WeChat Pay (the file's hash is checked instead): a client without the validator.
+	download, err := core.NewClient(ctx,
+		option.WithWechatPayPublicKeyAuthCipher(cfg.MchID, cfg.MerchantSerial, merchantKey, cfg.PublicKeyID, publicKey),
+		option.WithHTTPClient(httpClient), option.WithoutValidator())
+	if err != nil {
+		return nil, fmt.Errorf("wechatpay: %w", err)
+	}
 	h, err := notify.NewRSANotifyHandler(cfg.APIv3Key, verifiers.NewSHA256WithRSAPubkeyVerifier(cfg.PublicKeyID, *publicKey))
 	if err != nil {
 		return nil, fmt.Errorf("wechatpay: %w", err)
 	}
-	return &Client{cfg: cfg, core: c, notify: h}, nil
+	return &Client{cfg: cfg, core: c, download: download, notify: h}, nil
 }
 
 func loadPEM[K any](inline, file string, parse func(string) (K, error)) (K, error) {
@@ -247,28 +255,31 @@ func (c *Client) Cancel(ctx context.Context, outBillNo string) (Bill, error) {
 	return decode(res, err)
 }
 
-// decode reads a verified answer or classifies the failure: rejected (4xx about the request), misconfigured
+// decode reads a verified answer about a bill, or classifies the failure.
+func decode(res *core.APIResult, err error) (Bill, error) { return decodeAs[Bill](res, err) }
+
+// decodeAs reads a verified answer or classifies the failure: rejected (4xx about the request), misconfigured
 // (signature, permission), anything else transient.
-func decode(res *core.APIResult, err error) (Bill, error) {
+func decodeAs[T any](res *core.APIResult, err error) (T, error) {
+	var out T
 	if err != nil {
 		var apiErr *core.APIError
 		if errors.As(err, &apiErr) {
 			switch {
 			case apiErr.StatusCode == http.StatusUnauthorized, apiErr.Code == "SIGN_ERROR", apiErr.Code == "NO_AUTH":
-				return Bill{}, fmt.Errorf("%w: %s %s", ErrMisconfigured, apiErr.Code, apiErr.Message)
+				return out, fmt.Errorf("%w: %s %s", ErrMisconfigured, apiErr.Code, apiErr.Message)
 			case apiErr.Code == "PARAM_ERROR":
-				return Bill{}, fmt.Errorf("%w: %s %s", ErrRejected, apiErr.Code, apiErr.Message)
+				return out, fmt.Errorf("%w: %s %s", ErrRejected, apiErr.Code, apiErr.Message)
 			case apiErr.Code == "INVALID_REQUEST":
-				return Bill{}, fmt.Errorf("%w: %s %s", ErrInvalidRequest, apiErr.Code, apiErr.Message)
+				return out, fmt.Errorf("%w: %s %s", ErrInvalidRequest, apiErr.Code, apiErr.Message)
 			}
-			return Bill{}, fmt.Errorf("wechatpay: HTTP %d %s %s", apiErr.StatusCode, apiErr.Code, apiErr.Message)
+			return out, fmt.Errorf("wechatpay: HTTP %d %s %s", apiErr.StatusCode, apiErr.Code, apiErr.Message)
 		}
-		return Bill{}, fmt.Errorf("wechatpay: %w", err)
+		return out, fmt.Errorf("wechatpay: %w", err)
 	}
 	defer res.Response.Body.Close()
-	var b Bill
-	if err := core.UnMarshalResponse(res.Response, &b); err != nil {
-		return Bill{}, fmt.Errorf("wechatpay: decode: %w", err)
+	if err := core.UnMarshalResponse(res.Response, &out); err != nil {
+		return out, fmt.Errorf("wechatpay: decode: %w", err)
 	}
-	return b, nil
+	return out, nil
 }

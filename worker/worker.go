@@ -51,6 +51,8 @@ func Register(r sdkworker.Registry, a *activities.Activities) {
 	workflows.FinishReconciliation.Register(r, a.FinishReconciliation)
 	workflows.BuildWithholdingFiling.Register(r, a.BuildWithholdingFiling)
 	workflows.BuildPlatformReport.Register(r, a.BuildPlatformReport)
+	workflows.RequestBillReceipt.Register(r, a.RequestBillReceipt)
+	workflows.StoreBillReceipt.Register(r, a.StoreBillReceipt)
 }
 
 // RegisterWorkflows adds the workflows under their stable names (a replayer needs only these).
@@ -60,6 +62,7 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: workflows.ReconcileWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.MonthlyFiling, workflow.RegisterOptions{Name: workflows.FilingWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.QuarterlyReport, workflow.RegisterOptions{Name: workflows.ReportWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.FetchReceipt, workflow.RegisterOptions{Name: workflows.ReceiptWorkflowName})
 }
 
 // Options are the worker's settings: the API's proofs are checked on every update, and after a restart the

@@ -70,7 +70,7 @@ var (
 // Steps lists every step, so a test can hold the worker's registration against it.
 var Steps = []interface{ StepName() string }{CheckEligibility, IssueFaceCredential, VerifyFace, PreparePayout, CreateTransfer,
 	QueryTransfer, AwaitTransfer, CancelTransfer, ReverseTax, FinishOrder, StartReconciliation, ReconcilePage, FinishReconciliation,
-	BuildWithholdingFiling, BuildPlatformReport}
+	BuildWithholdingFiling, BuildPlatformReport, RequestBillReceipt, StoreBillReceipt}
 
 // How each step runs. Local activities are short steps, safe to re-run (store reads, idempotent writes, quick
 // WeChat calls): one marker event each, no server round trip. Creating the bill and waiting for it are regular

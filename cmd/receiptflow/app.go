@@ -43,6 +43,7 @@ type deps struct {
 	store   *store.Store
 	wechat  *wechat.Client
 	pay     *wechatpay.Client // nil when payouts go through the ledger
+	files   *store.Files      // electronic receipts, by their hash
 	hasher  *pii.Hasher
 	tel     *telemetry.Telemetry
 }
@@ -76,6 +77,10 @@ func openDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (*dep
 		return nil, err
 	}
 	d := &deps{cfg: cfg, secrets: secrets, log: logger, store: st, wechat: wx, hasher: hasher, tel: tel}
+	if d.files, err = store.NewFiles(cfg.FilesDirectory()); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("RECEIPTFLOW_FILES_DIR: %w", err)
+	}
 	if cfg.PayoutChannel == "wechatpay" {
 		payCfg := cfg.WeChatPay
 		if payCfg.AppID == "" {
@@ -99,10 +104,13 @@ func (d *deps) Close() {
 func (d *deps) activities() *activities.Activities {
 	method, _ := tax.ParseMethod(d.cfg.TaxMethod) // validated by config.Load
 	var payout activities.Payout = activities.LedgerPayout{Transfers: d.store}
+	var receipts activities.ReceiptAPI // none on the ledger channel (a nil *Client would not be a nil interface)
 	if d.pay != nil {
 		payout = activities.WeChatPayPayout{Bills: d.pay}
+		receipts = d.pay
 	}
 	return &activities.Activities{
+		ReceiptAPI: receipts, ReceiptFiles: d.files, Receipts: d.store,
 		Orders: d.store, Ledger: d.store, Faces: d.store, Transfers: d.store,
 		WeChat: d.wechat, Risk: d.wechat,
 		Payout: payout, Recon: d.store, Filings: d.store,
@@ -207,6 +215,8 @@ func (d *deps) router(c client.Client, dev *devAccess) (http.Handler, error) {
 		Recon:          d.store,
 		Schedules:      scheduleTrigger{c},
 		Exports:        d.store,
+		ReceiptFiles:   d.files,
+		ReceiptPoll:    d.cfg.ReceiptPollInterval,
 		Logger:         d.log,
 	})
 }

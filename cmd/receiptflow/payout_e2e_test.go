@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -369,4 +371,42 @@ func (e *env) assertTaxNetsToZero(order string) {
 	if rows < 2 || income != 0 || withheld != 0 {
 		e.t.Fatalf("ledger for %s: %d rows, income %d, tax %d; want reversed to zero", order, rows, income, withheld)
 	}
+}
+
+// A paid bill's electronic receipt (电子回单): the payer's first ask starts fetching it (202), WeChat Pay makes it,
+// the file is checked against its hash and kept under that hash; then the payer and operators get the PDF. An
+// order that was not paid has none.
+func TestElectronicReceiptOfAPaidBill(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { wechatPay(c); c.ReceiptPollInterval = 300 * time.Millisecond })
+	if err := e.deps.store.PutPayer(context.Background(), store.Payer{ID: "payer1", Name: "示例科技有限公司", Secret: testMerchantSecret, Account: testPayerAccount}); err != nil {
+		t.Fatal(err)
+	}
+	order := e.payee("o_low", "李四", "110101200001010010", 150000)
+	paid := e.payOnce(order, "o_low", true)
+	path := "/v1/merchant/orders/" + order + "/receipt"
+	first := e.signed(http.MethodGet, path, "", nil, time.Now(), "", nil)
+	e.problem(first, http.StatusAccepted, "RECEIPT_GENERATING")
+	var got response
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if got = e.signed(http.MethodGet, path, "", nil, time.Now(), "", nil); got.status != http.StatusAccepted {
+			break
+		}
+	}
+	if got.status != http.StatusOK || !bytes.HasPrefix(got.body, []byte("%PDF-")) || !bytes.Contains(got.body, []byte("out_bill_no: "+paid.Payout.OutBillNo)) ||
+		!bytes.Contains(got.body, []byte(fmt.Sprintf("amount: %d.%02d CNY", paid.Amounts.NetFen/100, paid.Amounts.NetFen%100))) {
+		t.Fatalf("receipt: %d %q", got.status, got.body)
+	}
+	rec, err := e.deps.store.BillReceiptOf(context.Background(), paid.Payout.OutBillNo)
+	sum := sha256.Sum256(got.body)
+	if err != nil || rec.State != store.ReceiptStored || rec.SHA256 != hex.EncodeToString(sum[:]) || rec.SizeBytes != len(got.body) {
+		t.Fatalf("record: %+v %v", rec, err)
+	}
+	if kept, err := e.deps.files.Get(rec.SHA256); err != nil || !bytes.Equal(kept, got.body) {
+		t.Fatalf("kept file: %v", err)
+	}
+	if r := e.call(http.MethodGet, "/v1/ops/orders/"+order+"/receipt", opToken, nil, nil); r.status != http.StatusOK || !bytes.Equal(r.body, got.body) {
+		t.Fatalf("operator's receipt: %d", r.status)
+	}
+	unpaid := e.newcomer("o_new", "周七", "110101200001010029", 120000)
+	e.problem(e.signed(http.MethodGet, "/v1/merchant/orders/"+unpaid+"/receipt", "", nil, time.Now(), "", nil), http.StatusConflict, "RECEIPT_UNAVAILABLE")
 }
