@@ -74,7 +74,7 @@ func (a *Activities) BuildWithholdingFiling(ctx context.Context, in workflows.Fi
 	return workflows.FilingResult{ExportID: e.ID, Rows: e.Rows, IncomeFen: e.IncomeFen, TaxFen: e.TaxFen, SHA256: e.SHA256}, nil
 }
 
-// monthSums nets a payee's rows (a reversal cancels its withholding) by period.
+// monthSum is a payee's rows netted (a reversal cancels its withholding) for one period.
 type monthSum struct{ income, tax int64 }
 
 func (a *Activities) identityCells(ctx context.Context, payeeID string) ([]string, error) {
