@@ -91,8 +91,10 @@ type Activities struct {
 	WeChat    FaceAPI
 	Risk      RiskRanker // nil: the rank is not asked and the risk rule for it never fires
 	Payout    Payout
-	// Recon is where reconciliations with the payout channel keep their progress and findings.
-	Recon Reconciliations
+	// Recon is where reconciliations with the payout channel keep their progress and findings; FundFlows reads
+	// WeChat Pay's daily fund-flow bill (nil on the ledger channel).
+	Recon     Reconciliations
+	FundFlows FundFlows
 	// Filings reads the ledger for the withholding filing and keeps its file.
 	Filings Filings
 	// ReceiptAPI fetches electronic receipts (nil on the ledger channel); ReceiptFiles and Receipts keep them.

@@ -23,6 +23,8 @@ type Reconciliations interface {
 	Reconciliation(ctx context.Context, id string) (store.Reconciliation, error)
 	TransfersCreatedBetween(ctx context.Context, from, to time.Time, after string, limit int) ([]store.Transfer, error)
 	StandingWithholding(ctx context.Context, orderID string) (store.TaxEntry, bool, error)
+	AddFindings(ctx context.Context, id string, findings []store.Finding) error
+	Transfer(ctx context.Context, outBillNo string) (store.Transfer, error)
 }
 
 // Kinds of reconciliation findings.
@@ -138,4 +140,57 @@ func reconFinding(ours store.Transfer, theirs workflows.TransferStatus, standing
 		return FindingTaxOnFailedBill, "the bill " + theirs.State + " but its withholding stands"
 	}
 	return "", ""
+}
+
+// FundFlows is WeChat Pay's daily fund-flow bill (nil on the ledger channel).
+type FundFlows interface {
+	FundFlow(ctx context.Context, day string) ([]wechatpay.FundFlowRow, error)
+}
+
+// FindingUnknownHere: WeChat Pay's fund-flow bill shows a transfer paid from our account that we never created.
+const FindingUnknownHere = "UNKNOWN_HERE"
+
+// ReconcileFundFlow reads WeChat Pay's fund-flow bill for every day of the window and records each transfer we
+// have no bill for: the one difference the per-bill queries cannot see.
+func (a *Activities) ReconcileFundFlow(ctx context.Context, in workflows.ReconPageInput) (workflows.ReconPageResult, error) {
+	if a.FundFlows == nil {
+		return workflows.ReconPageResult{Done: true}, nil
+	}
+	var findings []store.Finding
+	for _, day := range daysOf(in.From, in.To) {
+		rows, err := a.FundFlows.FundFlow(ctx, day)
+		if err != nil {
+			return workflows.ReconPageResult{}, payError(err)
+		}
+		for _, row := range rows {
+			if row.Business != "商家转账" || row.Direction != "支出" {
+				continue
+			}
+			_, err := a.Recon.Transfer(ctx, row.OutBillNo)
+			if errors.Is(err, store.ErrNotFound) {
+				findings = append(findings, store.Finding{OutBillNo: row.OutBillNo, Kind: FindingUnknownHere, OurState: workflows.TransferNotFound,
+					WeChatState: wechatpay.StateSuccess, WeChatAmountFen: row.AmountFen,
+					Detail: fmt.Sprintf("fund-flow bill of %s: %s paid %d fen at %s", day, row.TransferBillNo, row.AmountFen, row.Time)})
+				activity.GetMetricsHandler(ctx).WithTags(map[string]string{"kind": FindingUnknownHere}).Counter("receiptflow_reconciliation_findings").Inc(1)
+				continue
+			}
+			if err != nil {
+				return workflows.ReconPageResult{}, err
+			}
+		}
+	}
+	if err := a.Recon.AddFindings(ctx, in.ID, findings); err != nil {
+		return workflows.ReconPageResult{}, err
+	}
+	return workflows.ReconPageResult{Findings: len(findings), Done: true}, nil
+}
+
+// daysOf lists the Beijing-time dates (yyyy-MM-dd) a window [from, to) touches.
+func daysOf(from, to time.Time) []string {
+	beijing := time.FixedZone("CST", 8*3600)
+	var out []string
+	for d := from.In(beijing); d.Before(to); d = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, beijing) {
+		out = append(out, d.Format("2006-01-02"))
+	}
+	return out
 }

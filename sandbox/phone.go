@@ -80,6 +80,16 @@ func (p Phone) TamperBill(ctx context.Context, outBillNo, state string, amountFe
 	return p.post(ctx, "/sandbox/pay/tamper", map[string]any{"outBillNo": outBillNo, "state": state, "amountFen": amountFen}, &out)
 }
 
+// PhantomTransfer has WeChat Pay pay a transfer from the merchant's account that the merchant never created;
+// it returns its out_bill_no.
+func (p Phone) PhantomTransfer(ctx context.Context, openid string, amountFen int64) (string, error) {
+	var out struct {
+		OutBillNo string `json:"outBillNo"`
+	}
+	err := p.post(ctx, "/sandbox/pay/phantom", map[string]any{"openid": openid, "amountFen": amountFen}, &out)
+	return out.OutBillNo, err
+}
+
 func (p Phone) post(ctx context.Context, path string, body, out any) error {
 	b, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(p.BaseURL, "/")+path, bytes.NewReader(b))

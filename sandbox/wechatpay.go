@@ -158,6 +158,9 @@ func (s *Sandbox) routePay() {
 	s.mux.HandleFunc("POST /v3/fund-app/mch-transfer/elecsign/out-bill-no", s.payEndpoint("elecsign.apply", p.applyReceipt))
 	s.mux.HandleFunc("GET /v3/fund-app/mch-transfer/elecsign/out-bill-no/{no}", s.payEndpoint("elecsign.query", p.queryReceipt))
 	s.mux.HandleFunc("GET /v3/transferdownload/signfile", s.payEndpoint("elecsign.download", p.downloadReceipt))
+	s.mux.HandleFunc("GET /v3/bill/fundflowbill", s.payEndpoint("fundflowbill", p.applyFundFlow))
+	s.mux.HandleFunc("GET /v3/billdownload/file", s.payEndpoint("billdownload", p.downloadBill))
+	s.mux.HandleFunc("POST /sandbox/pay/phantom", p.phantom)
 }
 
 // payEndpoint checks the merchant's signature and injects the configured faults in WeChat Pay's own shapes.

@@ -85,13 +85,8 @@ func (s *Store) RecordReconPage(ctx context.Context, id, after string, p ReconPa
 		if resume != after {
 			return nil
 		}
-		now := s.stamp()
-		for _, f := range p.Findings {
-			if _, err := s.exec(ctx, tx, `INSERT INTO reconciliation_findings (reconciliation_id, out_bill_no, order_id, kind, our_state,
-				wechat_state, our_amount_fen, wechat_amount_fen, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-				id, f.OutBillNo, f.OrderID, f.Kind, f.OurState, f.WeChatState, f.OurAmountFen, f.WeChatAmountFen, f.Detail, now); err != nil {
-				return err
-			}
+		if err := s.insertFindings(ctx, tx, id, p.Findings); err != nil {
+			return err
 		}
 		_, err := s.exec(ctx, tx, `UPDATE reconciliations SET bills = bills + ?, our_paid_fen = our_paid_fen + ?, wechat_paid_fen = wechat_paid_fen + ?,
 			tax_fen = tax_fen + ?, resume_after = ? WHERE id = ?`, p.Bills, p.OurPaidFen, p.WeChatPaidFen, p.TaxFen, p.Last, id)
@@ -241,4 +236,21 @@ func (s *Store) StandingWithholding(ctx context.Context, orderID string) (e TaxE
 		return TaxEntry{}, false, nil
 	}
 	return e, err == nil, err
+}
+
+// AddFindings records findings of a run that are not about a page of our bills (the fund-flow bill's), once each.
+func (s *Store) AddFindings(ctx context.Context, id string, findings []Finding) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.insertFindings(ctx, tx, id, findings) })
+}
+
+func (s *Store) insertFindings(ctx context.Context, tx *sql.Tx, id string, findings []Finding) error {
+	now := s.stamp()
+	for _, f := range findings {
+		if _, err := s.exec(ctx, tx, `INSERT INTO reconciliation_findings (reconciliation_id, out_bill_no, order_id, kind, our_state,
+			wechat_state, our_amount_fen, wechat_amount_fen, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			id, f.OutBillNo, f.OrderID, f.Kind, f.OurState, f.WeChatState, f.OurAmountFen, f.WeChatAmountFen, f.Detail, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }

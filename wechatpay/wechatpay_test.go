@@ -295,3 +295,24 @@ func TestElectronicReceipt(t *testing.T) {
 		t.Fatalf("a file that does not match its hash: %v", err)
 	}
 }
+
+// The fund-flow bill's text table: backquoted cells, the summary at the end, amounts in 元 read exactly.
+func TestFundFlowBill(t *testing.T) {
+	w := newWorld(t, "http://127.0.0.1:1/never")
+	ctx := context.Background()
+	b, err := w.client.Create(ctx, wechatpay.BillRequest{OutBillNo: "ord3T1", OpenID: "o_a", AmountFen: 123456, UserName: "王五"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := (sandbox.Phone{BaseURL: w.srv.URL}).ConfirmTransfer(ctx, sandbox.TransferConfirm{MchID: w.cfg.MchID, AppID: "wxapp", Package: b.PackageInfo}, sandbox.PayAccept, "", "none"); err != nil || !res.OK() {
+		t.Fatalf("confirm: %+v %v", res, err)
+	}
+	day := time.Now().In(time.FixedZone("CST", 8*3600)).Format("2006-01-02")
+	rows, err := w.client.FundFlow(ctx, day)
+	if err != nil || len(rows) != 1 || rows[0].OutBillNo != "ord3T1" || rows[0].AmountFen != 123456 || rows[0].Business != "商家转账" || rows[0].Direction != "支出" || rows[0].TransferBillNo != b.TransferBillNo {
+		t.Fatalf("fund flow: %+v %v", rows, err)
+	}
+	if rows, err := w.client.FundFlow(ctx, "2020-01-01"); err != nil || len(rows) != 0 {
+		t.Fatalf("a day without transfers: %+v %v", rows, err)
+	}
+}

@@ -131,15 +131,15 @@ func missingSearchAttributes(ctx context.Context, c client.Client, namespace str
 	return missing, nil
 }
 
-// Schedules are the platform's recurring workflows: the daily reconciliation with WeChat Pay (02:00 Beijing, the
-// day before), the monthly withholding filing (the 1st, 08:00 Beijing, the month before) and the quarterly
+// Schedules are the platform's recurring workflows: the daily reconciliation with WeChat Pay (10:30 Beijing, the
+// day before: its fund-flow bill is ready from 10:00), the monthly withholding filing (the 1st, 08:00 Beijing, the month before) and the quarterly
 // platform report (the month after each quarter). Cron times are UTC; each workflow works out its own period in
 // Beijing time from an empty input.
 var Schedules = []struct {
 	ID, Workflow, RunID, Cron, Note string
 	Input                           any
 }{
-	{workflows.ReconcileScheduleID, workflows.ReconcileWorkflowName, workflows.ReconcileWorkflowID("daily"), "0 18 * * *",
+	{workflows.ReconcileScheduleID, workflows.ReconcileWorkflowName, workflows.ReconcileWorkflowID("daily"), "30 2 * * *",
 		"对账 daily reconciliation with WeChat Pay (yesterday, Beijing time)", workflows.ReconcileInput{}},
 	{workflows.FilingScheduleID, workflows.FilingWorkflowName, "filing/monthly", "0 0 1 * *",
 		"扣缴申报 the monthly withholding filing (the month before, Beijing time)", workflows.FilingInput{}},

@@ -49,6 +49,7 @@ func Register(r sdkworker.Registry, a *activities.Activities) {
 	workflows.StartReconciliation.Register(r, a.StartReconciliation)
 	workflows.ReconcilePage.Register(r, a.ReconcilePage)
 	workflows.FinishReconciliation.Register(r, a.FinishReconciliation)
+	workflows.ReconcileFundFlow.Register(r, a.ReconcileFundFlow)
 	workflows.BuildWithholdingFiling.Register(r, a.BuildWithholdingFiling)
 	workflows.BuildPlatformReport.Register(r, a.BuildPlatformReport)
 	workflows.RequestBillReceipt.Register(r, a.RequestBillReceipt)

@@ -11,7 +11,8 @@ import (
 // Reconcile compares every bill we created in a window with what WeChat Pay says of it, a page of bills per
 // activity. The store keeps where the run stands (the last bill checked), so a retried page changes nothing, and
 // after reconPagesPerRun pages the run continues as new with the same input: thousands of bills never make one
-// giant history. With a zero window — the daily Schedule's start — it reconciles yesterday, Beijing time.
+// giant history. Last it reads WeChat Pay's fund-flow bill of each day for transfers we never created. With a
+// zero window — the daily Schedule's start — it reconciles yesterday, Beijing time.
 func Reconcile(ctx workflow.Context, in ReconcileInput) (Reconciled, error) {
 	if in.From.IsZero() {
 		today := workflow.Now(ctx).In(beijing)
@@ -38,6 +39,14 @@ func Reconcile(ctx workflow.Context, in ReconcileInput) (Reconciled, error) {
 			break
 		}
 		after = page.Last
+	}
+	// Version 1 also reads WeChat Pay's fund-flow bill, for transfers paid that we never created.
+	if workflow.GetVersion(ctx, "fund-flow", workflow.DefaultVersion, 1) == 1 {
+		flow, err := ReconcileFundFlow.Run(ctx, reconOptions, ReconPageInput{ID: in.ID, From: in.From, To: in.To})
+		if err != nil {
+			return Reconciled{}, err
+		}
+		st.Findings += flow.Findings
 	}
 	return FinishReconciliation.Run(ctx, reconOptions, in.ID)
 }
@@ -87,6 +96,7 @@ var (
 	StartReconciliation  = Step[ReconcileInput, Reconciled]{"StartReconciliation"}
 	ReconcilePage        = Step[ReconPageInput, ReconPageResult]{"ReconcilePage"}
 	FinishReconciliation = Step[string, Reconciled]{"FinishReconciliation"}
+	ReconcileFundFlow    = Step[ReconPageInput, ReconPageResult]{"ReconcileFundFlow"}
 )
 
 var reconOptions = workflow.ActivityOptions{

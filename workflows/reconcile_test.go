@@ -29,13 +29,18 @@ func TestReconcilePagesAndContinuesAsNew(t *testing.T) {
 		env.RegisterActivityWithOptions(func(_ context.Context, id string) (Reconciled, error) {
 			return Reconciled{ID: id, Done: true}, nil
 		}, activity.RegisterOptions{Name: FinishReconciliation.Name})
+		flows := 0
+		env.RegisterActivityWithOptions(func(context.Context, ReconPageInput) (ReconPageResult, error) {
+			flows++
+			return ReconPageResult{Findings: 2, Done: true}, nil
+		}, activity.RegisterOptions{Name: ReconcileFundFlow.Name})
 		from := time.Date(2026, 11, 23, 0, 0, 0, 0, beijing)
 		env.ExecuteWorkflow(Reconcile, ReconcileInput{ID: "2026-11-23", From: from, To: from.AddDate(0, 0, 1)})
 		err := env.GetWorkflowError()
 		if pages <= reconPagesPerRun {
 			var out Reconciled
-			if err != nil || env.GetWorkflowResult(&out) != nil || !out.Done || len(afters) != pages || afters[0] != "bill-0" || afters[1] != "bill-b" {
-				t.Fatalf("%d pages: %v %+v %v", pages, err, out, afters)
+			if err != nil || env.GetWorkflowResult(&out) != nil || !out.Done || len(afters) != pages || afters[0] != "bill-0" || afters[1] != "bill-b" || flows != 1 {
+				t.Fatalf("%d pages: %v %+v %v (fund-flow read %d times)", pages, err, out, afters, flows)
 			}
 			continue
 		}
@@ -62,6 +67,9 @@ func TestReconcileDefaultsToYesterdayInBeijing(t *testing.T) {
 	env.RegisterActivityWithOptions(func(_ context.Context, id string) (Reconciled, error) {
 		return Reconciled{ID: id, Done: true}, nil
 	}, activity.RegisterOptions{Name: FinishReconciliation.Name})
+	env.RegisterActivityWithOptions(func(context.Context, ReconPageInput) (ReconPageResult, error) {
+		return ReconPageResult{Done: true}, nil
+	}, activity.RegisterOptions{Name: ReconcileFundFlow.Name})
 	env.ExecuteWorkflow(Reconcile, ReconcileInput{})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)

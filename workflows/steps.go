@@ -69,7 +69,7 @@ var (
 
 // Steps lists every step, so a test can hold the worker's registration against it.
 var Steps = []interface{ StepName() string }{CheckEligibility, IssueFaceCredential, VerifyFace, PreparePayout, CreateTransfer,
-	QueryTransfer, AwaitTransfer, CancelTransfer, ReverseTax, FinishOrder, StartReconciliation, ReconcilePage, FinishReconciliation,
+	QueryTransfer, AwaitTransfer, CancelTransfer, ReverseTax, FinishOrder, StartReconciliation, ReconcilePage, FinishReconciliation, ReconcileFundFlow,
 	BuildWithholdingFiling, BuildPlatformReport, RequestBillReceipt, StoreBillReceipt}
 
 // How each step runs. Local activities are short steps, safe to re-run (store reads, idempotent writes, quick

@@ -104,13 +104,15 @@ func (d *deps) Close() {
 func (d *deps) activities() *activities.Activities {
 	method, _ := tax.ParseMethod(d.cfg.TaxMethod) // validated by config.Load
 	var payout activities.Payout = activities.LedgerPayout{Transfers: d.store}
-	var receipts activities.ReceiptAPI // none on the ledger channel (a nil *Client would not be a nil interface)
+	// None of these on the ledger channel (a nil *Client would not be a nil interface).
+	var receipts activities.ReceiptAPI
+	var flows activities.FundFlows
 	if d.pay != nil {
 		payout = activities.WeChatPayPayout{Bills: d.pay}
-		receipts = d.pay
+		receipts, flows = d.pay, d.pay
 	}
 	return &activities.Activities{
-		ReceiptAPI: receipts, ReceiptFiles: d.files, Receipts: d.store,
+		ReceiptAPI: receipts, ReceiptFiles: d.files, Receipts: d.store, FundFlows: flows,
 		Orders: d.store, Ledger: d.store, Faces: d.store, Transfers: d.store,
 		WeChat: d.wechat, Risk: d.wechat,
 		Payout: payout, Recon: d.store, Filings: d.store,

@@ -133,7 +133,7 @@ var historyScenarios = []historyScenario{
 		_ = token
 		return workflows.SettleWorkflowID(v.Payout.OutBillNo)
 	}},
-	{name: "reconcile_findings", maxEvents: 25, configure: wechatPay, drive: func(e *env) string {
+	{name: "reconcile_findings", maxEvents: 34, configure: wechatPay, drive: func(e *env) string {
 		start := time.Now().Add(-time.Minute)
 		_, paid := e.settledBill(1, 150000, true)
 		_, _ = e.settledBill(2, 120000, false)

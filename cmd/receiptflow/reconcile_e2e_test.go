@@ -95,10 +95,16 @@ func TestReconciliationWithWeChatPay(t *testing.T) {
 		}
 	}
 
+	// And a transfer paid from our account that we never created: only WeChat Pay's fund-flow bill shows it.
+	phantom, err := e.phone.PhantomTransfer(context.Background(), "o_stranger", 66600)
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	d := e.reconcile(start.Add(-time.Second), time.Now().Add(time.Minute))
 	want := map[string]string{changed.Payout.OutBillNo: "AMOUNT_DIFFERS", unpaid.Payout.OutBillNo: "PAID_HERE_NOT_AT_WECHAT",
-		repaid.Payout.OutBillNo: "PAID_AT_WECHAT_NOT_HERE"}
-	if d.Bills != 5 || d.Findings != 3 || d.OpenFindings != 3 || len(d.List) != 3 {
+		repaid.Payout.OutBillNo: "PAID_AT_WECHAT_NOT_HERE", phantom: "UNKNOWN_HERE"}
+	if d.Bills != 5 || d.Findings != 4 || d.OpenFindings != 4 || len(d.List) != 4 {
 		t.Fatalf("findings: %+v", d)
 	}
 	for _, f := range d.List {
