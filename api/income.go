@@ -2,12 +2,16 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/receiptflow/receiptflow/pii"
+	"github.com/receiptflow/receiptflow/statement"
 	"github.com/receiptflow/receiptflow/store"
 )
 
@@ -31,35 +35,24 @@ type incomeMonth struct {
 
 var beijing = time.FixedZone("CST", 8*3600)
 
-// myIncome is the payee's income statement for a tax year (收入明细 / 完税): per month the gross paid, the tax
-// withheld and the net received, and each order. Only paid orders count: a withholding whose payout is still
-// on its way, or was reversed, is not income.
-func (h *handlers) myIncome(c *gin.Context) {
+// incomeOf is the payee's income statement for a tax year (收入明细 / 完税): per month the gross paid, the tax
+// withheld and the net received, and each order. Only paid orders count: a withholding whose payout is still on
+// its way, or was reversed, is not income. ok is false when it answered an error.
+func (h *handlers) incomeOf(c *gin.Context, year int) (months []incomeMonth, gross, taxFen int64, ok bool) {
 	ctx := c.Request.Context()
-	year := time.Now().In(beijing).Year()
-	if q := c.Query("year"); q != "" {
-		y, err := strconv.Atoi(q)
-		if err != nil || y < 2000 || y > 2100 {
-			abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "year must be YYYY"))
-			return
-		}
-		year = y
-	}
-	out := gin.H{"year": year, "grossFen": int64(0), "taxFen": int64(0), "netFen": int64(0), "months": []incomeMonth{}}
 	p, err := h.Store.PayeeByOpenID(ctx, c.GetString("openid"))
 	if errors.Is(err, store.ErrNotFound) {
-		c.JSON(http.StatusOK, out)
-		return
+		return nil, 0, 0, true
 	}
 	if err != nil {
 		abort(c, errUnavailable)
-		return
+		return nil, 0, 0, false
 	}
 	entries, err := h.Store.TaxEntriesOfYear(ctx, p.ID, year)
 	if err != nil {
 		h.Logger.Error("income statement: ledger", "err", err)
 		abort(c, errUnavailable)
-		return
+		return nil, 0, 0, false
 	}
 	// Sum each order's rows (a reversal cancels its withholding), then keep the orders that were paid.
 	type key struct{ period, order string }
@@ -73,8 +66,6 @@ func (h *handlers) myIncome(c *gin.Context) {
 		sums[k].GrossFen += e.IncomeFen
 		sums[k].TaxFen += e.TaxFen
 	}
-	var months []incomeMonth
-	var gross, taxFen int64
 	for _, k := range seen {
 		o := sums[k]
 		if o.GrossFen == 0 {
@@ -84,7 +75,7 @@ func (h *handlers) myIncome(c *gin.Context) {
 		if err != nil {
 			h.Logger.Error("income statement: order", "order", o.OrderID, "err", err)
 			abort(c, errUnavailable)
-			return
+			return nil, 0, 0, false
 		}
 		if order.State != store.OrderPaid {
 			continue
@@ -101,9 +92,72 @@ func (h *handlers) myIncome(c *gin.Context) {
 		gross += o.GrossFen
 		taxFen += o.TaxFen
 	}
-	if months != nil {
-		out["months"] = months
+	return months, gross, taxFen, true
+}
+
+// incomeYear reads ?year= (default: this year in Beijing).
+func incomeYear(c *gin.Context, raw string) (int, bool) {
+	if raw == "" {
+		return time.Now().In(beijing).Year(), true
 	}
-	out["grossFen"], out["taxFen"], out["netFen"] = gross, taxFen, gross-taxFen
-	c.JSON(http.StatusOK, out)
+	y, err := strconv.Atoi(raw)
+	if err != nil || y < 2000 || y > 2100 {
+		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "year must be YYYY"))
+		return 0, false
+	}
+	return y, true
+}
+
+// myIncome answers the statement as JSON.
+func (h *handlers) myIncome(c *gin.Context) {
+	year, ok := incomeYear(c, c.Query("year"))
+	if !ok {
+		return
+	}
+	months, gross, taxFen, ok := h.incomeOf(c, year)
+	if !ok {
+		return
+	}
+	if months == nil {
+		months = []incomeMonth{}
+	}
+	c.JSON(http.StatusOK, gin.H{"year": year, "grossFen": gross, "taxFen": taxFen, "netFen": gross - taxFen, "months": months})
+}
+
+// myIncomePDF answers GET /v1/me/income/{year}.pdf: the same statement on one page, name and ID number masked.
+func (h *handlers) myIncomePDF(c *gin.Context) {
+	raw, isPDF := strings.CutSuffix(c.Param("file"), ".pdf")
+	if !isPDF {
+		abort(c, problem(http.StatusNotFound, "NOT_FOUND", "no such route"))
+		return
+	}
+	year, ok := incomeYear(c, raw)
+	if !ok {
+		return
+	}
+	months, gross, taxFen, ok := h.incomeOf(c, year)
+	if !ok {
+		return
+	}
+	s := statement.Statement{Year: year, Platform: h.PlatformName, GrossFen: gross, TaxFen: taxFen, NetFen: gross - taxFen,
+		IssuedAt: time.Now().In(beijing).Format("2006-01-02 15:04")}
+	if id, err := h.Store.IdentityOfOpenID(c.Request.Context(), c.GetString("openid")); err == nil {
+		s.Name, s.IDNumber = pii.MaskName(id.Name), pii.MaskIDNumber(id.IDNumber)
+	}
+	for _, m := range months {
+		s.Months = append(s.Months, statement.Month{Period: m.Period, Orders: len(m.Orders), GrossFen: m.GrossFen, TaxFen: m.TaxFen, NetFen: m.NetFen})
+	}
+	file, err := statement.PDF(s, h.StatementFont)
+	if errors.Is(err, statement.ErrNoFont) {
+		abort(c, problem(http.StatusServiceUnavailable, "STATEMENT_UNAVAILABLE", "暂时无法生成PDF收入明细（RECEIPTFLOW_PDF_FONT is not set up）"))
+		return
+	}
+	if err != nil {
+		h.Logger.Error("income statement pdf", "err", err)
+		abort(c, errUnavailable)
+		return
+	}
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="income-%d.pdf"`, year))
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "application/pdf", file)
 }

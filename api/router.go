@@ -49,6 +49,7 @@ type Store interface {
 	OrdersByPayee(ctx context.Context, payeeID string, limit int) ([]store.Order, error)
 	TaxEntriesOfYear(ctx context.Context, payeeID string, year int) ([]store.TaxEntry, error)
 	BillReceiptOf(ctx context.Context, outBillNo string) (store.BillReceipt, error)
+	IdentityOfOpenID(ctx context.Context, openid string) (store.Identity, error)
 	CreateOrder(ctx context.Context, n store.NewOrder) (store.Order, bool, error)
 	SetOrderState(ctx context.Context, id, state, reason string) error
 	RecordFunding(ctx context.Context, f store.Funding) error
@@ -106,6 +107,10 @@ type Deps struct {
 	// ask starts fetching one, whose queries are ReceiptPoll apart.
 	ReceiptFiles ReceiptFiles
 	ReceiptPoll  time.Duration
+	// StatementFont is a TrueType font with Chinese glyphs for PDF income statements (none: they answer 503);
+	// PlatformName is the withholding agent they name.
+	StatementFont []byte
+	PlatformName  string
 	// SetupCheck, when set, tells whether the namespace holds what the runs need (readiness fails until it does).
 	SetupCheck func(context.Context) error
 	Logger     *slog.Logger
@@ -166,6 +171,7 @@ func New(d Deps) (http.Handler, error) {
 	me.POST("/me/agreements/:payerId", h.signAgreement)
 	me.GET("/me/receipts", h.myReceipts)
 	me.GET("/me/income", h.myIncome)
+	me.GET("/me/income/:file", h.myIncomePDF)
 
 	merchant := v1.Group("/merchant", h.merchant)
 	merchant.POST("/orders", h.createOrder)

@@ -51,6 +51,8 @@ type Config struct {
 	TransferPollInterval time.Duration `envconfig:"TRANSFER_POLL_INTERVAL" default:"10m" desc:"longest wait between payout status queries"`
 
 	FilesDir            string        `envconfig:"FILES_DIR" desc:"where electronic receipts (电子回单) are kept, named by their SHA-256; api and worker must share it; empty: files/ in the data directory"`
+	PDFFont             string        `envconfig:"PDF_FONT" default:"/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf" desc:"a TrueType font with Chinese glyphs for PDF income statements (Debian: fonts-droid-fallback); missing: the PDF answers 503"`
+	PlatformName        string        `envconfig:"PLATFORM_NAME" default:"灵活用工平台" desc:"the platform (the withholding agent) as income statements name it"`
 	ReceiptPollInterval time.Duration `envconfig:"RECEIPT_POLL_INTERVAL" default:"2m" desc:"wait between queries of an electronic receipt being made (WeChat Pay asks for 2 minutes or more)"`
 
 	PayoutChannel string           `envconfig:"PAYOUT_CHANNEL" default:"wechatpay" desc:"wechatpay (transfer bills the payee confirms; dev: against the sandbox) or ledger (no money moves, bills succeed at once)"`

@@ -346,3 +346,13 @@ func nullString(s string) any {
 	}
 	return s
 }
+
+// IdentityOfOpenID is the registered name and ID number of the payee behind an openid (for the payee's own
+// statement; callers mask them).
+func (s *Store) IdentityOfOpenID(ctx context.Context, openid string) (Identity, error) {
+	p, err := s.PayeeByOpenID(ctx, openid)
+	if err != nil {
+		return Identity{}, err
+	}
+	return s.Identity(ctx, p.ID)
+}

@@ -219,8 +219,20 @@ func (d *deps) router(c client.Client, dev *devAccess) (http.Handler, error) {
 		Exports:        d.store,
 		ReceiptFiles:   d.files,
 		ReceiptPoll:    d.cfg.ReceiptPollInterval,
+		StatementFont:  d.statementFont(),
+		PlatformName:   d.cfg.PlatformName,
 		Logger:         d.log,
 	})
+}
+
+// statementFont reads RECEIPTFLOW_PDF_FONT once; without it PDF statements answer 503 (and the log says why).
+func (d *deps) statementFont() []byte {
+	font, err := os.ReadFile(d.cfg.PDFFont)
+	if err != nil {
+		d.log.Warn("PDF income statements are off: RECEIPTFLOW_PDF_FONT", "err", err)
+		return nil
+	}
+	return font
 }
 
 // scheduleTrigger runs a Schedule's action now.

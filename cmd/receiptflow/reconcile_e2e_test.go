@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -205,6 +207,16 @@ func TestPayeeIncomeStatement(t *testing.T) {
 	if other.GrossFen != 0 || len(other.Months) != 0 {
 		t.Fatalf("another payee's statement: %+v", other)
 	}
+	// The same statement as a one-page PDF (name and ID masked), when a CJK font is set up.
+	pdf := e.call(http.MethodGet, fmt.Sprintf("/v1/me/income/%d.pdf", s.Year), e.login("o_income"), nil, nil)
+	if _, err := os.Stat(e.cfg.PDFFont); err == nil {
+		if pdf.status != http.StatusOK || !bytes.HasPrefix(pdf.body, []byte("%PDF-1.")) || len(pdf.body) < 2000 {
+			t.Fatalf("PDF statement: %d, %d bytes", pdf.status, len(pdf.body))
+		}
+	} else {
+		e.problem(pdf, http.StatusServiceUnavailable, "STATEMENT_UNAVAILABLE")
+	}
+	e.problem(e.call(http.MethodGet, "/v1/me/income/26.pdf", e.login("o_income"), nil, nil), http.StatusBadRequest, "BAD_REQUEST")
 	e.problem(e.call(http.MethodGet, "/v1/me/income?year=26", e.login("o_income"), nil, nil), http.StatusBadRequest, "BAD_REQUEST")
 	e.problem(e.call(http.MethodGet, "/v1/me/income", "", nil, nil), http.StatusUnauthorized, "UNAUTHENTICATED")
 }
