@@ -80,6 +80,12 @@ func (p Phone) TamperBill(ctx context.Context, outBillNo, state string, amountFe
 	return p.post(ctx, "/sandbox/pay/tamper", map[string]any{"outBillNo": outBillNo, "state": state, "amountFen": amountFen}, &out)
 }
 
+// ForgetBill makes WeChat Pay lose a bill entirely (its query answers 404), for reconciliation to find.
+func (p Phone) ForgetBill(ctx context.Context, outBillNo string) error {
+	var out map[string]any
+	return p.post(ctx, "/sandbox/pay/tamper", map[string]any{"outBillNo": outBillNo, "forget": true}, &out)
+}
+
 // PhantomTransfer has WeChat Pay pay a transfer from the merchant's account that the merchant never created;
 // it returns its out_bill_no.
 func (p Phone) PhantomTransfer(ctx context.Context, openid string, amountFen int64) (string, error) {

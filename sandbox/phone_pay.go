@@ -116,14 +116,16 @@ func validDelivery(d string) bool {
 	return d == callbackNormal || d == callbackNone || d == callbackDuplicate || d == callbackDelayed
 }
 
-// tamper is POST /sandbox/pay/tamper {outBillNo, state, amountFen}: WeChat Pay's record of a bill changes behind
-// the merchant's back (no callback) — a bill it says succeeded that we think failed, a different amount — so a
-// reconciliation has something to find. Empty state or zero amount leaves that part as it is.
+// tamper is POST /sandbox/pay/tamper {outBillNo, state, amountFen, forget}: WeChat Pay's record of a bill changes
+// behind the merchant's back (no callback) — a bill it says succeeded that we think failed, a different amount, a
+// bill it no longer knows — so a reconciliation has something to find. Empty state or zero amount leaves that
+// part as it is.
 func (p *Pay) tamper(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		OutBillNo string `json:"outBillNo"`
 		State     string `json:"state"`
 		AmountFen int64  `json:"amountFen"`
+		Forget    bool   `json:"forget"` // WeChat Pay no longer knows the bill at all
 	}
 	if !decode(w, r, &req) {
 		return
@@ -137,6 +139,12 @@ func (p *Pay) tamper(w http.ResponseWriter, r *http.Request) {
 	b, ok := p.bills[req.OutBillNo]
 	if !ok {
 		phoneFail(w, "no bill with that out_bill_no")
+		return
+	}
+	if req.Forget {
+		delete(p.bills, req.OutBillNo)
+		p.state.changed()
+		writeJSON(w, map[string]any{"forgotten": true})
 		return
 	}
 	if req.State != "" {

@@ -35,21 +35,33 @@ type reconDetail struct {
 // settledBill runs payee i's order of gross fen on WeChat Pay to PAID (accept) or FAILED (the bill expires).
 func (e *env) settledBill(i int, gross int64, accept bool) (order string, v workflows.View) {
 	e.t.Helper()
-	openid := fmt.Sprintf("o_recon_%d", i)
-	order = e.payee(openid, "李四", uniqueID(9000+i), gross)
-	token := e.login(openid)
-	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
-	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &v), http.StatusOK)
+	v = e.waitingBill(i, gross)
+	token := e.login(fmt.Sprintf("o_recon_%d", i))
 	if accept {
 		if res := e.payeeConfirms(v, sandbox.PayAccept, "normal"); !res.OK() {
 			e.t.Fatalf("confirm page: %+v", res)
 		}
-		return order, e.waitState(order, token, workflows.StatePaid)
+		return v.OrderID, e.waitState(v.OrderID, token, workflows.StatePaid)
 	}
 	if err := e.phone.ExpireTransfer(context.Background(), v.Payout.OutBillNo, "normal"); err != nil {
 		e.t.Fatal(err)
 	}
-	return order, e.waitState(order, token, workflows.StateFailed)
+	return v.OrderID, e.waitState(v.OrderID, token, workflows.StateFailed)
+}
+
+// waitingBill runs payee i's order of gross fen on WeChat Pay to the bill waiting for the payee's confirm.
+func (e *env) waitingBill(i int, gross int64) workflows.View {
+	e.t.Helper()
+	openid := fmt.Sprintf("o_recon_%d", i)
+	order := e.payee(openid, "李四", uniqueID(9000+i), gross)
+	token := e.login(openid)
+	var v workflows.View
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &v), http.StatusOK)
+	if v.State != workflows.StateAwaitingTransferConfirm {
+		e.t.Fatalf("confirm: %+v", v)
+	}
+	return v
 }
 
 // reconcile asks for a reconciliation of [from, to) and waits for it to finish.
@@ -97,6 +109,16 @@ func TestReconciliationWithWeChatPay(t *testing.T) {
 		}
 	}
 
+	// Two bills still waiting for their payees: WeChat Pay fails one without telling us (a lost callback) and loses
+	// the other.
+	missed := e.waitingBill(6, 90000)
+	lost := e.waitingBill(7, 80000)
+	if err := e.phone.TamperBill(context.Background(), missed.Payout.OutBillNo, "FAIL", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.phone.ForgetBill(context.Background(), lost.Payout.OutBillNo); err != nil {
+		t.Fatal(err)
+	}
 	// And a transfer paid from our account that we never created: only WeChat Pay's fund-flow bill shows it.
 	phantom, err := e.phone.PhantomTransfer(context.Background(), "o_stranger", 66600)
 	if err != nil {
@@ -105,8 +127,9 @@ func TestReconciliationWithWeChatPay(t *testing.T) {
 
 	d := e.reconcile(start.Add(-time.Second), time.Now().Add(time.Minute))
 	want := map[string]string{changed.Payout.OutBillNo: "AMOUNT_DIFFERS", unpaid.Payout.OutBillNo: "PAID_HERE_NOT_AT_WECHAT",
-		repaid.Payout.OutBillNo: "PAID_AT_WECHAT_NOT_HERE", phantom: "UNKNOWN_HERE"}
-	if d.Bills != 5 || d.Findings != 4 || d.OpenFindings != 4 || len(d.List) != 4 {
+		repaid.Payout.OutBillNo: "PAID_AT_WECHAT_NOT_HERE", phantom: "UNKNOWN_HERE", missed.Payout.OutBillNo: "STATE_DIFFERS",
+		lost.Payout.OutBillNo: "UNKNOWN_AT_WECHAT"}
+	if d.Bills != 7 || d.Findings != 6 || d.OpenFindings != 6 || len(d.List) != 6 {
 		t.Fatalf("findings: %+v", d)
 	}
 	for _, f := range d.List {
