@@ -113,14 +113,31 @@ export function createClient({ wx, baseURL, retries = 3, retryCapMs = 2000 }) {
     return { view: after, message: r.ok ? '' : transferFailMessage(r.err) };
   }
 
+  // open is the tap on 确认收款: it starts the run (or finds it) and answers the view.
+  async function open(orderId) {
+    await ensureLogin();
+    return request('POST', receipt(orderId), {});
+  }
+
+  async function view(orderId) {
+    await ensureLogin();
+    return request('GET', receipt(orderId));
+  }
+
+  // confirm is 确认收款 on the 金额明细 sheet: tax withheld, the bill created.
+  async function confirm(orderId) {
+    await ensureLogin();
+    return request('POST', `${receipt(orderId)}/confirm`, {});
+  }
+
   return {
     login,
     get token() {
       return token;
     },
-    open: async (orderId) => (await ensureLogin(), request('POST', receipt(orderId), {})),
-    view: async (orderId) => (await ensureLogin(), request('GET', receipt(orderId))),
-    confirm: async (orderId) => (await ensureLogin(), request('POST', `${receipt(orderId)}/confirm`, {})),
+    open,
+    view,
+    confirm,
     verifyFace,
     receive,
     render,
