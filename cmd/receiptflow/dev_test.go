@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -145,6 +146,7 @@ func TestDevCommand(t *testing.T) {
 	}
 
 	assertDevDoorsClosed(t, run)
+	assertDevReceipt(t, run, dir)
 	assertSimulatorServed(t, run)
 
 	// The low-risk payee's run is left waiting for the confirm; dev stops and starts again.
@@ -309,4 +311,31 @@ func assertSimulatorServed(t *testing.T, run *devRun) {
 	if st := post(t, run.api+"/simulator/seed", "", map[string]any{"grossFen": -1}, nil); st != http.StatusBadRequest {
 		t.Fatalf("seed with a negative amount: %d", st)
 	}
+}
+
+// assertDevReceipt: the paid demo order's electronic receipt arrives within seconds in dev (the sandbox makes it in
+// one, and dev polls every 3 s instead of WeChat Pay's 2 minutes).
+func assertDevReceipt(t *testing.T, run *devRun, dir string) {
+	t.Helper()
+	keys, err := loadDevKeys(filepath.Join(dir, "dev-keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		req, _ := http.NewRequest(http.MethodGet, run.api+"/v1/ops/orders/"+demoHighOrder+"/receipt", nil)
+		req.Header.Set("Authorization", "Bearer "+keys.OperatorToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusOK && bytes.HasPrefix(body, []byte("%PDF-")):
+			return
+		case resp.StatusCode != http.StatusAccepted:
+			t.Fatalf("receipt: %d %s", resp.StatusCode, body)
+		}
+	}
+	t.Fatal("the demo order's receipt did not arrive in 20 s")
 }
