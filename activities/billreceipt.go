@@ -72,5 +72,5 @@ func (a *Activities) StoreBillReceipt(ctx context.Context, in workflows.ReceiptI
 	}
 	err = a.Receipts.RecordBillReceipt(ctx, store.BillReceipt{OutBillNo: in.OutBillNo, OrderID: in.OrderID, State: store.ReceiptStored,
 		SHA256: sum, SizeBytes: len(file)})
-	return workflows.ReceiptStatus{State: workflows.ReceiptStored, SHA256: sum}, err
+	return workflows.ReceiptStatus{State: store.ReceiptStored, SHA256: sum}, err
 }

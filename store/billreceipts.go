@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/receiptflow/receiptflow/wechatpay"
 )
 
 // BillReceipt is where a bill's electronic receipt stands.
@@ -16,11 +18,11 @@ type BillReceipt struct {
 	UpdatedAt  time.Time `json:"updatedAt"`
 }
 
-// Bill receipt states.
+// Bill receipt states: WeChat Pay's while it makes the receipt, then ours once the file is kept.
 const (
-	ReceiptGenerating = "GENERATING"
+	ReceiptGenerating = wechatpay.ReceiptGenerating
+	ReceiptFailed     = wechatpay.ReceiptFailed
 	ReceiptStored     = "STORED"
-	ReceiptFailed     = "FAILED"
 )
 
 // RecordBillReceipt writes where a bill's receipt stands; a stored receipt stays stored.

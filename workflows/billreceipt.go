@@ -3,6 +3,7 @@ package workflows
 import (
 	"time"
 
+	"github.com/receiptflow/receiptflow/wechatpay"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -12,12 +13,12 @@ import (
 // API starts it the first time a payer or an operator asks for the receipt (workflow ID bill-receipt/{out_bill_no}).
 func FetchReceipt(ctx workflow.Context, in ReceiptInput) (ReceiptStatus, error) {
 	st, err := RequestBillReceipt.Run(ctx, receiptOptions, in)
-	for err == nil && st.State == ReceiptGenerating {
+	for err == nil && st.State == wechatpay.ReceiptGenerating {
 		if err = workflow.Sleep(ctx, in.PollInterval); err == nil {
 			st, err = RequestBillReceipt.Run(ctx, receiptOptions, in)
 		}
 	}
-	if err != nil || st.State != ReceiptFinished {
+	if err != nil || st.State != wechatpay.ReceiptFinished {
 		return st, err
 	}
 	return StoreBillReceipt.Run(ctx, receiptOptions, in)
@@ -35,21 +36,13 @@ type ReceiptInput struct {
 	PollInterval time.Duration `json:"pollInterval"`
 }
 
-// ReceiptStatus is where the receipt stands: WeChat Pay's GENERATING, FINISHED or FAILED, then STORED (with the
-// file's SHA-256).
+// ReceiptStatus is where the receipt stands: WeChat Pay's GENERATING, FINISHED or FAILED, then the store's STORED
+// (with the file's SHA-256).
 type ReceiptStatus struct {
 	State      string `json:"state"`
 	SHA256     string `json:"sha256,omitempty"`
 	FailReason string `json:"failReason,omitempty"`
 }
-
-// Receipt states the workflow branches on.
-const (
-	ReceiptGenerating = "GENERATING"
-	ReceiptFinished   = "FINISHED"
-	ReceiptFailed     = "FAILED"
-	ReceiptStored     = "STORED"
-)
 
 // RequestBillReceipt applies for the receipt (again harmlessly) and reports its state; StoreBillReceipt downloads,
 // checks and keeps a finished one.
