@@ -74,6 +74,7 @@ type payBill struct {
 	UpdateTime     string `json:"update_time"`
 	// ReceiptAppliedAt is when the merchant applied for the bill's electronic receipt (电子回单); empty: never.
 	ReceiptAppliedAt string `json:"receipt_applied_at,omitempty"`
+	ReceiptQueries   int    `json:"receipt_queries,omitempty"` // queries of the receipt so far (see receiptState)
 }
 
 // BillSnapshot is a bill as tests see it. UserName is empty after a restart (it is never written to disk).

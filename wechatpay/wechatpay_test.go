@@ -236,26 +236,11 @@ func TestSandboxKeepsNoNameOnDisk(t *testing.T) {
 	}
 }
 
-// A paid bill's electronic receipt: applied for, generating, then finished with a hash; the file downloaded is
-// checked against it; a bill that was not paid has none.
+// A paid bill's electronic receipt: applied for, generating, then (the sandbox's next query) finished with a hash;
+// the file downloaded is checked against it; a bill that was not paid has none.
 func TestElectronicReceipt(t *testing.T) {
-	keys(t)
-	var mu sync.Mutex
-	clock := time.Now()
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	sb, err := sandbox.New(sandbox.Options{Now: now, Pay: sandbox.PayOptions{AppID: "wxapp", MerchantSerial: "SERIAL1", MerchantPublicKey: &merchantKey.PublicKey}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	cfg := wechatpay.Config{BaseURL: srv.URL, MchID: sb.Pay().MchID(), AppID: "wxapp", MerchantSerial: "SERIAL1", MerchantKey: pemOf(merchantKey),
-		PublicKeyID: sb.Pay().PublicKeyID(), PublicKey: sb.Pay().PublicKeyPEM(), APIv3Key: sb.Pay().APIv3Key(), NotifyURL: "http://127.0.0.1:1/never",
-		SceneID: "1005", PostType: "骑手", RewardNote: "配送费", Remark: "劳务报酬", Timeout: 5 * time.Second}
-	c, err := wechatpay.New(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newWorld(t, "http://127.0.0.1:1/never")
+	c, cfg := w.client, w.cfg
 	ctx := context.Background()
 	b, err := c.Create(ctx, wechatpay.BillRequest{OutBillNo: "ord2T1", OpenID: "o_a", AmountFen: 300000, UserName: "王五"})
 	if err != nil {
@@ -264,7 +249,7 @@ func TestElectronicReceipt(t *testing.T) {
 	if _, err := c.ApplyReceipt(ctx, "ord2T1"); !errors.Is(err, wechatpay.ErrInvalidRequest) {
 		t.Fatalf("a receipt before the bill is paid: %v", err)
 	}
-	res, err := (sandbox.Phone{BaseURL: srv.URL}).ConfirmTransfer(ctx, sandbox.TransferConfirm{MchID: cfg.MchID, AppID: "wxapp", Package: b.PackageInfo}, sandbox.PayAccept, "", "none")
+	res, err := (sandbox.Phone{BaseURL: w.srv.URL}).ConfirmTransfer(ctx, sandbox.TransferConfirm{MchID: cfg.MchID, AppID: "wxapp", Package: b.PackageInfo}, sandbox.PayAccept, "", "none")
 	if err != nil || !res.OK() {
 		t.Fatalf("confirm: %+v %v", res, err)
 	}
@@ -278,9 +263,6 @@ func TestElectronicReceipt(t *testing.T) {
 	if r, found, err := c.QueryReceipt(ctx, "ord2T1"); err != nil || !found || r.State != wechatpay.ReceiptGenerating || r.DownloadURL != "" {
 		t.Fatalf("query while generating: %+v %v %v", r, found, err)
 	}
-	mu.Lock()
-	clock = clock.Add(2 * time.Second)
-	mu.Unlock()
 	r, found, err := c.QueryReceipt(ctx, "ord2T1")
 	if err != nil || !found || r.State != wechatpay.ReceiptFinished || r.HashType != "SHA256" || r.HashValue == "" || !strings.HasPrefix(r.DownloadURL, "https://api.mch.weixin.qq.com/v3/") {
 		t.Fatalf("query when finished: %+v %v %v", r, found, err)

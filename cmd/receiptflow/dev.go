@@ -48,7 +48,7 @@ func loadDevSettings() (devSettings, error) {
 // server and Web UI, the worker and the API. Ctrl-C stops it; starting again resumes runs in flight.
 func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slog.Logger, out io.Writer) error {
 	if _, set := os.LookupEnv(config.Prefix + "_RECEIPT_POLL_INTERVAL"); !set {
-		// The sandbox makes a receipt in a second; WeChat Pay's 2 minutes would only make dev wait.
+		// The sandbox has a receipt made by the second query; WeChat Pay's 2 minutes would only make dev wait.
 		cfg.ReceiptPollInterval = 3 * time.Second
 	}
 	s, err := startStack(ctx, cfg, dev, logger, true)

@@ -159,8 +159,8 @@ var historyScenarios = []historyScenario{
 		e.must(e.call(http.MethodPost, "/v1/ops/platform-reports", opToken, map[string]string{"quarter": quarter}, nil), http.StatusAccepted)
 		return workflows.ReportWorkflowID(quarter)
 	}},
-	// One poll: the sandbox makes a receipt in 1 s, the run looks again after 1.5 s (its one timer).
-	{name: "bill_receipt_stored", maxEvents: 30, deadlineFires: true, configure: func(c *config.Config) { wechatPay(c); c.ReceiptPollInterval = 1500 * time.Millisecond },
+	// One poll: the sandbox's receipt is made by the query after the first, so the run waits once (its one timer).
+	{name: "bill_receipt_stored", maxEvents: 30, deadlineFires: true, configure: func(c *config.Config) { wechatPay(c); c.ReceiptPollInterval = 300 * time.Millisecond },
 		drive: func(e *env) string {
 			order := e.payee("o_rcpt", "李四", "110101200001010010", 150000)
 			paid := e.payOnce(order, "o_rcpt", true)
