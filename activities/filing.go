@@ -121,8 +121,8 @@ func (a *Activities) cumulativeRows(ctx context.Context, period string, entries 
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, append(cells, yuan(months[period].income), yuan(cumIncome), yuan((cumIncome+2)/5), yuan(int64(n)*500000),
-			strconv.Itoa(n), yuan(taxable), yuan(cumTax), yuan(before), yuan(months[period].tax)))
+		rows = append(rows, append(cells, tax.Yuan(months[period].income), tax.Yuan(cumIncome), tax.Yuan((cumIncome+2)/5), tax.Yuan(int64(n)*500000),
+			strconv.Itoa(n), tax.Yuan(taxable), tax.Yuan(cumTax), tax.Yuan(before), tax.Yuan(months[period].tax)))
 	}
 	return rows, nil
 }
@@ -150,8 +150,8 @@ func (a *Activities) perPaymentRows(ctx context.Context, entries []store.TaxEntr
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, append(cells, k.payer, k.item, yuan(m.income), yuan(deduction), yuan(taxable), strconv.FormatInt(rate, 10)+"%",
-			yuan(quick), yuan(due), yuan(m.tax)))
+		rows = append(rows, append(cells, k.payer, k.item, tax.Yuan(m.income), tax.Yuan(deduction), tax.Yuan(taxable), strconv.FormatInt(rate, 10)+"%",
+			tax.Yuan(quick), tax.Yuan(due), tax.Yuan(m.tax)))
 	}
 	return rows, nil
 }
@@ -167,13 +167,4 @@ func payeesOf(entries []store.TaxEntry) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// yuan writes fen as 元 with two decimals, the filing's unit.
-func yuan(fen int64) string {
-	sign := ""
-	if fen < 0 {
-		sign, fen = "-", -fen
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, fen/100, fen%100)
 }

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/tax"
 	"github.com/receiptflow/receiptflow/wechatpay"
 	"github.com/receiptflow/receiptflow/workflows"
 )
@@ -187,9 +188,8 @@ func (a *Activities) ReconcileFundFlow(ctx context.Context, in workflows.ReconPa
 
 // daysOf lists the Beijing-time dates (yyyy-MM-dd) a window [from, to) touches.
 func daysOf(from, to time.Time) []string {
-	beijing := time.FixedZone("CST", 8*3600)
 	var out []string
-	for d := from.In(beijing); d.Before(to); d = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, beijing) {
+	for d := from.In(tax.Beijing); d.Before(to); d = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, tax.Beijing) {
 		out = append(out, d.Format("2006-01-02"))
 	}
 	return out

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/tax"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
@@ -75,8 +76,8 @@ func (a *Activities) BuildPlatformReport(ctx context.Context, in workflows.Repor
 		if err != nil {
 			return workflows.ReportResult{}, err
 		}
-		income = append(income, []string{strconv.Itoa(len(income)), id.Name, "居民身份证", id.IDNumber, "劳务收入", yuan(s.gross), yuan(s.refunds),
-			yuan(s.gross - s.refunds), strconv.Itoa(len(s.orders))})
+		income = append(income, []string{strconv.Itoa(len(income)), id.Name, "居民身份证", id.IDNumber, "劳务收入", tax.Yuan(s.gross), tax.Yuan(s.refunds),
+			tax.Yuan(s.gross - s.refunds), strconv.Itoa(len(s.orders))})
 		total += s.gross - s.refunds
 	}
 

@@ -13,6 +13,7 @@ import (
 	"github.com/receiptflow/receiptflow/pii"
 	"github.com/receiptflow/receiptflow/statement"
 	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/tax"
 )
 
 // incomeOrder is one paid order in the payee's statement; incomeMonth a month of them.
@@ -32,8 +33,6 @@ type incomeMonth struct {
 	NetFen   int64         `json:"netFen"`
 	Orders   []incomeOrder `json:"orders"`
 }
-
-var beijing = time.FixedZone("CST", 8*3600)
 
 // incomeOf is the payee's income statement for a tax year (收入明细 / 完税): per month the gross paid, the tax
 // withheld and the net received, and each order. Only paid orders count: a withholding whose payout is still on
@@ -98,7 +97,7 @@ func (h *handlers) incomeOf(c *gin.Context, year int) (months []incomeMonth, gro
 // incomeYear reads ?year= (default: this year in Beijing).
 func incomeYear(c *gin.Context, raw string) (int, bool) {
 	if raw == "" {
-		return time.Now().In(beijing).Year(), true
+		return tax.Year(time.Now()), true
 	}
 	y, err := strconv.Atoi(raw)
 	if err != nil || y < 2000 || y > 2100 {
@@ -140,7 +139,7 @@ func (h *handlers) myIncomePDF(c *gin.Context) {
 		return
 	}
 	s := statement.Statement{Year: year, Platform: h.PlatformName, GrossFen: gross, TaxFen: taxFen, NetFen: gross - taxFen,
-		IssuedAt: time.Now().In(beijing).Format("2006-01-02 15:04")}
+		IssuedAt: time.Now().In(tax.Beijing).Format("2006-01-02 15:04")}
 	if id, err := h.Store.IdentityOfOpenID(c.Request.Context(), c.GetString("openid")); err == nil {
 		s.Name, s.IDNumber = pii.MaskName(id.Name), pii.MaskIDNumber(id.IDNumber)
 	}

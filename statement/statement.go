@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/go-pdf/fpdf"
+	"github.com/receiptflow/receiptflow/tax"
 )
 
 // Statement is what the page shows: the year, who (masked), per month and in total what was paid, withheld and
@@ -66,10 +67,10 @@ func PDF(s Statement, font []byte) ([]byte, error) {
 	}
 	orders := 0
 	for _, m := range s.Months {
-		row(m.Period, fmt.Sprint(m.Orders), yuan(m.GrossFen), yuan(m.TaxFen), yuan(m.NetFen))
+		row(m.Period, fmt.Sprint(m.Orders), tax.Yuan(m.GrossFen), tax.Yuan(m.TaxFen), tax.Yuan(m.NetFen))
 		orders += m.Orders
 	}
-	row("合计", fmt.Sprint(orders), yuan(s.GrossFen), yuan(s.TaxFen), yuan(s.NetFen))
+	row("合计", fmt.Sprint(orders), tax.Yuan(s.GrossFen), tax.Yuan(s.TaxFen), tax.Yuan(s.NetFen))
 	pdf.Ln(4)
 	pdf.SetFont("cjk", "", 9)
 	pdf.MultiCell(0, 5, "本明细依据平台代扣代缴记录生成，劳务报酬所得按《国家税务总局公告2025年第16号》累计预扣法或预扣率表二预扣预缴；"+
@@ -79,12 +80,4 @@ func PDF(s Statement, font []byte) ([]byte, error) {
 		return nil, fmt.Errorf("statement: %w", err)
 	}
 	return out.Bytes(), nil
-}
-
-func yuan(fen int64) string {
-	sign := ""
-	if fen < 0 {
-		sign, fen = "-", -fen
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, fen/100, fen%100)
 }

@@ -33,14 +33,24 @@ func ParseMethod(s string) (Method, error) {
 // Fen per yuan.
 const yuan = 100
 
-// China's tax periods follow Beijing time; a fixed zone avoids depending on the tzdata of the host.
-var beijing = time.FixedZone("CST", 8*60*60)
+// Beijing is the time China's tax periods, bills and statements follow; a fixed zone avoids depending on the
+// tzdata of the host.
+var Beijing = time.FixedZone("CST", 8*60*60)
 
 // Period is the tax month (YYYY-MM, Beijing time) of t.
-func Period(t time.Time) string { return t.In(beijing).Format("2006-01") }
+func Period(t time.Time) string { return t.In(Beijing).Format("2006-01") }
 
 // Year is the tax year (Beijing time) of t.
-func Year(t time.Time) int { return t.In(beijing).Year() }
+func Year(t time.Time) int { return t.In(Beijing).Year() }
+
+// Yuan writes fen as 元 with two decimals and no separators, as filings and statements show amounts.
+func Yuan(fen int64) string {
+	sign := ""
+	if fen < 0 {
+		sign, fen = "-", -fen
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, fen/100, fen%100)
+}
 
 // Withholding is what one payment withholds.
 type Withholding struct {

@@ -176,3 +176,11 @@ func TestCumulativeAfterAGapCountsOnlyTheUnbrokenRun(t *testing.T) {
 		t.Fatalf("restart reading: %+v", restart)
 	}
 }
+
+func TestYuan(t *testing.T) {
+	for fen, want := range map[int64]string{0: "0.00", 5: "0.05", 795800: "7958.00", 123456789: "1234567.89", -4200: "-42.00"} {
+		if got := Yuan(fen); got != want {
+			t.Errorf("Yuan(%d) = %s, want %s", fen, got, want)
+		}
+	}
+}
