@@ -33,11 +33,13 @@ type Orders interface {
 	MarkFaceVerified(ctx context.Context, payeeID string) error
 }
 
-// Ledger books tax.
+// Ledger is the books: a bill's payment reserved (tax withheld) before the bill is made, voided when the bill
+// never came to exist. A bill's recorded outcome posts or voids its payment (Transfers.UpdateTransfer).
 type Ledger interface {
 	PreviewTax(ctx context.Context, m tax.Method, orderID string) (tax.Withholding, error)
-	WithholdTax(ctx context.Context, m tax.Method, orderID string, attempt int) (store.TaxEntry, error)
-	ReverseTax(ctx context.Context, orderID, reason string) (store.TaxEntry, bool, error)
+	ReservePayment(ctx context.Context, m tax.Method, orderID string, attempt int, outBillNo string) (store.Payment, error)
+	VoidPayment(ctx context.Context, outBillNo, reason string) (bool, error)
+	Payment(ctx context.Context, outBillNo string) (store.Payment, error)
 }
 
 // FaceAudit numbers face credentials and remembers face attempts and which results were used.
@@ -51,6 +53,8 @@ type FaceAudit interface {
 type Transfers interface {
 	PutTransfer(ctx context.Context, t store.Transfer) (store.Transfer, bool, error)
 	UpdateTransfer(ctx context.Context, outBillNo string, u store.TransferUpdate) (store.Transfer, error)
+	CloseUnsentTransfer(ctx context.Context, outBillNo, reason string) (store.Transfer, error)
+	Transfer(ctx context.Context, outBillNo string) (store.Transfer, error)
 	TransfersByOrder(ctx context.Context, orderID string) ([]store.Transfer, error)
 }
 
@@ -121,6 +125,17 @@ func (a *Activities) FinishOrder(ctx context.Context, in workflows.FinishInput) 
 	}[in.State]
 	if state == "" {
 		return workflows.Done{}, temporal.NewNonRetryableApplicationError("not a final state: "+string(in.State), "BadInput", nil)
+	}
+	if in.OutBillNo != "" {
+		// A settlement speaks for its own bill only: a later bill of the order (a new run) decides the order.
+		bills, err := a.Transfers.TransfersByOrder(ctx, in.OrderID)
+		if err != nil {
+			return workflows.Done{}, classify(err)
+		}
+		if len(bills) == 0 || bills[len(bills)-1].OutBillNo != in.OutBillNo {
+			activity.GetLogger(ctx).Warn("settled bill is not the order's latest: the order is left to its run", "orderId", in.OrderID, "outBillNo", in.OutBillNo)
+			return workflows.Done{}, nil
+		}
 	}
 	err := a.Orders.SetOrderState(ctx, in.OrderID, state, in.Reason)
 	if err == nil {

@@ -20,7 +20,10 @@ import (
 var (
 	reasonNotYourOrder = workflows.Reason{Code: "LOGIN_MISMATCH", Message: "当前微信账号不是本笔款项的收款人"}
 	reasonOrderClosed  = workflows.Reason{Code: "ORDER_CLOSED", Message: "本笔款项已结束，无需再次确认"}
-	reasonRiskBlocked  = workflows.Reason{Code: "RISK_BLOCKED", Message: "您的账户存在风险，暂时无法收款，请联系付款企业"}
+	// The books refused to reserve the gross: the payer's funds are spent elsewhere (the funding of this order
+	// covered it on paper, the books say otherwise).
+	reasonFundsShort  = workflows.Reason{Code: compliance.FundsInsufficient, Message: "到账资金不足以支付本笔款项"}
+	reasonRiskBlocked = workflows.Reason{Code: "RISK_BLOCKED", Message: "您的账户存在风险，暂时无法收款，请联系付款企业"}
 )
 
 // CheckEligibility answers the 金额明细 page: login binding, real-name, 三流合一, high-risk screening and the
@@ -141,6 +144,10 @@ func (a *Activities) assessRisk(ctx context.Context, o store.Order, payee store.
 			if err == nil || wechat.ClassOf(err) != wechat.Retryable && wechat.ClassOf(err) != wechat.Token {
 				break
 			}
+		}
+		if ctx.Err() != nil {
+			// The worker is stopping (or the attempt timed out): that says nothing about WeChat; try again.
+			return risk.Assessment{}, ctx.Err()
 		}
 		if err != nil {
 			activity.GetLogger(ctx).Warn("WeChat risk rank unavailable", "orderId", o.ID, "error", err)

@@ -58,8 +58,8 @@ var (
 // stable across retries so an unknown outcome is always resolved on the same bill.
 func OutBillNo(orderID string, attempt int) string { return fmt.Sprintf("%sT%d", orderID, attempt) }
 
-// PreparePayout re-checks 三流合一 and withholds tax (booked once per order), then picks the bill to use: the
-// last one unless it is known to have failed.
+// PreparePayout re-checks 三流合一, picks the bill to use (the last one unless it is known to have failed) and
+// reserves its payment in the books: the tax withheld, once per bill.
 func (a *Activities) PreparePayout(ctx context.Context, in workflows.PayoutInput) (workflows.PayoutPlan, error) {
 	o, err := a.Orders.Order(ctx, in.OrderID)
 	if err != nil {
@@ -91,20 +91,24 @@ func (a *Activities) PreparePayout(ctx context.Context, in workflows.PayoutInput
 	if err != nil {
 		return workflows.PayoutPlan{}, err
 	}
-	entry, err := a.Ledger.WithholdTax(ctx, a.Config.TaxMethod, o.ID, attempt)
+	bill := OutBillNo(o.ID, attempt)
+	pay, err := a.Ledger.ReservePayment(ctx, a.Config.TaxMethod, o.ID, attempt, bill)
+	if errors.Is(err, store.ErrInsufficientFunds) {
+		return workflows.PayoutPlan{Reasons: []workflows.Reason{reasonFundsShort}}, nil
+	}
 	if err != nil {
 		return workflows.PayoutPlan{}, classify(err)
 	}
-	w := entry.Withholding()
-	// The booking may differ from the preview (another payment landed meanwhile): reconcile what is booked.
+	w := pay.Withholding()
+	// The reservation may differ from the preview (another payment landed meanwhile): reconcile what is booked.
 	facts.TaxFen, facts.NetFen = w.Tax, w.Net
 	if v := compliance.Check(facts); len(v) > 0 {
-		if _, _, err := a.Ledger.ReverseTax(ctx, o.ID, "amounts do not reconcile"); err != nil {
+		if _, err := a.Ledger.VoidPayment(ctx, bill, "amounts do not reconcile"); err != nil {
 			return workflows.PayoutPlan{}, classify(err)
 		}
 		return workflows.PayoutPlan{Reasons: []workflows.Reason{{Code: v[0].Code, Message: v[0].Message}}}, nil
 	}
-	plan = workflows.PayoutPlan{Approved: true, OutBillNo: OutBillNo(o.ID, attempt), Attempt: attempt,
+	plan = workflows.PayoutPlan{Approved: true, OutBillNo: bill, Attempt: attempt,
 		Amounts: workflows.Amounts{GrossFen: w.Gross, TaxFen: w.Tax, NetFen: w.Net, TaxMethod: string(w.Method), Booked: true}}
 	activity.GetLogger(ctx).Info("payout prepared", "orderId", o.ID, "outBillNo", plan.OutBillNo, "gross", w.Gross, "tax", w.Tax, "net", w.Net)
 	return plan, nil
@@ -195,13 +199,60 @@ func (a *Activities) CancelTransfer(ctx context.Context, in workflows.TransferIn
 	return a.record(ctx, st)
 }
 
-// ReverseTax cancels the withholding of an order whose payout did not happen.
-func (a *Activities) ReverseTax(ctx context.Context, in workflows.TransferInput) (workflows.TaxReversal, error) {
-	_, reversed, err := a.Ledger.ReverseTax(ctx, in.OrderID, in.Reason)
-	if err == nil && reversed {
-		activity.GetLogger(ctx).Info("tax reversed", "orderId", in.OrderID, "reason", in.Reason)
+// ReleasePayment undoes the reservation of a bill the run gave up on, and only that bill's: when the bill never
+// came to exist at the channel (never sent, refused before it existed, or unknown to a query once every create had
+// ended) the bill is closed and its payment voided; a bill that exists is recorded as the channel has it, and its
+// outcome resolves its payment — a bill still open is an error, retried: nothing is released while money may move.
+func (a *Activities) ReleasePayment(ctx context.Context, in workflows.TransferInput) (workflows.Released, error) {
+	p, err := a.Ledger.Payment(ctx, in.OutBillNo)
+	if errors.Is(err, store.ErrNotFound) {
+		return workflows.Released{}, nil // nothing was reserved for it
 	}
-	return workflows.TaxReversal{Reversed: reversed}, classify(err)
+	if err != nil {
+		return workflows.Released{}, classify(err)
+	}
+	if p.State != store.PaymentPending {
+		return workflows.Released{State: p.State}, nil
+	}
+	rec, err := a.Transfers.Transfer(ctx, in.OutBillNo)
+	if errors.Is(err, store.ErrNotFound) {
+		_, err := a.Ledger.VoidPayment(ctx, in.OutBillNo, in.Reason)
+		return a.released(ctx, in, err)
+	}
+	if err != nil {
+		return workflows.Released{}, classify(err)
+	}
+	if !wechatpay.Final(rec.State) {
+		st, err := a.Payout.Query(ctx, in.OutBillNo)
+		switch {
+		case err != nil:
+			return workflows.Released{}, payoutError(err)
+		case st.State == workflows.TransferNotFound:
+			_, err = a.Transfers.CloseUnsentTransfer(ctx, in.OutBillNo, in.Reason)
+		case wechatpay.Final(st.State):
+			_, err = a.record(ctx, st)
+		default:
+			return workflows.Released{}, fmt.Errorf("bill %s is %s at the channel: its payment stays reserved", in.OutBillNo, st.State)
+		}
+		if err != nil {
+			return workflows.Released{}, classify(err)
+		}
+	}
+	return a.released(ctx, in, nil)
+}
+
+func (a *Activities) released(ctx context.Context, in workflows.TransferInput, err error) (workflows.Released, error) {
+	if err != nil {
+		return workflows.Released{}, classify(err)
+	}
+	p, err := a.Ledger.Payment(ctx, in.OutBillNo)
+	if err != nil {
+		return workflows.Released{}, classify(err)
+	}
+	if p.State == store.PaymentVoided {
+		activity.GetLogger(ctx).Info("payment released", "orderId", in.OrderID, "outBillNo", in.OutBillNo, "reason", in.Reason)
+	}
+	return workflows.Released{State: p.State}, nil
 }
 
 // AwaitTransfer looks at a bill once and returns when it has moved on from in.Since. Otherwise it fails with a
@@ -250,7 +301,8 @@ func (a *Activities) record(ctx context.Context, st workflows.TransferStatus) (w
 	if st.Confirm != nil {
 		pkg = st.Confirm.Package
 	}
-	rec, err := a.Transfers.UpdateTransfer(ctx, st.OutBillNo, store.TransferUpdate{State: st.State, TransferBillNo: st.TransferBillNo, PackageInfo: pkg, FailReason: st.FailReason})
+	rec, err := a.Transfers.UpdateTransfer(ctx, st.OutBillNo, store.TransferUpdate{State: st.State, TransferBillNo: st.TransferBillNo, PackageInfo: pkg,
+		FailReason: st.FailReason, At: st.UpdatedAt})
 	if errors.Is(err, store.ErrConflict) {
 		activity.GetLogger(ctx).Error("channel state disagrees with the recorded final state", "outBillNo", st.OutBillNo, "channel", st.State, "recorded", rec.State)
 		return a.statusOf(rec), nil

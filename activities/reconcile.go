@@ -22,10 +22,14 @@ type Reconciliations interface {
 	RecordReconPage(ctx context.Context, id, after string, p store.ReconPage) error
 	FinishReconciliation(ctx context.Context, id string) error
 	Reconciliation(ctx context.Context, id string) (store.Reconciliation, error)
-	TransfersCreatedBetween(ctx context.Context, from, to time.Time, after string, limit int) ([]store.Transfer, error)
-	StandingWithholding(ctx context.Context, orderID string) (store.TaxEntry, bool, error)
+	TransfersToReconcile(ctx context.Context, from, to time.Time, after string, limit int) ([]store.Transfer, error)
+	Payment(ctx context.Context, outBillNo string) (store.Payment, error)
 	AddFindings(ctx context.Context, id string, findings []store.Finding) error
+	RecordWeChatPayBalance(ctx context.Context, id string, booksFen, billFen int64) error
+	AccountMovement(ctx context.Context, account, phase string, from, to time.Time) (map[string]int64, error)
 	Transfer(ctx context.Context, outBillNo string) (store.Transfer, error)
+	TransferByWeChatNo(ctx context.Context, transferBillNo string) (store.Transfer, error)
+	Findings(ctx context.Context, id string) ([]store.Finding, error)
 }
 
 // Kinds of reconciliation findings.
@@ -36,6 +40,8 @@ const (
 	FindingUnknownAtWeChat  = "UNKNOWN_AT_WECHAT" // WeChat Pay numbered the bill once and now has no such bill
 	FindingStateDiffers     = "STATE_DIFFERS"     // both final, or theirs final and ours not: a lost callback
 	FindingTaxOnFailedBill  = "TAX_ON_FAILED_BILL"
+	FindingUnchecked        = "UNCHECKED"         // WeChat Pay would not answer about the bill through every retry
+	FindingFundFlowDiffers  = "FUND_FLOW_DIFFERS" // the books' WeChat Pay account moved otherwise than WeChat Pay's fund-flow bill
 )
 
 // reconQueryInterval spaces WeChat Pay queries (its transfer-bills query allows far more; a day's reconciliation
@@ -64,9 +70,18 @@ func reconciled(r store.Reconciliation) workflows.Reconciled {
 	return workflows.Reconciled{ID: r.ID, Bills: r.Bills, Findings: r.Findings, ResumeAfter: r.ResumeAfter, Done: r.State == store.ReconDone}
 }
 
-// ReconcilePage checks the next page of bills against the payout channel and records the page once.
+// How often one bill's query is tried within a page before it counts as unchecked, and the pause between tries.
+var (
+	reconQueryTries   = 5
+	reconQueryBackoff = 200 * time.Millisecond
+)
+
+// ReconcilePage checks the next page of bills against the payout channel and records what it checked, once. The
+// page is every bill created or changed in the window and every bill still open (whatever its day), so a bill
+// that settles after its day is looked at again. A query that fails is retried for that bill; one WeChat Pay
+// keeps refusing is recorded as UNCHECKED and the page goes on — a few failing queries never blind the run.
 func (a *Activities) ReconcilePage(ctx context.Context, in workflows.ReconPageInput) (workflows.ReconPageResult, error) {
-	bills, err := a.Recon.TransfersCreatedBetween(ctx, in.From, in.To, in.After, in.Limit)
+	bills, err := a.Recon.TransfersToReconcile(ctx, in.From, in.To, in.After, in.Limit)
 	if err != nil {
 		return workflows.ReconPageResult{}, err
 	}
@@ -83,28 +98,30 @@ func (a *Activities) ReconcilePage(ctx context.Context, in workflows.ReconPageIn
 			return workflows.ReconPageResult{}, ctx.Err()
 		case <-tick.C:
 		}
-		theirs, err := a.Payout.Query(ctx, t.OutBillNo)
+		theirs, err := a.queryForRecon(ctx, t.OutBillNo)
 		if err != nil {
+			page.Findings = append(page.Findings, store.Finding{OutBillNo: t.OutBillNo, OrderID: t.OrderID, Kind: FindingUnchecked, OurState: t.State,
+				WeChatState: "", OurAmountFen: t.AmountFen, Detail: fmt.Sprintf("%d queries failed, the last: %v", reconQueryTries, err)})
+			a.countFinding(ctx, FindingUnchecked)
+			continue
+		}
+		pay, err := a.Recon.Payment(ctx, t.OutBillNo)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return workflows.ReconPageResult{}, err
 		}
-		standing, withheld, err := a.Recon.StandingWithholding(ctx, t.OrderID)
-		if err != nil {
-			return workflows.ReconPageResult{}, err
-		}
-		standingOnBill := withheld && standing.Attempt == t.Attempt
 		if t.State == wechatpay.StateSuccess {
 			page.OurPaidFen += t.AmountFen
-			if standingOnBill {
-				page.TaxFen += standing.TaxFen
+			if pay.State == store.PaymentPosted {
+				page.TaxFen += pay.TaxFen
 			}
 		}
 		if theirs.State == wechatpay.StateSuccess {
 			page.WeChatPaidFen += cmp.Or(theirs.AmountFen, t.AmountFen)
 		}
-		if kind, detail := reconFinding(t, theirs, standingOnBill); kind != "" {
+		if kind, detail := reconFinding(t, theirs, pay.State == store.PaymentPending); kind != "" {
 			page.Findings = append(page.Findings, store.Finding{OutBillNo: t.OutBillNo, OrderID: t.OrderID, Kind: kind, OurState: t.State,
 				WeChatState: theirs.State, OurAmountFen: t.AmountFen, WeChatAmountFen: theirs.AmountFen, Detail: detail})
-			activity.GetMetricsHandler(ctx).WithTags(map[string]string{"kind": kind}).Counter("receiptflow_reconciliation_findings").Inc(1)
+			a.countFinding(ctx, kind)
 		}
 	}
 	if err := a.Recon.RecordReconPage(ctx, in.ID, in.After, page); err != nil {
@@ -114,6 +131,27 @@ func (a *Activities) ReconcilePage(ctx context.Context, in workflows.ReconPageIn
 		return workflows.ReconPageResult{}, err
 	}
 	return workflows.ReconPageResult{Bills: len(bills), Findings: len(page.Findings), Last: page.Last, Done: len(bills) < in.Limit}, nil
+}
+
+// queryForRecon asks the channel about one bill, a few times before giving up on it.
+func (a *Activities) queryForRecon(ctx context.Context, outBillNo string) (workflows.TransferStatus, error) {
+	var err error
+	for try := range reconQueryTries {
+		var st workflows.TransferStatus
+		if st, err = a.Payout.Query(ctx, outBillNo); err == nil {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return workflows.TransferStatus{}, ctx.Err()
+		case <-time.After(reconQueryBackoff << try):
+		}
+	}
+	return workflows.TransferStatus{}, err
+}
+
+func (a *Activities) countFinding(ctx context.Context, kind string) {
+	activity.GetMetricsHandler(ctx).WithTags(map[string]string{"kind": kind}).Counter("receiptflow_reconciliation_findings").Inc(1)
 }
 
 // reconFinding names the difference between our bill and the channel's, if any. Bills still on their way (waiting
@@ -151,39 +189,96 @@ type FundFlows interface {
 // FindingUnknownHere: WeChat Pay's fund-flow bill shows a transfer paid from our account that we never created.
 const FindingUnknownHere = "UNKNOWN_HERE"
 
-// ReconcileFundFlow reads WeChat Pay's fund-flow bill for every day of the window and records each transfer we
-// have no bill for: the one difference the per-bill queries cannot see.
+// ReconcileFundFlow reads WeChat Pay's fund-flow bill of the operation account for every day of the window and
+// holds it against the books: each row is matched to our bill by its number (业务凭证号 is our out_bill_no,
+// 微信支付业务单号 WeChat Pay's transfer_bill_no), never by its name; a 商家转账 row we have no bill for is
+// UNKNOWN_HERE; and the books' WeChat Pay account must have moved, bill by bill, exactly as the bill says — the
+// difference (books − bill) is recorded on the run, a number that must be zero, and each bill that makes it is a
+// FUND_FLOW_DIFFERS finding.
 func (a *Activities) ReconcileFundFlow(ctx context.Context, in workflows.ReconPageInput) (workflows.ReconPageResult, error) {
 	if a.FundFlows == nil {
 		return workflows.ReconPageResult{Done: true}, nil
 	}
 	var findings []store.Finding
+	var booksTotal, billTotal int64
+	// A bill whose own check already found it wrong is not named again for the money it moved: one finding per
+	// difference.
+	flagged := map[string]bool{}
+	known, err := a.Recon.Findings(ctx, in.ID)
+	if err != nil {
+		return workflows.ReconPageResult{}, err
+	}
+	for _, f := range known {
+		flagged[f.OutBillNo] = true
+	}
 	for _, day := range daysOf(in.From, in.To) {
+		activity.RecordHeartbeat(ctx, day)
 		rows, err := a.FundFlows.FundFlow(ctx, day)
 		if err != nil {
 			return workflows.ReconPageResult{}, payError(err)
 		}
+		start, _ := time.ParseInLocation("2006-01-02", day, tax.Beijing)
+		books, err := a.Recon.AccountMovement(ctx, store.AccountWeChatPay, store.PhasePosted, start, start.AddDate(0, 0, 1))
+		if err != nil {
+			return workflows.ReconPageResult{}, err
+		}
+		bill := map[string]int64{} // our out_bill_no → the day's movement on WeChat Pay's bill
 		for _, row := range rows {
-			if row.Business != "商家转账" || row.Direction != "支出" {
-				continue
+			t, err := a.Recon.Transfer(ctx, row.OutBillNo)
+			if errors.Is(err, store.ErrNotFound) && row.TransferBillNo != "" {
+				t, err = a.Recon.TransferByWeChatNo(ctx, row.TransferBillNo)
 			}
-			_, err := a.Recon.Transfer(ctx, row.OutBillNo)
 			if errors.Is(err, store.ErrNotFound) {
-				findings = append(findings, store.Finding{OutBillNo: row.OutBillNo, Kind: FindingUnknownHere, OurState: workflows.TransferNotFound,
-					WeChatState: wechatpay.StateSuccess, WeChatAmountFen: row.AmountFen,
-					Detail: fmt.Sprintf("fund-flow bill of %s: %s paid %d fen at %s", day, row.TransferBillNo, row.AmountFen, row.Time)})
-				activity.GetMetricsHandler(ctx).WithTags(map[string]string{"kind": FindingUnknownHere}).Counter("receiptflow_reconciliation_findings").Inc(1)
+				if row.Business == "商家转账" {
+					findings = append(findings, store.Finding{OutBillNo: row.OutBillNo, Kind: FindingUnknownHere, OurState: workflows.TransferNotFound,
+						WeChatState: wechatpay.StateSuccess, WeChatAmountFen: row.AmountFen,
+						Detail: fmt.Sprintf("fund-flow bill of %s: %s %s %d fen at %s", day, row.TransferBillNo, row.Direction, row.AmountFen, row.Time)})
+					a.countFinding(ctx, FindingUnknownHere)
+				}
 				continue
 			}
 			if err != nil {
 				return workflows.ReconPageResult{}, err
+			}
+			amount := row.AmountFen
+			if row.Direction == "支出" {
+				amount = -amount
+			}
+			bill[t.OutBillNo] += amount
+		}
+		for no := range union(books, bill) {
+			if no == "" {
+				continue
+			}
+			booksTotal += books[no]
+			billTotal += bill[no]
+			if books[no] != bill[no] && !flagged[no] {
+				t, _ := a.Recon.Transfer(ctx, no)
+				findings = append(findings, store.Finding{OutBillNo: no + "@" + day, OrderID: t.OrderID, Kind: FindingFundFlowDiffers, OurState: t.State,
+					OurAmountFen: -books[no], WeChatAmountFen: -bill[no],
+					Detail: fmt.Sprintf("%s: our books moved %d fen on WeChat Pay for bill %s, its fund-flow bill %d fen", day, books[no], no, bill[no])})
+				a.countFinding(ctx, FindingFundFlowDiffers)
 			}
 		}
 	}
 	if err := a.Recon.AddFindings(ctx, in.ID, findings); err != nil {
 		return workflows.ReconPageResult{}, err
 	}
+	if err := a.Recon.RecordWeChatPayBalance(ctx, in.ID, booksTotal, billTotal); err != nil {
+		return workflows.ReconPageResult{}, err
+	}
 	return workflows.ReconPageResult{Findings: len(findings), Done: true}, nil
+}
+
+func union(a, b map[string]int64) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
 }
 
 // daysOf lists the Beijing-time dates (yyyy-MM-dd) a window [from, to) touches.

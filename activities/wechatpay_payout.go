@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/receiptflow/receiptflow/wechatpay"
 	"github.com/receiptflow/receiptflow/workflows"
@@ -74,7 +75,11 @@ func (p WeChatPayPayout) Cancel(ctx context.Context, outBillNo string) (workflow
 }
 
 func (p WeChatPayPayout) status(b wechatpay.Bill) workflows.TransferStatus {
-	return workflows.TransferStatus{OutBillNo: b.OutBillNo, TransferBillNo: b.TransferBillNo, State: b.State, FailReason: b.FailReason, AmountFen: b.AmountFen}
+	st := workflows.TransferStatus{OutBillNo: b.OutBillNo, TransferBillNo: b.TransferBillNo, State: b.State, FailReason: b.FailReason, AmountFen: b.AmountFen}
+	if at, err := time.Parse(time.RFC3339, b.UpdateTime); err == nil {
+		st.UpdatedAt = at
+	}
+	return st
 }
 
 // payError maps the client's error classes onto the port's: a rejected request must not be retried as is.

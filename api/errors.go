@@ -38,6 +38,10 @@ func abort(c *gin.Context, p *Problem) {
 	c.AbortWithStatusJSON(p.Status, p)
 }
 
+// ErrCrossOrigin refuses a write that did not come from the server's own pages (SameOrigin): the API's doors and
+// the servers beside it answer it alike.
+var ErrCrossOrigin = problem(http.StatusForbidden, "CROSS_ORIGIN", "writes come from this server's own pages only")
+
 // Common problems. Messages a payee's page may show are Chinese.
 var (
 	errBadJSON       = problem(http.StatusBadRequest, "BAD_JSON", "请求格式错误（request body is not valid JSON）")

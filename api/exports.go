@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
 	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/tax"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
@@ -61,6 +63,11 @@ func (h *handlers) opsStartFiling(c *gin.Context) {
 		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "period must be YYYY-MM"))
 		return
 	}
+	// A month is filed once it has ended (Beijing time): before that its payments are not all known.
+	if thisMonth := tax.Period(time.Now()); req.Period >= thisMonth {
+		abort(c, problem(http.StatusBadRequest, "PERIOD_NOT_ENDED", "period "+req.Period+" has not ended: a month is filed from the 1st of the next ("+thisMonth+" is the current month)"))
+		return
+	}
 	h.startJob(c, workflows.FilingWorkflowID(req.Period), workflows.FilingWorkflowName,
 		workflows.FilingInput{Period: req.Period, RequestedBy: c.GetString("operator")}, gin.H{"period": req.Period})
 }
@@ -88,6 +95,10 @@ func (h *handlers) opsStartReport(c *gin.Context) {
 	}
 	if !quarterPattern.MatchString(req.Quarter) {
 		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "quarter must be YYYY-Q1..Q4"))
+		return
+	}
+	if _, end, _, err := workflows.QuarterBounds(req.Quarter); err != nil || time.Now().Before(end) {
+		abort(c, problem(http.StatusBadRequest, "PERIOD_NOT_ENDED", "quarter "+req.Quarter+" has not ended: a quarter is reported once it has"))
 		return
 	}
 	h.startJob(c, workflows.ReportWorkflowID(req.Quarter), workflows.ReportWorkflowName,

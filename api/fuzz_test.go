@@ -12,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
@@ -80,10 +84,10 @@ func fuzzRouter(t *testing.F) *fuzzWorld {
 		}
 		sessions, _ := NewSessions([]byte("0123456789abcdef0123456789abcdef"), time.Hour)
 		token, _ := sessions.Issue("o_fuzz")
-		ops := NewOperators(map[string]string{fuzzOperatorToken: "op-fuzz"}, nil)
+		ops := NewOperators(map[string]string{fuzzOperatorToken: "op-fuzz"})
 		payloads, _ := keyring.Parse(keyring.Generate("p1"))
 		r, err := New(Deps{Temporal: &answeringTemporal{order: o.ID}, Store: st, Login: fuzzLogin{}, Sessions: sessions, Proofs: testProofs(),
-			Operators: ops, PayNotify: fuzzNotify{}, UpdateWait: time.Second,
+			Operators: ops, PayNotify: fuzzNotify{}, UpdateWait: time.Second, Limits: fuzzLimits,
 			Codec: codec.Handler(codec.New(payloads), codec.HandlerOptions{Authorize: ops.CodecAuthorized})})
 		if err != nil {
 			t.Fatal(err)
@@ -125,6 +129,13 @@ func (w *fuzzWorld) send(method, path, auth string, body []byte) *httptest.Respo
 	w.router.ServeHTTP(rec, req)
 	return rec
 }
+
+// fuzzLimits let every input reach its decoder: under the default limits, a few hundred inputs in, every one
+// would meet 429 and the fuzzer would test the rate limiter only.
+var fuzzLimits = func() Limits {
+	open := Limit{Burst: 1 << 30, PerHour: 1e12}
+	return Limits{open, open, open, open, open, open, open, open}
+}()
 
 // checkAnswer: never a 5xx, and an error is {code, message}.
 func checkAnswer(t *testing.T, route string, body []byte, rec *httptest.ResponseRecorder) {
@@ -271,6 +282,12 @@ func (a *answeringTemporal) UpdateWithStartWorkflow(context.Context, client.Upda
 
 func (a *answeringTemporal) UpdateWorkflow(context.Context, client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
 	return viewHandle{a.view()}, nil
+}
+
+func (a *answeringTemporal) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+		Execution: &commonpb.WorkflowExecution{WorkflowId: workflows.WorkflowID(a.order), RunId: "run-1"},
+		Status:    enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}}, nil
 }
 
 func (a *answeringTemporal) QueryWorkflow(context.Context, string, string, string, ...any) (converter.EncodedValue, error) {

@@ -34,9 +34,10 @@ type incomeMonth struct {
 	Orders   []incomeOrder `json:"orders"`
 }
 
-// incomeOf is the payee's income statement for a tax year (收入明细 / 完税): per month the gross paid, the tax
-// withheld and the net received, and each order. Only paid orders count: a withholding whose payout is still on
-// its way, or was reversed, is not income. ok is false when it answered an error.
+// incomeOf is the payee's income statement for a tax year (收入明细 / 完税), read from the books' posted payments —
+// the same read the filing makes: per month (the month each was paid) the gross, the tax withheld and the net
+// received, and each order. A payment still waiting for its bill, or voided, is not income. ok is false when it
+// answered an error.
 func (h *handlers) incomeOf(c *gin.Context, year int) (months []incomeMonth, gross, taxFen int64, ok bool) {
 	ctx := c.Request.Context()
 	p, err := h.Store.PayeeByOpenID(ctx, c.GetString("openid"))
@@ -47,49 +48,24 @@ func (h *handlers) incomeOf(c *gin.Context, year int) (months []incomeMonth, gro
 		abort(c, errUnavailable)
 		return nil, 0, 0, false
 	}
-	entries, err := h.Store.TaxEntriesOfYear(ctx, p.ID, year)
+	paid, err := h.Store.Payments(ctx, store.PaymentQuery{PayeeID: p.ID, Year: year, States: []string{store.PaymentPosted}})
 	if err != nil {
-		h.Logger.Error("income statement: ledger", "err", err)
+		h.Logger.Error("income statement: books", "err", err)
 		abort(c, errUnavailable)
 		return nil, 0, 0, false
 	}
-	// Sum each order's rows (a reversal cancels its withholding), then keep the orders that were paid.
-	type key struct{ period, order string }
-	sums, seen := map[key]*incomeOrder{}, []key{}
-	for _, e := range entries {
-		k := key{e.Period, e.OrderID}
-		if sums[k] == nil {
-			sums[k] = &incomeOrder{OrderID: e.OrderID, PayerID: e.PayerID, ServiceItem: e.ServiceItem}
-			seen = append(seen, k)
-		}
-		sums[k].GrossFen += e.IncomeFen
-		sums[k].TaxFen += e.TaxFen
-	}
-	for _, k := range seen {
-		o := sums[k]
-		if o.GrossFen == 0 {
-			continue
-		}
-		order, err := h.Store.Order(ctx, o.OrderID)
-		if err != nil {
-			h.Logger.Error("income statement: order", "order", o.OrderID, "err", err)
-			abort(c, errUnavailable)
-			return nil, 0, 0, false
-		}
-		if order.State != store.OrderPaid {
-			continue
-		}
-		o.NetFen = o.GrossFen - o.TaxFen
-		if len(months) == 0 || months[len(months)-1].Period != k.period {
-			months = append(months, incomeMonth{Period: k.period, Orders: []incomeOrder{}})
+	for _, pay := range paid {
+		if len(months) == 0 || months[len(months)-1].Period != pay.Period {
+			months = append(months, incomeMonth{Period: pay.Period, Orders: []incomeOrder{}})
 		}
 		m := &months[len(months)-1]
-		m.GrossFen += o.GrossFen
-		m.TaxFen += o.TaxFen
-		m.NetFen += o.NetFen
-		m.Orders = append(m.Orders, *o)
-		gross += o.GrossFen
-		taxFen += o.TaxFen
+		m.GrossFen += pay.GrossFen
+		m.TaxFen += pay.TaxFen
+		m.NetFen += pay.NetFen
+		m.Orders = append(m.Orders, incomeOrder{OrderID: pay.OrderID, PayerID: pay.PayerID, ServiceItem: pay.ServiceItem, GrossFen: pay.GrossFen,
+			TaxFen: pay.TaxFen, NetFen: pay.NetFen})
+		gross += pay.GrossFen
+		taxFen += pay.TaxFen
 	}
 	return months, gross, taxFen, true
 }
@@ -146,9 +122,13 @@ func (h *handlers) myIncomePDF(c *gin.Context) {
 	for _, m := range months {
 		s.Months = append(s.Months, statement.Month{Period: m.Period, Orders: len(m.Orders), GrossFen: m.GrossFen, TaxFen: m.TaxFen, NetFen: m.NetFen})
 	}
-	file, err := statement.PDF(s, h.StatementFont)
+	var fonts statement.Fonts
+	if h.StatementFonts != nil {
+		fonts = h.StatementFonts()
+	}
+	file, err := statement.PDF(s, fonts)
 	if errors.Is(err, statement.ErrNoFont) {
-		abort(c, problem(http.StatusServiceUnavailable, "STATEMENT_UNAVAILABLE", "暂时无法生成PDF收入明细（RECEIPTFLOW_PDF_FONT is not set up）"))
+		abort(c, problem(http.StatusServiceUnavailable, "STATEMENT_UNAVAILABLE", "暂时无法生成PDF收入明细（RECEIPTFLOW_PDF_FONT / RECEIPTFLOW_PDF_LATIN_FONT are not set up）"))
 		return
 	}
 	if err != nil {

@@ -237,8 +237,9 @@ func (h *handlers) cancelOrder(c *gin.Context, o store.Order, role, by, reason s
 	defer cancel()
 	var view workflows.View
 	id := updateID(c, workflows.UpdateCancel)
-	req := workflows.CancelRequest{Role: role, By: by, Reason: reason, Proof: h.prove(role, by, o.ID, workflows.UpdateCancel, id)}
-	err := h.update(ctx, o.ID, workflows.UpdateCancel, id, req, &view)
+	err := h.update(ctx, o.ID, workflows.UpdateCancel, id, actor{role, by}, func(proof string) any {
+		return workflows.CancelRequest{Role: role, By: by, Reason: reason, Proof: proof}
+	}, &view)
 	var notFound *serviceerror.NotFound
 	switch {
 	case err == nil:

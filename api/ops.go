@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -20,35 +19,37 @@ import (
 // Operators authenticates the platform's operators by bearer token.
 type Operators struct {
 	tokens map[string]string // token → operator ID
-	// localUI are the origins of a Web UI running on this machine whose codec calls are trusted without a token
-	// (dev: the embedded UI's browser cannot send ours). Only /codec, only from this machine, only those origins.
-	localUI []string
 }
 
-// NewOperators takes token → operator ID, and the origins of an embedded Web UI whose codec calls from this
-// machine need no token (dev only; none in production).
-func NewOperators(tokens map[string]string, localUIOrigins []string) Operators {
-	return Operators{tokens: tokens, localUI: localUIOrigins}
-}
+// NewOperators takes token → operator ID.
+func NewOperators(tokens map[string]string) Operators { return Operators{tokens: tokens} }
 
 // Identify returns the operator a request's bearer token names.
 func (o Operators) Identify(r *http.Request) (string, bool) {
-	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		for t, id := range o.tokens {
-			if subtle.ConstantTimeCompare([]byte(t), []byte(token)) == 1 {
-				return id, true
-			}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return "", false
+	}
+	return o.identifyToken(token)
+}
+
+func (o Operators) identifyToken(token string) (string, bool) {
+	if token == "" {
+		return "", false
+	}
+	for t, id := range o.tokens {
+		if subtle.ConstantTimeCompare([]byte(t), []byte(token)) == 1 {
+			return id, true
 		}
 	}
 	return "", false
 }
 
-// CodecAuthorized decides the codec endpoint: an operator's token, or (dev) the embedded UI on this machine.
+// CodecAuthorized decides the codec endpoint: an operator's token, as everywhere else. The Web UI's calls carry
+// one through the UI gate (NewUIGate), which holds the signed-in operator's.
 func (o Operators) CodecAuthorized(r *http.Request) bool {
-	if _, ok := o.Identify(r); ok {
-		return true
-	}
-	return len(o.localUI) > 0 && isLoopback(r) && slices.Contains(o.localUI, r.Header.Get("Origin"))
+	_, ok := o.Identify(r)
+	return ok
 }
 
 func (h *handlers) operator(c *gin.Context) {
@@ -96,13 +97,13 @@ func (h *handlers) opsReview(c *gin.Context) {
 		return
 	}
 	operator, id := c.GetString("operator"), updateID(c, workflows.UpdateReview)
-	review := workflows.ReviewRequest{OperatorID: operator, Approve: *req.Approve, Note: req.Note,
-		Proof: h.prove(workflows.RoleOperator, operator, o.ID, workflows.UpdateReview, id)}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
 	defer cancel()
 	var view workflows.View
-	err := h.update(ctx, o.ID, workflows.UpdateReview, id, review, &view)
-	h.answerUpdate(c, o.ID, view, err)
+	err := h.update(ctx, o.ID, workflows.UpdateReview, id, actor{workflows.RoleOperator, operator}, func(proof string) any {
+		return workflows.ReviewRequest{OperatorID: operator, Approve: *req.Approve, Note: req.Note, Proof: proof}
+	}, &view)
+	h.answerUpdate(c, o.ID, view, err, nil)
 }
 
 // opsCancel stops a run before the payee is paid, or the order when no run is going.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -59,7 +60,8 @@ func (h *handlers) transferCallback(c *gin.Context) {
 		payFailure(c, http.StatusBadRequest, "does not match the bill")
 		return
 	}
-	if _, err := h.Store.UpdateTransfer(ctx, b.OutBillNo, store.TransferUpdate{State: b.State, TransferBillNo: b.TransferBillNo, FailReason: b.FailReason}); err != nil {
+	at, _ := time.Parse(time.RFC3339, b.UpdateTime)
+	if _, err := h.Store.UpdateTransfer(ctx, b.OutBillNo, store.TransferUpdate{State: b.State, TransferBillNo: b.TransferBillNo, FailReason: b.FailReason, At: at}); err != nil {
 		if !errors.Is(err, store.ErrConflict) {
 			payFailure(c, http.StatusServiceUnavailable, "try again")
 			return
@@ -122,9 +124,10 @@ func (h *handlers) transferConfirmed(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
 	defer cancel()
 	openid, id := c.GetString("openid"), updateID(c, workflows.UpdateTransferCheck)
-	req := workflows.TransferCheckRequest{OpenID: openid, Proof: h.prove(workflows.RolePayee, openid, o.ID, workflows.UpdateTransferCheck, id)}
 	var view workflows.View
-	err := h.update(ctx, o.ID, workflows.UpdateTransferCheck, id, req, &view)
+	err := h.update(ctx, o.ID, workflows.UpdateTransferCheck, id, actor{workflows.RolePayee, openid}, func(proof string) any {
+		return workflows.TransferCheckRequest{OpenID: openid, Proof: proof}
+	}, &view)
 	var closed *closedRunError
 	var notFound *serviceerror.NotFound
 	switch {
@@ -142,7 +145,7 @@ func (h *handlers) transferConfirmed(c *gin.Context) {
 		}
 		h.answerView(c, ctx, h.reload(ctx, o))
 	default:
-		h.answerUpdate(c, o.ID, view, err)
+		h.answerUpdate(c, o.ID, view, err, nil)
 	}
 }
 

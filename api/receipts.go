@@ -3,10 +3,7 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,73 +13,11 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/receiptflow/receiptflow/proof"
 	"github.com/receiptflow/receiptflow/store"
-	"github.com/receiptflow/receiptflow/wechat"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
-// login is the mini-program's wx.login exchange: POST /v1/session {code} → our own session token.
-func (h *handlers) login(c *gin.Context) {
-	var req struct {
-		Code string `json:"code"`
-	}
-	if !bind(c, &req) {
-		return
-	}
-	if req.Code = strings.TrimSpace(req.Code); !loginCodePattern.MatchString(req.Code) {
-		abort(c, problem(http.StatusBadRequest, "BAD_REQUEST", "code: 缺少登录凭证（the code from wx.login）"))
-		return
-	}
-	s, err := h.code2session(c.Request.Context(), req.Code)
-	if err != nil {
-		abort(c, wechatProblem(err, "登录失败，请重试"))
-		return
-	}
-	token, exp := h.Sessions.Issue(s.OpenID)
-	c.JSON(http.StatusOK, gin.H{"token": token, "expiresAt": exp})
-}
-
-// code2session retries transient WeChat trouble twice. A code is one-time, so a retry after an answer that was
-// lost on the way may meet 40163; the front end then logs in again.
-func (h *handlers) code2session(ctx context.Context, code string) (wechat.Session, error) {
-	var err error
-	for attempt := range 3 {
-		var s wechat.Session
-		if s, err = h.Login.Code2Session(ctx, code); err == nil || wechat.ClassOf(err) != wechat.Retryable {
-			return s, err
-		}
-		select {
-		case <-ctx.Done():
-			return wechat.Session{}, err
-		case <-time.After(time.Duration(100*(attempt+1)) * time.Millisecond):
-		}
-	}
-	return wechat.Session{}, err
-}
-
-func (h *handlers) authenticate(c *gin.Context) {
-	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if !ok {
-		abort(c, errUnauthorized)
-		return
-	}
-	openid, err := h.Sessions.Check(strings.TrimSpace(token))
-	switch {
-	case errors.Is(err, ErrSessionExpired):
-		abort(c, errExpired)
-	case err != nil:
-		abort(c, errUnauthorized)
-	default:
-		c.Set("openid", openid)
-		c.Next()
-	}
-}
-
 var orderIDPattern = store.OrderIDPattern
-
-// loginCodePattern is what a wx.login code may look like (printable, no spaces).
-var loginCodePattern = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
 
 // pathOrder loads the order named in the path; refuse, when set, says why the caller may not see it.
 func (h *handlers) pathOrder(c *gin.Context, refuse func(store.Order) *Problem) (store.Order, bool) {
@@ -153,7 +88,7 @@ func (h *handlers) openReceipt(c *gin.Context) {
 		StartWorkflowOperation: start,
 		UpdateOptions: client.UpdateWorkflowOptions{
 			UpdateID: id, UpdateName: workflows.UpdateOpen,
-			Args:         []any{workflows.OpenRequest{OpenID: openid, Proof: h.prove(workflows.RolePayee, openid, o.ID, workflows.UpdateOpen, id)}},
+			Args:         []any{workflows.OpenRequest{OpenID: openid, Proof: h.prove(actor{workflows.RolePayee, openid}, o.ID, "", workflows.UpdateOpen, id)}},
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
 	})
@@ -161,12 +96,33 @@ func (h *handlers) openReceipt(c *gin.Context) {
 	if err == nil {
 		err = handle.Get(ctx, &view)
 	}
-	if err != nil {
+	if err != nil && !stillRunning(err) {
 		h.Logger.Warn("open receipt failed", "requestId", c.GetString("requestId"), "orderId", o.ID, "error", err)
-		abort(c, fromError(err))
+	}
+	// A tap that outlasts RECEIPTFLOW_UPDATE_WAIT (WeChat slow to answer eligibility) answers 202 with the view as
+	// it stands, like every other step: the run carries on. A run still in its first step cannot answer a query
+	// yet; when no run of the order is paying (the store says so), this tap's run is checking eligibility — if
+	// Temporal has it: a start the server never answered may have started nothing, and that tap is tried again
+	// (503), never shown as checking.
+	if stillRunning(err) && !h.runOpen(c.Request.Context(), o.ID) {
+		h.Logger.Warn("open receipt: Temporal did not answer the start", "requestId", c.GetString("requestId"), "orderId", o.ID, "error", err)
+		abort(c, errTemporalDown)
 		return
 	}
-	c.JSON(http.StatusOK, view)
+	var pending *workflows.View
+	if o.State != store.OrderProcessing {
+		pending = &workflows.View{OrderID: o.ID, State: workflows.StateChecking, PayerID: o.PayerID,
+			Amounts: &workflows.Amounts{GrossFen: o.GrossFen}, UpdatedAt: time.Now(), Pending: true}
+	}
+	h.answerUpdate(c, o.ID, view, err, pending)
+}
+
+// runOpen: Temporal has a running run of the order (asked on a budget of its own, past the request's deadline).
+func (h *handlers) runOpen(ctx context.Context, orderID string) bool {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	_, err := h.openRun(dctx, orderID)
+	return err == nil
 }
 
 // getReceipt reads the view from the run (a query), or from the store when the run is gone.
@@ -189,7 +145,9 @@ func (h *handlers) answerView(c *gin.Context, ctx context.Context, o store.Order
 		abort(c, errTemporalDown)
 		return
 	}
-	view, err := h.queryView(ctx, o.ID)
+	qctx, qcancel := context.WithTimeout(ctx, viewQueryBudget)
+	view, err := h.queryView(qctx, o.ID)
+	qcancel()
 	var notFound *serviceerror.NotFound
 	switch {
 	case err == nil:
@@ -197,92 +155,16 @@ func (h *handlers) answerView(c *gin.Context, ctx context.Context, o store.Order
 	case errors.As(err, &notFound) && o.State != store.OrderCreated:
 		// The run is past the namespace's retention: the store still knows how the order ended.
 		c.JSON(http.StatusOK, storeView(o))
+	case errors.As(err, &notFound):
+		abort(c, fromError(err))
 	default:
+		if known, ok := h.knownView(ctx, o); ok {
+			c.JSON(http.StatusOK, known)
+			return
+		}
 		abort(c, fromError(err))
 	}
 }
-
-// storeView is what the store knows of an order, for when there is no run to ask.
-func storeView(o store.Order) *workflows.View {
-	return &workflows.View{OrderID: o.ID, State: workflows.State(o.State), PayerID: o.PayerID,
-		Amounts: &workflows.Amounts{GrossFen: o.GrossFen}, UpdatedAt: o.UpdatedAt}
-}
-
-func (h *handlers) queryView(ctx context.Context, orderID string) (workflows.View, error) {
-	var view workflows.View
-	v, err := h.Temporal.QueryWorkflow(ctx, workflows.WorkflowID(orderID), "", workflows.QueryStatus)
-	if err == nil {
-		err = v.Get(&view)
-	}
-	return view, err
-}
-
-// closedView is the view a run ended with. A completed run returned it, which the server answers from the close
-// event; a query would replay the whole history on a worker (a payee's return from WeChat's confirm page that
-// crossed the callback waited ~100 ms for it). Runs that failed or were terminated are still queried.
-func (h *handlers) closedView(ctx context.Context, orderID string) (workflows.View, error) {
-	var view workflows.View
-	if err := h.Temporal.GetWorkflow(ctx, workflows.WorkflowID(orderID), "").Get(ctx, &view); err == nil && view.State != "" {
-		return view, nil
-	}
-	return h.queryView(ctx, orderID)
-}
-
-// update sends a workflow update (ID id, see updateID) for an order and waits for its outcome. The server aborts
-// an update whose workflow task failed for reasons of its own (a signal landing while the run completes, say) with
-// WorkflowNotReady: the same update ID is sent again, so it is still applied at most once.
-func (h *handlers) update(ctx context.Context, orderID, name, id string, arg, out any) error {
-	if !h.temporal.Up(ctx) {
-		return errTemporalDown
-	}
-	for attempt := 1; ; attempt++ {
-		handle, err := h.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-			WorkflowID: workflows.WorkflowID(orderID), UpdateID: id, UpdateName: name,
-			Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
-		})
-		if err == nil {
-			err = handle.Get(ctx, out)
-		}
-		var notReady *serviceerror.WorkflowNotReady
-		if !errors.As(err, &notReady) || attempt == 5 {
-			if err != nil {
-				return h.closedRun(ctx, orderID, err)
-			}
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		// The next workflow task is already scheduled: try again soon (10, 40, 90, 160 ms), not at a fixed 100 ms
-		// that the payee waited on every return from WeChat's confirm page that crossed the callback.
-		case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
-		}
-	}
-}
-
-// closedRun tells "this run has ended" (409, with how) from "no run was ever started" (404) when Temporal
-// answers NotFound to an update.
-func (h *handlers) closedRun(ctx context.Context, orderID string, err error) error {
-	var notFound *serviceerror.NotFound
-	if !errors.As(err, &notFound) {
-		return err
-	}
-	if v, qerr := h.closedView(ctx, orderID); qerr == nil {
-		return &closedRunError{problem: problem(http.StatusConflict, "RECEIPT_CLOSED", "the receipt has ended: "+string(v.State)), view: v, cause: err}
-	}
-	return err
-}
-
-// closedRunError is a Problem that still matches serviceerror.NotFound, so callers that act on "no run" (the
-// merchant's cancel) keep working; it keeps the run's last view.
-type closedRunError struct {
-	problem *Problem
-	view    workflows.View
-	cause   error
-}
-
-func (e *closedRunError) Error() string { return e.problem.Error() }
-func (e *closedRunError) Unwrap() error { return e.cause }
 
 // startFace is the seed's apiGetUserIdKey: a face credential for the payee's real-name identity.
 func (h *handlers) startFace(c *gin.Context) {
@@ -298,15 +180,25 @@ func (h *handlers) startFace(c *gin.Context) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), h.UpdateWait)
 	defer cancel()
+	if req.Source == legacyFaceSource {
+		// The 1.0 page (apiGetUserIdKey({source: 1})) cannot run a v2 credential: say so before one is issued (each
+		// costs WeChat quota).
+		if v, err := h.queryView(ctx, o.ID); err == nil && v.Face != nil && v.Face.Mode != faceModeV1 {
+			c.Header("Upgrade", upgradeTo)
+			abort(c, withSeedCode(errClientOutdated))
+			return
+		}
+	}
 	var res workflows.FaceStartResult
 	openid, id := c.GetString("openid"), updateID(c, workflows.UpdateFaceStart)
-	start := workflows.FaceStartRequest{OpenID: openid, Proof: h.prove(workflows.RolePayee, openid, o.ID, workflows.UpdateFaceStart, id)}
-	if err := h.update(ctx, o.ID, workflows.UpdateFaceStart, id, start, &res); err != nil {
+	if err := h.update(ctx, o.ID, workflows.UpdateFaceStart, id, actor{workflows.RolePayee, openid}, func(proof string) any {
+		return workflows.FaceStartRequest{OpenID: openid, Proof: proof}
+	}, &res); err != nil {
 		abort(c, withSeedCode(fromError(err)))
 		return
 	}
 	if req.Source == legacyFaceSource && res.UserIDKey == "" {
-		// The 1.0 page (apiGetUserIdKey({source: 1})) cannot run a v2 credential: say what the payee can do.
+		c.Header("Upgrade", upgradeTo) // the run's mode changed between the look and the credential
 		abort(c, withSeedCode(errClientOutdated))
 		return
 	}
@@ -325,6 +217,13 @@ func (h *handlers) startFace(c *gin.Context) {
 const legacyFaceSource = 1
 
 var errClientOutdated = &Problem{Status: http.StatusUpgradeRequired, Code: "CLIENT_OUTDATED", Message: "请更新小程序后重试"}
+
+// faceModeV1 is the face verification the 1.0 page runs; upgradeTo, what a 426 asks the client to become (RFC 9110
+// §15.5.22: a 426 sends Upgrade).
+const (
+	faceModeV1 = "v1"
+	upgradeTo  = "receiptflow-face/2"
+)
 
 // submitFace is the seed's apiVerifyFace (二次校验): pass only when identifyRet and errcode are both 0.
 func (h *handlers) submitFace(c *gin.Context) {
@@ -352,8 +251,9 @@ func (h *handlers) submitFace(c *gin.Context) {
 	defer cancel()
 	var res workflows.FaceSubmitResult
 	openid, id := c.GetString("openid"), updateID(c, workflows.UpdateFaceSubmit)
-	sub := workflows.FaceSubmitRequest{OpenID: openid, VerifyResult: result, Proof: h.prove(workflows.RolePayee, openid, o.ID, workflows.UpdateFaceSubmit, id)}
-	if err := h.update(ctx, o.ID, workflows.UpdateFaceSubmit, id, sub, &res); err != nil {
+	if err := h.update(ctx, o.ID, workflows.UpdateFaceSubmit, id, actor{workflows.RolePayee, openid}, func(proof string) any {
+		return workflows.FaceSubmitRequest{OpenID: openid, VerifyResult: result, Proof: proof}
+	}, &res); err != nil {
 		abort(c, withSeedCode(fromError(err)))
 		return
 	}
@@ -409,73 +309,8 @@ func (h *handlers) confirm(c *gin.Context) {
 	defer cancel()
 	var view workflows.View
 	openid, id := c.GetString("openid"), updateID(c, workflows.UpdateConfirm)
-	req := workflows.ConfirmRequest{OpenID: openid, Proof: h.prove(workflows.RolePayee, openid, o.ID, workflows.UpdateConfirm, id)}
-	err := h.update(ctx, o.ID, workflows.UpdateConfirm, id, req, &view)
-	h.answerUpdate(c, o.ID, view, err)
-}
-
-// answerUpdate answers an update that returns the view: 200 with its outcome; when the outcome takes longer than
-// the request may wait (a payout in flight), 202 with the view as it stands — the step carries on.
-func (h *handlers) answerUpdate(c *gin.Context, orderID string, view workflows.View, err error) {
-	if stillRunning(err) {
-		qctx, qcancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 2*time.Second)
-		defer qcancel()
-		if v, qerr := h.queryView(qctx, orderID); qerr == nil {
-			c.JSON(http.StatusAccepted, v)
-			return
-		}
-	}
-	if err != nil {
-		abort(c, fromError(err))
-		return
-	}
-	c.JSON(http.StatusOK, view)
-}
-
-// stillRunning: the update was accepted but its outcome did not come within the request's wait — however the SDK
-// reports that (its update-timeout error, a gRPC DeadlineExceeded, the context's own deadline).
-func stillRunning(err error) bool {
-	var timeout *client.WorkflowUpdateServiceTimeoutOrCanceledError
-	var deadline *serviceerror.DeadlineExceeded
-	return errors.As(err, &timeout) || errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded)
-}
-
-// prove is the API's word to the worker that it authenticated role/subject for this update of the order.
-func (h *handlers) prove(role, subject, orderID, update, id string) string {
-	return h.Proofs.Sign(proof.Claim{Role: role, Subject: subject, WorkflowID: workflows.WorkflowID(orderID), Update: update, UpdateID: id},
-		time.Now().Add(proofLifetime))
-}
-
-// proofLifetime bounds how long a proof is good for: long enough for the update to reach the worker.
-const proofLifetime = 5 * time.Minute
-
-// staticSummary and staticDetails are what the Web UI shows of a run from its start: the order, the payer and
-// the amount in 元 — never a name, ID number or openid.
-func staticSummary(o store.Order) string {
-	return fmt.Sprintf("确认收款 %s · %s · ¥%s", o.ID, o.PayerID, yuan(o.GrossFen))
-}
-
-func staticDetails(o store.Order) string {
-	return fmt.Sprintf("订单 order: %s\n商户订单号 merchant order: %s\n付款方 payer: %s\n应发 gross: ¥%s\n服务项目 service: %s",
-		o.ID, o.MerchantOrderNo, o.PayerID, yuan(o.GrossFen), o.ServiceItem)
-}
-
-// yuan formats fen as 元 with two decimals: 150000 → 1,500.00.
-func yuan(fen int64) string {
-	whole, cents := fen/100, fen%100
-	s := strconv.FormatInt(whole, 10)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return fmt.Sprintf("%s.%02d", s, cents)
-}
-
-var idempotencyKeyPattern = regexp.MustCompile(`^[0-9A-Za-z._:-]{8,64}$`)
-
-// updateID makes a retried request (same Idempotency-Key) attach to the same update instead of sending another.
-func updateID(c *gin.Context, name string) string {
-	if k := c.GetHeader("Idempotency-Key"); idempotencyKeyPattern.MatchString(k) {
-		return name + "/" + k
-	}
-	return name + "/" + c.GetString("requestId")
+	err := h.update(ctx, o.ID, workflows.UpdateConfirm, id, actor{workflows.RolePayee, openid}, func(proof string) any {
+		return workflows.ConfirmRequest{OpenID: openid, Proof: proof}
+	}, &view)
+	h.answerUpdate(c, o.ID, view, err, nil)
 }

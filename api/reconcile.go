@@ -62,11 +62,13 @@ func (h *handlers) opsReconciliation(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"reconciliation": reconBody(r), "findings": findings})
 }
 
-// reconBody shows our totals and WeChat Pay's side by side: gross = net paid + tax withheld on it.
+// reconBody shows our totals and WeChat Pay's side by side: gross = net paid + tax withheld on it; and what the
+// books moved on the WeChat Pay account against its fund-flow bill (资金账单) for the same days.
 func reconBody(r store.Reconciliation) gin.H {
 	return gin.H{"id": r.ID, "from": r.From, "to": r.To, "state": r.State, "requestedBy": r.RequestedBy, "bills": r.Bills,
 		"ours":      gin.H{"netFen": r.OurPaidFen, "taxFen": r.TaxFen, "grossFen": r.OurPaidFen + r.TaxFen},
 		"wechatPay": gin.H{"netFen": r.WeChatPaidFen},
+		"account":   gin.H{"booksFen": r.BooksWeChatPayFen, "fundFlowFen": r.FundFlowWeChatPayFen, "differenceFen": r.WeChatPayDifferenceFen},
 		"findings":  r.Findings, "openFindings": r.Open, "startedAt": r.StartedAt, "finishedAt": r.FinishedAt}
 }
 

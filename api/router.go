@@ -18,10 +18,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/receiptflow/receiptflow/proof"
+	"github.com/receiptflow/receiptflow/statement"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/wechat"
 	"github.com/receiptflow/receiptflow/workflows"
@@ -35,6 +37,7 @@ type Temporal interface {
 	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
 	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
 	GetWorkflow(ctx context.Context, workflowID, runID string) client.WorkflowRun
+	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
 	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
 	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
 }
@@ -47,7 +50,7 @@ type Store interface {
 	TransfersByOrder(ctx context.Context, orderID string) ([]store.Transfer, error)
 	UpdateTransfer(ctx context.Context, outBillNo string, u store.TransferUpdate) (store.Transfer, error)
 	OrdersByPayee(ctx context.Context, payeeID string, limit int) ([]store.Order, error)
-	TaxEntriesOfYear(ctx context.Context, payeeID string, year int) ([]store.TaxEntry, error)
+	Payments(ctx context.Context, q store.PaymentQuery) ([]store.Payment, error)
 	BillReceiptOf(ctx context.Context, outBillNo string) (store.BillReceipt, error)
 	IdentityOfOpenID(ctx context.Context, openid string) (store.Identity, error)
 	CreateOrder(ctx context.Context, n store.NewOrder) (store.Order, bool, error)
@@ -79,7 +82,9 @@ type Deps struct {
 	Login    Login
 	Sessions *Sessions
 	// Proofs sign the API's word to the worker that it authenticated whoever an update speaks for.
-	Proofs    *proof.Keys
+	Proofs *proof.Keys
+	// Limits bound each caller's calls (zero: DefaultLimits).
+	Limits    Limits
 	TaskQueue string
 	// Settings are passed to every new run (attempts, deadlines).
 	Settings workflows.Settings
@@ -107,10 +112,10 @@ type Deps struct {
 	// ask starts fetching one, whose queries are ReceiptPoll apart.
 	ReceiptFiles ReceiptFiles
 	ReceiptPoll  time.Duration
-	// StatementFont is a TrueType font with Chinese glyphs for PDF income statements (none: they answer 503);
-	// PlatformName is the withholding agent they name.
-	StatementFont []byte
-	PlatformName  string
+	// StatementFonts gives the TrueType fonts of PDF income statements, Chinese and Latin (either missing: they
+	// answer 503; nil: always missing); PlatformName is the withholding agent they name.
+	StatementFonts func() statement.Fonts
+	PlatformName   string
 	// SetupCheck, when set, tells whether the namespace holds what the runs need (readiness fails until it does).
 	SetupCheck func(context.Context) error
 	Logger     *slog.Logger
@@ -129,6 +134,9 @@ func New(d Deps) (http.Handler, error) {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Limits == (Limits{}) {
+		d.Limits = DefaultLimits
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -158,57 +166,10 @@ func New(d Deps) (http.Handler, error) {
 	}
 
 	v1 := r.Group("/v1")
-	v1.POST("/session", h.login)
-	me := v1.Group("", h.authenticate)
-	me.POST("/receipts/:orderId", h.openReceipt)
-	me.GET("/receipts/:orderId", h.getReceipt)
-	me.POST("/receipts/:orderId/face/session", h.startFace)
-	me.POST("/receipts/:orderId/face/result", h.submitFace)
-	me.POST("/receipts/:orderId/confirm", h.confirm)
-	me.POST("/receipts/:orderId/transfer/confirmed", h.transferConfirmed)
-
-	me.POST("/me/identity", h.verifyIdentity)
-	me.POST("/me/agreements/:payerId", h.signAgreement)
-	me.GET("/me/receipts", h.myReceipts)
-	me.GET("/me/income", h.myIncome)
-	me.GET("/me/income/:file", h.myIncomePDF)
-
-	merchant := v1.Group("/merchant", h.merchant)
-	merchant.POST("/orders", h.createOrder)
-	merchant.GET("/orders/:orderId", h.getMerchantOrder)
-	merchant.POST("/orders/:orderId/cancel", h.cancelMerchantOrder)
-	if d.ReceiptFiles != nil {
-		merchant.GET("/orders/:orderId/receipt", h.merchantBillReceipt)
-	}
-
-	ops := v1.Group("/ops", h.operator)
-	ops.POST("/orders/:orderId/funding", h.opsFunding)
-	ops.GET("/receipts/:orderId", h.opsGetReceipt)
-	if d.ReceiptFiles != nil {
-		ops.GET("/orders/:orderId/receipt", h.opsBillReceipt)
-	}
-	ops.POST("/receipts/:orderId/review", h.opsReview)
-	ops.POST("/receipts/:orderId/cancel", h.opsCancel)
-	ops.POST("/blacklist", h.opsBlacklist)
-	ops.DELETE("/blacklist", h.opsUnblacklist)
-	ops.PUT("/payers/:payerId", h.opsPutPayer)
-	ops.POST("/payers/:payerId/secret", h.opsRotatePayerSecret)
-	if d.Recon != nil {
-		ops.GET("/reconciliations", h.opsReconciliations)
-		ops.POST("/reconciliations", h.opsStartReconciliation)
-		ops.GET("/reconciliations/:id", h.opsReconciliation)
-		ops.POST("/reconciliations/:id/findings/:outBillNo/resolve", h.opsResolveFinding)
-	}
-	if d.Exports != nil {
-		ops.GET("/exports", h.opsExports)
-		ops.GET("/exports/:id", h.opsExport)
-		ops.POST("/filings", h.opsStartFiling)
-		ops.POST("/platform-reports", h.opsStartReport)
-	}
-	if d.Schedules != nil {
-		ops.POST("/schedules/:name/run", h.opsRunSchedule)
-	}
-
+	lim := newLimiters(d.Limits)
+	h.payeeRoutes(v1, lim)
+	h.merchantRoutes(v1, lim)
+	h.opsRoutes(v1, lim)
 	if d.PayNotify != nil {
 		v1.POST("/callbacks/wechatpay/transfer", h.transferCallback)
 	}
@@ -221,6 +182,66 @@ func New(d Deps) (http.Handler, error) {
 		r.OPTIONS("/codec/decode", codec)
 	}
 	return r, nil
+}
+
+// payeeRoutes are the mini-program's: the session, then the receipt and the payee's own records.
+func (h *handlers) payeeRoutes(v1 *gin.RouterGroup, lim *limiters) {
+	v1.POST("/session", limit(lim.logins, "logins", byIP), limitFailures(lim.loginFailures, "failed logins", byIP, http.StatusBadRequest), h.login)
+	me := v1.Group("", h.authenticate)
+	me.POST("/receipts/:orderId", limit(lim.taps, "taps", byPayee), h.openReceipt)
+	me.GET("/receipts/:orderId", h.getReceipt)
+	me.POST("/receipts/:orderId/face/session", limit(lim.faceSessions, "face verifications", byPayee), h.startFace)
+	me.POST("/receipts/:orderId/face/result", limit(lim.faceResults, "face results", byPayee), h.submitFace)
+	me.POST("/receipts/:orderId/confirm", limit(lim.confirms, "confirms", byPayee), h.confirm)
+	me.POST("/receipts/:orderId/transfer/confirmed", limit(lim.confirms, "confirms", byPayee), h.transferConfirmed)
+
+	me.POST("/me/identity", h.verifyIdentity)
+	me.POST("/me/agreements/:payerId", h.signAgreement)
+	me.GET("/me/receipts", h.myReceipts)
+	me.GET("/me/income", h.myIncome)
+	me.GET("/me/income/:file", h.myIncomePDF)
+}
+
+// merchantRoutes are the payers' server-to-server calls, HMAC-signed.
+func (h *handlers) merchantRoutes(v1 *gin.RouterGroup, lim *limiters) {
+	merchant := v1.Group("/merchant", h.merchant, limit(lim.merchant, "merchant requests", byPayer))
+	merchant.POST("/orders", h.createOrder)
+	merchant.GET("/orders/:orderId", h.getMerchantOrder)
+	merchant.POST("/orders/:orderId/cancel", h.cancelMerchantOrder)
+	if h.ReceiptFiles != nil {
+		merchant.GET("/orders/:orderId/receipt", h.merchantBillReceipt)
+	}
+}
+
+// opsRoutes are the operators' and finance's, with the operator token.
+func (h *handlers) opsRoutes(v1 *gin.RouterGroup, lim *limiters) {
+	ops := v1.Group("/ops", limitFailures(lim.operatorFailures, "operator sign-ins", byIP, http.StatusUnauthorized), h.operator)
+	ops.POST("/orders/:orderId/funding", h.opsFunding)
+	ops.GET("/receipts/:orderId", h.opsGetReceipt)
+	if h.ReceiptFiles != nil {
+		ops.GET("/orders/:orderId/receipt", h.opsBillReceipt)
+	}
+	ops.POST("/receipts/:orderId/review", h.opsReview)
+	ops.POST("/receipts/:orderId/cancel", h.opsCancel)
+	ops.POST("/blacklist", h.opsBlacklist)
+	ops.DELETE("/blacklist", h.opsUnblacklist)
+	ops.PUT("/payers/:payerId", h.opsPutPayer)
+	ops.POST("/payers/:payerId/secret", h.opsRotatePayerSecret)
+	if h.Recon != nil {
+		ops.GET("/reconciliations", h.opsReconciliations)
+		ops.POST("/reconciliations", h.opsStartReconciliation)
+		ops.GET("/reconciliations/:id", h.opsReconciliation)
+		ops.POST("/reconciliations/:id/findings/:outBillNo/resolve", h.opsResolveFinding)
+	}
+	if h.Exports != nil {
+		ops.GET("/exports", h.opsExports)
+		ops.GET("/exports/:id", h.opsExport)
+		ops.POST("/filings", h.opsStartFiling)
+		ops.POST("/platform-reports", h.opsStartReport)
+	}
+	if h.Schedules != nil {
+		ops.POST("/schedules/:name/run", h.opsRunSchedule)
+	}
 }
 
 type handlers struct {

@@ -17,7 +17,11 @@ import (
 // .ci/run also validates its structure with docker-compose config.
 
 type composeFile struct {
+	Networks map[string]struct {
+		Internal bool `yaml:"internal"`
+	} `yaml:"networks"`
 	Services map[string]struct {
+		Networks    []string          `yaml:"networks"`
 		Image       string            `yaml:"image"`
 		Build       any               `yaml:"build"`
 		Command     []string          `yaml:"command"`
@@ -57,12 +61,14 @@ func TestComposeServicesAndPorts(t *testing.T) {
 		command []string
 		port    string
 	}{
-		"postgres": {}, "temporal-schema": {},
-		"temporal":            {port: "7233:7233"},
-		"temporal-ui":         {port: "8233:8080"},
+		"postgres": {}, "temporal-schema": {}, "temporal": {}, "temporal-ui": {},
+		"temporal-ui-gate":    {command: []string{"ui-gate"}, port: "8233:8233"},
 		"receiptflow-migrate": {command: []string{"migrate"}},
 		"receiptflow-api":     {command: []string{"api"}, port: "8080:8080"},
-		"receiptflow-worker":  {command: []string{"worker"}, port: "9090:9090"},
+		"receiptflow-worker":  {command: []string{"worker"}},
+	}
+	if !f.Networks["internal"].Internal {
+		t.Error("the internal network is not internal: true")
 	}
 	for name, w := range want {
 		s, ok := f.Services[name]
@@ -73,9 +79,25 @@ func TestComposeServicesAndPorts(t *testing.T) {
 		if w.command != nil && !slices.Equal(s.Command, w.command) {
 			t.Errorf("%s runs %v, want %v", name, s.Command, w.command)
 		}
-		if w.port != "" && !slices.Contains(s.Ports, w.port) {
+		// Only the API and the UI's gate are published; Temporal's gRPC, the bare UI, PostgreSQL and /metrics have
+		// no authentication of their own (docker-compose.ports.yml publishes two of them on loopback, opt-in).
+		if w.port == "" && len(s.Ports) > 0 {
+			t.Errorf("%s publishes %v", name, s.Ports)
+		}
+		if w.port != "" && !slices.Equal(s.Ports, []string{w.port}) {
 			t.Errorf("%s publishes %v, want %s", name, s.Ports, w.port)
 		}
+		if !slices.Contains(s.Networks, "internal") {
+			t.Errorf("%s is not on the internal network: %v", name, s.Networks)
+		}
+		if strings.HasPrefix(name, "temporal") && name != "temporal-ui-gate" || name == "postgres" {
+			if !slices.Equal(s.Networks, []string{"internal"}) {
+				t.Errorf("%s is reachable from outside the internal network: %v", name, s.Networks)
+			}
+		}
+	}
+	if env := f.Services["temporal-ui"].Environment; env["TEMPORAL_CODEC_ENDPOINT"] != "/_receiptflow/codec" {
+		t.Errorf("the Web UI decodes through %q, not its gate", env["TEMPORAL_CODEC_ENDPOINT"])
 	}
 	if f.Services["receiptflow-migrate"].Build == nil {
 		t.Error("receiptflow is not built from the Dockerfile")
@@ -95,6 +117,11 @@ func TestComposeEnvironmentMatchesTheConfiguration(t *testing.T) {
 		"RECEIPTFLOW_DATABASE_URL", "RECEIPTFLOW_TEMPORAL_ADDRESS", "RECEIPTFLOW_HTTP_HOST", "RECEIPTFLOW_WECHAT_APPID", "RECEIPTFLOW_WECHAT_SECRET",
 		"RECEIPTFLOW_WECHATPAY_MCHID", "RECEIPTFLOW_WECHATPAY_MERCHANT_SERIAL", "RECEIPTFLOW_WECHATPAY_PUBLIC_KEY_ID",
 		"RECEIPTFLOW_WECHATPAY_APIV3_KEY", "RECEIPTFLOW_WECHATPAY_NOTIFY_URL", "RECEIPTFLOW_WECHATPAY_MERCHANT_KEY_FILE", "RECEIPTFLOW_WECHATPAY_PUBLIC_KEY_FILE"}
+	for k := range f.Services["temporal-ui-gate"].Environment {
+		if strings.HasPrefix(k, Prefix+"_") && !slices.Contains(known, k) {
+			t.Errorf("temporal-ui-gate sets %s, which receiptflow does not read", k)
+		}
+	}
 	for _, name := range []string{"receiptflow-migrate", "receiptflow-api", "receiptflow-worker"} {
 		env := f.Services[name].Environment
 		for k := range env {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,10 +35,12 @@ type Config struct {
 	HTTPPort       int           `envconfig:"HTTP_PORT" default:"8080" desc:"API port"`
 	TrustedProxies []string      `envconfig:"TRUSTED_PROXIES" desc:"proxies whose X-Forwarded-For is believed"`
 	UpdateWait     time.Duration `envconfig:"UPDATE_WAIT" default:"15s" desc:"how long an API request waits for a workflow step"`
+	StopGrace      time.Duration `envconfig:"STOP_GRACE" default:"10s" desc:"on SIGTERM: how long the API lets requests finish, then the worker its steps (dev: 500ms)"`
 
 	Temporal  Temporal `envconfig:"TEMPORAL"`
-	UIPort    int      `envconfig:"UI_PORT" default:"8233" desc:"dev: Temporal Web UI port"`
-	UIOrigins []string `envconfig:"UI_ORIGIN" desc:"origins of the Temporal Web UI allowed to call /codec, comma-separated (dev: http://127.0.0.1:<UI_PORT> and http://localhost:<UI_PORT>)"`
+	UIPort    int      `envconfig:"UI_PORT" default:"8233" desc:"dev: the Temporal Web UI's port; ui-gate: the port it listens on"`
+	UIOrigins []string `envconfig:"UI_ORIGIN" desc:"origins of a Temporal Web UI whose browsers call /codec directly (with an operator token, e.g. through the UI's OIDC), comma-separated; the UI behind ui-gate needs none"`
+	UIGate    UIGate   `envconfig:"UI"`
 
 	WeChat   wechat.Config `envconfig:"WECHAT"`
 	FaceMode string        `envconfig:"FACE_MODE" default:"v2" desc:"face verification: v2 (getverifyid/queryverifyinfo) or v1 (the seed's getuseridkey/getinfo)"`
@@ -52,6 +55,7 @@ type Config struct {
 
 	FilesDir            string        `envconfig:"FILES_DIR" desc:"where electronic receipts (电子回单) are kept, named by their SHA-256; api and worker must share it; empty: files/ in the data directory"`
 	PDFFont             string        `envconfig:"PDF_FONT" default:"/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf" desc:"a TrueType font with Chinese glyphs for PDF income statements (Debian: fonts-droid-fallback); missing: the PDF answers 503"`
+	PDFLatinFont        string        `envconfig:"PDF_LATIN_FONT" default:"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf" desc:"a TrueType font with Latin letters and digits for PDF income statements, which CJK fallback fonts lack (Debian: fonts-dejavu-core)"`
 	PlatformName        string        `envconfig:"PLATFORM_NAME" default:"灵活用工平台" desc:"the platform (the withholding agent) as income statements name it"`
 	ReceiptPollInterval time.Duration `envconfig:"RECEIPT_POLL_INTERVAL" default:"2m" desc:"wait between queries of an electronic receipt being made (WeChat Pay asks for 2 minutes or more)"`
 
@@ -108,6 +112,12 @@ func (c *Config) validate() error {
 	if c.PayoutChannel != "ledger" && c.PayoutChannel != "wechatpay" {
 		errs = append(errs, fmt.Errorf("RECEIPTFLOW_PAYOUT_CHANNEL must be ledger or wechatpay, got %q", c.PayoutChannel))
 	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(c.LogLevel)) {
+		errs = append(errs, fmt.Errorf("RECEIPTFLOW_LOG_LEVEL must be debug, info, warn or error, got %q", c.LogLevel))
+	}
+	if !slices.Contains([]string{"json", "text"}, strings.ToLower(c.LogFormat)) {
+		errs = append(errs, fmt.Errorf("RECEIPTFLOW_LOG_FORMAT must be json or text, got %q", c.LogFormat))
+	}
 	if err := c.Risk.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("RECEIPTFLOW_RISK_*: %w", err))
 	}
@@ -141,6 +151,15 @@ func (c Config) DatabaseDSN() string {
 	return filepath.Join(c.DataDir, "receiptflow.db")
 }
 
+// UIGate configures `receiptflow ui-gate`, the operators' sign-in in front of the Temporal Web UI.
+type UIGate struct {
+	Upstream     string        `envconfig:"UPSTREAM" default:"http://127.0.0.1:8080" desc:"ui-gate: the Temporal Web UI it guards (compose: http://temporal-ui:8080)"`
+	CodecURL     string        `envconfig:"CODEC_URL" default:"http://127.0.0.1:8080/codec" desc:"ui-gate: the API's /codec, where it decodes payloads for signed-in operators"`
+	Hosts        []string      `envconfig:"HOSTS" desc:"ui-gate: Host names (host:port) it answers, comma-separated; others get 421. Empty: any"`
+	CookieSecure bool          `envconfig:"COOKIE_SECURE" default:"true" desc:"ui-gate: session cookie only over HTTPS (false only for plain http on a private network)"`
+	SessionTTL   time.Duration `envconfig:"SESSION_TTL" default:"8h" desc:"ui-gate: how long an operator's sign-in lasts"`
+}
+
 // Secrets are the keys parsed from configuration.
 type Secrets struct {
 	PII       *keyring.Ring
@@ -171,14 +190,21 @@ func (c Config) Secrets() (Secrets, error) {
 	if s.Proofs, err = proof.Parse(c.ProofKeys); err != nil {
 		errs = append(errs, fmt.Errorf("RECEIPTFLOW_PROOF_KEYS: %w", err))
 	}
-	s.Operators = map[string]string{}
+	if s.Operators, err = c.Operators(); err != nil {
+		errs = append(errs, err)
+	}
+	return s, errors.Join(errs...)
+}
+
+// Operators parses RECEIPTFLOW_OPERATOR_TOKENS into token → operator ID (all ui-gate needs).
+func (c Config) Operators() (map[string]string, error) {
+	out := map[string]string{}
 	for _, pair := range c.OperatorTokens {
 		id, token, ok := strings.Cut(pair, ":")
 		if !ok || id == "" || len(token) < 16 {
-			errs = append(errs, errors.New("RECEIPTFLOW_OPERATOR_TOKENS: want operatorId:token with tokens of at least 16 characters"))
-			continue
+			return out, errors.New("RECEIPTFLOW_OPERATOR_TOKENS: want operatorId:token with tokens of at least 16 characters")
 		}
-		s.Operators[token] = id
+		out[token] = id
 	}
-	return s, errors.Join(errs...)
+	return out, nil
 }

@@ -8,7 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,8 +44,11 @@ type Options struct {
 	Host string
 	// FrontendPort of the gRPC frontend (0: any free port).
 	FrontendPort int
-	// UIPort of the Web UI; 0 disables the UI.
-	UIPort int
+	// UIListener is where the Web UI answers (open, so no other process can take its port); nil disables the UI.
+	UIListener net.Listener
+	// UIGate wraps the UI before it answers on UIListener: the operators' sign-in and the Host check (dev passes
+	// api.NewUIGate). Nil serves the UI as it is.
+	UIGate func(ui http.Handler) http.Handler
 	// Namespace to create (default "default").
 	Namespace string
 	// SearchAttributes the namespace must have.
@@ -58,6 +65,7 @@ type Server struct {
 	server   temporal.Server
 	ui       *uiserver.Server
 	uiDone   chan struct{}
+	uiDoor   *http.Server // serves UIListener: the gate, then the UI
 	frontend string
 }
 
@@ -127,8 +135,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		s.Stop()
 		return nil, err
 	}
-	if o.UIPort != 0 {
-		s.startUI()
+	if o.UIListener != nil {
+		if err := s.startUI(); err != nil {
+			s.Stop()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -262,13 +273,25 @@ func UIConfig(host string, port int, frontend, codecEndpoint, namespace string) 
 	}
 }
 
-func (s *Server) startUI() {
-	s.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(UIConfig(s.opts.Host, s.opts.UIPort, s.frontend, s.opts.CodecEndpoint, s.opts.Namespace)))
+// startUI runs the UI server on a loopback port of its own and, on UIListener, its gate in front of it.
+func (s *Server) startUI() error {
+	inner, err := FreePort("127.0.0.1")
+	if err != nil {
+		return err
+	}
+	s.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(UIConfig("127.0.0.1", inner, s.frontend, s.opts.CodecEndpoint, s.opts.Namespace)))
 	s.uiDone = make(chan struct{})
 	go func() {
 		defer close(s.uiDone)
 		_ = s.ui.Start()
 	}()
+	var ui http.Handler = httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(inner))})
+	if s.opts.UIGate != nil {
+		ui = s.opts.UIGate(ui)
+	}
+	s.uiDoor = &http.Server{Handler: ui, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.uiDoor.Serve(s.opts.UIListener) }()
+	return nil
 }
 
 // FrontendHostPort is where SDK clients connect.
@@ -276,14 +299,17 @@ func (s *Server) FrontendHostPort() string { return s.frontend }
 
 // UIURL is the Web UI's address, empty when it is disabled.
 func (s *Server) UIURL() string {
-	if s.opts.UIPort == 0 {
+	if s.opts.UIListener == nil {
 		return ""
 	}
-	return "http://" + net.JoinHostPort(s.opts.Host, strconv.Itoa(s.opts.UIPort))
+	return "http://" + s.opts.UIListener.Addr().String()
 }
 
 // Stop stops the UI, then the server.
 func (s *Server) Stop() {
+	if s.uiDoor != nil {
+		_ = s.uiDoor.Close()
+	}
 	if s.ui != nil {
 		s.ui.Stop()
 		<-s.uiDone
@@ -293,14 +319,46 @@ func (s *Server) Stop() {
 	}
 }
 
-// FreePort asks the kernel for a free TCP port on host.
+// FreePort finds a TCP port on host that nothing listens on, outside the kernel's ephemeral range.
+//
+// A port the kernel hands out for "listen on :0" comes from the same range it uses for the local end of outgoing
+// connections, so between closing the probe and the server binding it, a client connection (the SDK's, a
+// browser's) can take it: CI saw "bind: address already in use" on the frontend that way. Ports below the range
+// are never given to outgoing connections, so only another listener could race us there.
 func FreePort(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, err
+	lo, hi := ephemeralRange()
+	for range 200 {
+		port := listenerPortLow + rand.IntN(lo-listenerPortLow)
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		return port, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no free port on %s below the ephemeral range %d-%d", host, lo, hi)
+}
+
+// listenerPortLow keeps clear of well-known and commonly configured ports (8080, 7233, 5432, ...).
+const listenerPortLow = 20000
+
+// ephemeralRange reads Linux's range of ports for outgoing connections, with its default where it cannot be read.
+func ephemeralRange() (lo, hi int) {
+	lo, hi = 32768, 60999
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return lo, hi
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return lo, hi
+	}
+	l, err1 := strconv.Atoi(f[0])
+	h, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || l <= listenerPortLow+1000 || h < l {
+		return lo, hi
+	}
+	return l, h
 }
 
 // DynamicConfig is the embedded server's tuning for one process with one history shard (see README, Performance).

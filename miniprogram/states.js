@@ -35,11 +35,14 @@ export function render(view) {
     button: '',
   };
   if (view.amounts) {
-    out.amounts = {
-      gross: yuan(view.amounts.grossFen),
-      tax: yuan(view.amounts.taxFen),
-      net: yuan(view.amounts.netFen),
-    };
+    const a = view.amounts;
+    out.amounts = { gross: yuan(a.grossFen), tax: a.taxFen == null ? '' : yuan(a.taxFen), net: a.netFen == null ? '' : yuan(a.netFen) };
+  }
+  if (view.pending) {
+    // The run did not answer in time (the server says what it knows): show the state, offer nothing, ask again.
+    out.action = 'wait';
+    out.messages.push('正在更新，请稍候');
+    return out;
   }
   switch (state) {
     case 'CHECKING':
@@ -55,7 +58,8 @@ export function render(view) {
     }
     case 'MANUAL_REVIEW':
       out.action = 'wait';
-      out.messages.push('人脸核验未通过，已转人工审核，请耐心等待');
+      // The run says why it is in review; a view without a reason still tells the payee to wait.
+      if (out.messages.length === 0) out.messages.push('人脸核验未通过，已转人工审核，请耐心等待审核结果');
       break;
     case 'AWAITING_CONFIRMATION':
       out.action = 'confirm';

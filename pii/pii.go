@@ -8,8 +8,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -87,19 +89,35 @@ func AgeOn(birth, day time.Time) int {
 	return age
 }
 
-// ValidateName accepts a real name of 2–32 characters without control characters or digits.
+// ValidateName accepts a real name as an ID card prints it: 2–32 characters, letters (汉字 or another script's)
+// and, between them, the separators names use — the middle dot of 少数民族 and transliterated names (· U+00B7,
+// • U+2022, ・ U+30FB), a space, a hyphen, an apostrophe or a full stop. Nothing else: no digit, no symbol, so no
+// name is a spreadsheet formula (= + - @ | …); no control, bidirectional-override (U+202E) or zero-width character,
+// so a name reads as it is.
 func ValidateName(name string) error {
 	n := utf8.RuneCountInString(name)
 	if n < 2 || n > 32 || strings.TrimSpace(name) != name {
 		return errors.New("name must be 2 to 32 characters without surrounding spaces")
 	}
+	first, _ := utf8.DecodeRuneInString(name)
+	last, _ := utf8.DecodeLastRuneInString(name)
+	if !unicode.IsLetter(first) || !unicode.IsLetter(last) {
+		return errors.New("name must begin and end with a letter")
+	}
 	for _, r := range name {
-		if r < ' ' || (r >= '0' && r <= '9') {
-			return errors.New("name must not contain digits or control characters")
+		switch {
+		case unicode.IsLetter(r), strings.ContainsRune(nameSeparators, r):
+		case unicode.IsDigit(r):
+			return errors.New("name must not contain digits")
+		default:
+			return fmt.Errorf("name must hold letters and · - ' . or a space only, not U+%04X", r)
 		}
 	}
 	return nil
 }
+
+// nameSeparators may stand between the letters of a name.
+const nameSeparators = "·•・ -'."
 
 // MaskName keeps the first character: 张三 → 张*, 欧阳娜娜 → 欧***.
 func MaskName(name string) string {

@@ -71,12 +71,14 @@ func TestMasks(t *testing.T) {
 }
 
 func TestValidateName(t *testing.T) {
-	for _, ok := range []string{"张三", "欧阳娜娜", "阿卜杜·热合曼"} {
+	for _, ok := range []string{"张三", "欧阳娜娜", "阿卜杜·热合曼", "买买提•艾力", "John O'Neil", "Anna-Maria Smith", "J. R. Tolkien"} {
 		if err := ValidateName(ok); err != nil {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "张", " 张三", "张三3", "张\n三"} {
+	// The security round's formula names, a right-to-left override, zero-width characters, symbols.
+	for _, bad := range []string{"", "张", " 张三", "张三3", "张\n三", "=cmd|'/C calc'!A", "+SUM(A:A)", "@SUM(A:A)", "-2+3",
+		"张\u202e三", "张\u200b三", "张\u200d三", "张\ufeff三", "张\u2060三", "张三;", "<b>张三</b>", "张·", "·张三"} {
 		if err := ValidateName(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

@@ -1,8 +1,9 @@
 // Package proof lets the API vouch, to the worker, that it authenticated whoever a workflow update speaks for: the
 // payee (their session), the payer (its signature) or an operator (their token). A proof is an HMAC over the
-// role, the actor's ID, the workflow, the update's name and ID and an expiry, under a key the API and the worker
-// share and Temporal never sees — so an update sent any other way (the Web UI, a script with Temporal access)
-// carries none and is refused before the workflow accepts it.
+// role, the actor's ID, the workflow and the run, the update's name and ID and an expiry, under a key the API and
+// the worker share and Temporal never sees — so an update sent any other way (the Web UI, a script with Temporal
+// access) carries none and is refused before the workflow accepts it, and one copied from a run's history into
+// the order's next run (the same workflow ID; Temporal de-duplicates update IDs per run) names another run.
 package proof
 
 import (
@@ -22,8 +23,11 @@ type Claim struct {
 	Role       string
 	Subject    string // openid, payer ID or operator ID
 	WorkflowID string
-	Update     string // the update's name
-	UpdateID   string
+	// RunID is the run the update is for; empty only for the update that starts its run (update-with-start),
+	// whose run does not exist when the proof is made.
+	RunID    string
+	Update   string // the update's name
+	UpdateID string
 }
 
 // Errors Verify returns.
@@ -59,11 +63,11 @@ func Parse(spec string) (*Keys, error) {
 	return k, nil
 }
 
-// Sign returns a proof of c valid until expires: "v1.<key id>.<unix expiry>.<mac>".
+// Sign returns a proof of c valid until expires: "v2.<key id>.<unix expiry>.<mac>".
 func (k *Keys) Sign(c Claim, expires time.Time) string {
 	id := k.ids[0]
 	exp := strconv.FormatInt(expires.Unix(), 10)
-	return "v1." + id + "." + exp + "." + mac(k.keys[id], c, exp)
+	return "v2." + id + "." + exp + "." + mac(k.keys[id], c, exp)
 }
 
 // Verify checks that token proves c at now.
@@ -72,7 +76,7 @@ func (k *Keys) Verify(c Claim, token string, now time.Time) error {
 		return ErrMissing
 	}
 	parts := strings.Split(token, ".")
-	if len(parts) != 4 || parts[0] != "v1" {
+	if len(parts) != 4 || parts[0] != "v2" {
 		return ErrInvalid
 	}
 	key, ok := k.keys[parts[1]]
@@ -91,7 +95,7 @@ func (k *Keys) Verify(c Claim, token string, now time.Time) error {
 
 func mac(key []byte, c Claim, exp string) string {
 	m := hmac.New(sha256.New, key)
-	for _, f := range []string{"receiptflow-proof-v1", c.Role, c.Subject, c.WorkflowID, c.Update, c.UpdateID, exp} {
+	for _, f := range []string{"receiptflow-proof-v2", c.Role, c.Subject, c.WorkflowID, c.RunID, c.Update, c.UpdateID, exp} {
 		m.Write([]byte(f))
 		m.Write([]byte{0})
 	}

@@ -21,18 +21,20 @@ func TestProofsBindEveryFieldAndExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	c := Claim{Role: "payee", Subject: "o_payee", WorkflowID: "receipt/ord1", Update: "confirm", UpdateID: "confirm/abc"}
+	c := Claim{Role: "payee", Subject: "o_payee", WorkflowID: "receipt/ord1", RunID: "run-1", Update: "confirm", UpdateID: "confirm/abc"}
 	token := signer.Sign(c, now.Add(time.Minute))
 	if err := signer.Verify(c, token, now); err != nil {
 		t.Fatalf("genuine proof: %v", err)
 	}
 	for name, other := range map[string]Claim{
-		"another role":     {Role: "operator", Subject: c.Subject, WorkflowID: c.WorkflowID, Update: c.Update, UpdateID: c.UpdateID},
-		"another payee":    {Role: c.Role, Subject: "o_other", WorkflowID: c.WorkflowID, Update: c.Update, UpdateID: c.UpdateID},
-		"another order":    {Role: c.Role, Subject: c.Subject, WorkflowID: "receipt/ord2", Update: c.Update, UpdateID: c.UpdateID},
-		"another step":     {Role: c.Role, Subject: c.Subject, WorkflowID: c.WorkflowID, Update: "face.submit", UpdateID: c.UpdateID},
-		"another update":   {Role: c.Role, Subject: c.Subject, WorkflowID: c.WorkflowID, Update: c.Update, UpdateID: "confirm/xyz"},
-		"fields run apart": {Role: c.Role + c.Subject, Subject: "", WorkflowID: c.WorkflowID, Update: c.Update, UpdateID: c.UpdateID},
+		"another role":     {Role: "operator", Subject: c.Subject, WorkflowID: c.WorkflowID, RunID: c.RunID, Update: c.Update, UpdateID: c.UpdateID},
+		"another payee":    {Role: c.Role, Subject: "o_other", WorkflowID: c.WorkflowID, RunID: c.RunID, Update: c.Update, UpdateID: c.UpdateID},
+		"another order":    {Role: c.Role, Subject: c.Subject, WorkflowID: "receipt/ord2", RunID: c.RunID, Update: c.Update, UpdateID: c.UpdateID},
+		"another run":      {Role: c.Role, Subject: c.Subject, WorkflowID: c.WorkflowID, RunID: "run-2", Update: c.Update, UpdateID: c.UpdateID},
+		"no run":           {Role: c.Role, Subject: c.Subject, WorkflowID: c.WorkflowID, Update: c.Update, UpdateID: c.UpdateID},
+		"another step":     {Role: c.Role, Subject: c.Subject, WorkflowID: c.WorkflowID, RunID: c.RunID, Update: "face.submit", UpdateID: c.UpdateID},
+		"another update":   {Role: c.Role, Subject: c.Subject, WorkflowID: c.WorkflowID, RunID: c.RunID, Update: c.Update, UpdateID: "confirm/xyz"},
+		"fields run apart": {Role: c.Role + c.Subject, Subject: "", WorkflowID: c.WorkflowID, RunID: c.RunID, Update: c.Update, UpdateID: c.UpdateID},
 	} {
 		if err := signer.Verify(other, token, now); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v", name, err)

@@ -18,38 +18,48 @@ const fundFlowHeader = "记账时间,微信支付业务单号,资金流水单号
 // applyFundFlow is 申请资金账单 (GET /v3/bill/fundflowbill?bill_date=YYYY-MM-DD): the day's file's SHA-1 and a
 // download address.
 func (p *Pay) applyFundFlow(w http.ResponseWriter, r *http.Request, _ []byte) {
-	day := r.URL.Query().Get("bill_date")
+	day, account := r.URL.Query().Get("bill_date"), r.URL.Query().Get("account_type")
 	if _, err := time.Parse("2006-01-02", day); err != nil {
 		p.fail(w, http.StatusBadRequest, "PARAM_ERROR", "bill_date must be yyyy-MM-DD")
 		return
 	}
+	switch account {
+	case "":
+		account = "BASIC"
+	case "BASIC", "OPERATION", "FEES":
+	default:
+		p.fail(w, http.StatusBadRequest, "PARAM_ERROR", "account_type must be BASIC, OPERATION or FEES")
+		return
+	}
 	p.mu.Lock()
-	file := p.fundFlowFile(day)
+	file := p.fundFlowFile(day, account)
 	p.mu.Unlock()
 	sum := sha1.Sum(file)
 	p.respond(w, http.StatusOK, map[string]any{"hash_type": "SHA1", "hash_value": hex.EncodeToString(sum[:]),
-		"download_url": "https://api.mch.weixin.qq.com/v3/billdownload/file?token=" + url.QueryEscape("fundflow-"+day)})
+		"download_url": "https://api.mch.weixin.qq.com/v3/billdownload/file?token=" + url.QueryEscape("fundflow-"+account+"-"+day)})
 }
 
 // downloadBill serves a bill file (unsigned, like WeChat Pay's downloads).
 func (p *Pay) downloadBill(w http.ResponseWriter, r *http.Request, _ []byte) {
-	day, ok := strings.CutPrefix(r.URL.Query().Get("token"), "fundflow-")
-	if !ok {
+	rest, ok := strings.CutPrefix(r.URL.Query().Get("token"), "fundflow-")
+	account, day, _ := strings.Cut(rest, "-")
+	if !ok || day == "" {
 		p.fail(w, http.StatusNotFound, "NOT_FOUND", "账单文件不存在")
 		return
 	}
 	p.mu.Lock()
-	file := p.fundFlowFile(day)
+	file := p.fundFlowFile(day, account)
 	p.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write(file)
 }
 
-// fundFlowFile is the day's (Beijing time) money out: one row per bill that succeeded that day; p.mu is held.
-func (p *Pay) fundFlowFile(day string) []byte {
+// fundFlowFile is an account's money out on a day (Beijing time): 商家转账 pays from the operation account, so its
+// bill has one row per transfer that succeeded that day (debited when it succeeds) and the others none; p.mu is held.
+func (p *Pay) fundFlowFile(day, account string) []byte {
 	var paid []*payBill
 	for _, b := range p.bills {
-		if b.State == "SUCCESS" && strings.HasPrefix(b.UpdateTime, day) {
+		if account == "OPERATION" && b.State == "SUCCESS" && strings.HasPrefix(b.UpdateTime, day) {
 			paid = append(paid, b)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/receiptflow/receiptflow/sm3"
 )
 
 // applyReceipt is 商户单号申请电子回单: only a successful bill sent with the payee's name, at most once a bill
@@ -65,8 +67,14 @@ func (p *Pay) queryReceipt(w http.ResponseWriter, r *http.Request, _ []byte) {
 	b.ReceiptQueries++
 	p.save()
 	if out["state"] == "FINISHED" {
-		sum := sha256.Sum256(receiptPDF(b, p.opts.MchID))
-		out["hash_type"], out["hash_value"] = "SHA256", strings.ToUpper(hex.EncodeToString(sum[:]))
+		file := receiptPDF(b, p.opts.MchID)
+		if p.opts.ReceiptHash == "SM3" {
+			sum := sm3.Sum(file)
+			out["hash_type"], out["hash_value"] = "SM3", strings.ToUpper(hex.EncodeToString(sum[:]))
+		} else {
+			sum := sha256.Sum256(file)
+			out["hash_type"], out["hash_value"] = "SHA256", strings.ToUpper(hex.EncodeToString(sum[:]))
+		}
 		out["download_url"] = "https://api.mch.weixin.qq.com/v3/transferdownload/signfile?token=" + url.QueryEscape(b.OutBillNo)
 	}
 	p.respond(w, http.StatusOK, out)

@@ -38,6 +38,9 @@ type PayOptions struct {
 	StateFile string
 	// CallbackClient delivers callbacks (default: a client with a 5 s timeout).
 	CallbackClient *http.Client
+	// ReceiptHash is the hash_type electronic receipts are given with: SHA256 (default) or SM3, both of which
+	// WeChat Pay uses.
+	ReceiptHash string
 }
 
 // Pay is the sandbox's WeChat Pay: transfer bills in memory (and StateFile), really signed answers and really

@@ -204,14 +204,24 @@ func (s *Store) RecordFunding(ctx context.Context, f Funding) error {
 		return fmt.Errorf("order %s belongs to another payer: %w", f.OrderID, ErrConflict)
 	}
 	name, number, hash := s.sealAccount(f.Remitter, "funding:"+f.OrderID+":remitter")
-	res, err := s.exec(ctx, s.db, `INSERT INTO funding (order_id, payer_id, amount_fen, reference, remitter_name_enc, remitter_account_enc, remitter_account_hash, recorded_by, arrived_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING`,
-		f.OrderID, f.PayerID, f.AmountFen, f.Reference, name, number, hash, f.RecordedBy, s.stamp())
-	if err != nil {
+	var created bool
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		now := s.now()
+		res, err := s.exec(ctx, tx, `INSERT INTO funding (order_id, payer_id, amount_fen, reference, remitter_name_enc, remitter_account_enc, remitter_account_hash, recorded_by, arrived_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING`,
+			f.OrderID, f.PayerID, f.AmountFen, f.Reference, name, number, hash, f.RecordedBy, formatTime(now))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		created = true
+		_, err = s.insertTransaction(ctx, tx, fundingTransaction(f.OrderID, f.PayerID, f.AmountFen, now, f.Reference))
 		return err
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return nil
+	})
+	if err != nil || created {
+		return err
 	}
 	had, err := s.Funding(ctx, f.OrderID)
 	if err != nil {
@@ -253,8 +263,8 @@ func (s *Store) Funding(ctx context.Context, orderID string) (Funding, error) {
 type PayeeActivity struct {
 	PaidLast24h     int   // orders paid in the last 24 hours
 	PaidLast24hFen  int64 // their gross amount
-	MonthIncomeFen  int64 // income booked in the ledger this month (all payers)
-	YearIncomeFen   int64 // income booked in the ledger this tax year (all payers)
+	MonthIncomeFen  int64 // income reserved or paid this month (all payers)
+	YearIncomeFen   int64 // income reserved or paid this tax year (all payers)
 	FaceFailures30d int   // failed face verifications in the last 30 days
 }
 
@@ -266,16 +276,20 @@ func (s *Store) Activity(ctx context.Context, payeeID, period string, now time.T
 	if err != nil {
 		return a, err
 	}
-	var income sql.NullInt64
-	if err := s.row(ctx, s.db, `SELECT SUM(income_fen) FROM tax_ledger WHERE payee_id = ? AND period = ?`, payeeID, period).Scan(&income); err != nil {
-		return a, err
+	// Income reserved or paid (not voided) this month and this year, all payers, both methods.
+	for _, f := range []struct {
+		q   PaymentQuery
+		sum *int64
+	}{{PaymentQuery{PayeeID: payeeID, Period: period}, &a.MonthIncomeFen}, {PaymentQuery{PayeeID: payeeID, Year: tax.Year(now)}, &a.YearIncomeFen}} {
+		f.q.States = []string{PaymentPending, PaymentPosted}
+		ps, err := s.Payments(ctx, f.q)
+		if err != nil {
+			return a, err
+		}
+		for _, p := range ps {
+			*f.sum += p.GrossFen
+		}
 	}
-	a.MonthIncomeFen = income.Int64
-	var year sql.NullInt64
-	if err := s.row(ctx, s.db, `SELECT SUM(income_fen) FROM tax_ledger WHERE payee_id = ? AND tax_year = ?`, payeeID, tax.Year(now)).Scan(&year); err != nil {
-		return a, err
-	}
-	a.YearIncomeFen = year.Int64
 	err = s.row(ctx, s.db, `SELECT COUNT(*) FROM face_attempts WHERE payee_id = ? AND outcome IN (?, ?) AND created_at >= ?`,
 		payeeID, workflows.FaceFail, workflows.FaceRefused, formatTime(now.Add(-30*24*time.Hour))).Scan(&a.FaceFailures30d)
 	return a, err

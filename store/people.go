@@ -274,8 +274,12 @@ func (s *Store) Payee(ctx context.Context, id string) (Payee, error) {
 
 // Identity unseals a verified payee's name and ID number.
 func (s *Store) Identity(ctx context.Context, payeeID string) (Identity, error) {
+	return s.identity(ctx, s.db, payeeID)
+}
+
+func (s *Store) identity(ctx context.Context, q querier, payeeID string) (Identity, error) {
 	var name, id sql.NullString
-	if err := s.row(ctx, s.db, `SELECT name_enc, id_number_enc FROM payees WHERE id = ?`, payeeID).Scan(&name, &id); err != nil {
+	if err := s.row(ctx, q, `SELECT name_enc, id_number_enc FROM payees WHERE id = ?`, payeeID).Scan(&name, &id); err != nil {
 		return Identity{}, notFound(err, "payee")
 	}
 	if !name.Valid || !id.Valid {

@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/receiptflow/receiptflow/wechatpay"
 )
 
-// Reconciliation is one comparison of our bills with WeChat Pay's over [From, To) by the bills' creation time.
+// Reconciliation is one comparison of our bills with WeChat Pay's for the window [From, To): the bills created or
+// changed in it and every bill still open, and the books' WeChat Pay account against WeChat Pay's fund-flow bill
+// of the window's days.
 type Reconciliation struct {
 	ID            string    `json:"id"`
 	From          time.Time `json:"from"`
@@ -19,11 +23,16 @@ type Reconciliation struct {
 	OurPaidFen    int64     `json:"ourPaidFen"`
 	WeChatPaidFen int64     `json:"wechatPaidFen"`
 	TaxFen        int64     `json:"taxFen"`
-	ResumeAfter   string    `json:"-"`
-	Findings      int       `json:"findings"`
-	Open          int       `json:"openFindings"`
-	StartedAt     time.Time `json:"startedAt"`
-	FinishedAt    time.Time `json:"finishedAt,omitzero"`
+	// What the books' WeChat Pay account and WeChat Pay's fund-flow bill moved over the window (negative: paid
+	// out), and their difference, which must be zero.
+	BooksWeChatPayFen      int64     `json:"booksWechatPayFen"`
+	FundFlowWeChatPayFen   int64     `json:"fundFlowWechatPayFen"`
+	WeChatPayDifferenceFen int64     `json:"wechatPayDifferenceFen"`
+	ResumeAfter            string    `json:"-"`
+	Findings               int       `json:"findings"`
+	Open                   int       `json:"openFindings"`
+	StartedAt              time.Time `json:"startedAt"`
+	FinishedAt             time.Time `json:"finishedAt,omitzero"`
 }
 
 // Reconciliation states.
@@ -100,7 +109,8 @@ func (s *Store) FinishReconciliation(ctx context.Context, id string) error {
 	return err
 }
 
-const reconColumns = `id, from_at, to_at, state, requested_by, bills, our_paid_fen, wechat_paid_fen, tax_fen, resume_after, started_at, finished_at,
+const reconColumns = `id, from_at, to_at, state, requested_by, bills, our_paid_fen, wechat_paid_fen, tax_fen, books_wechatpay_fen, fundflow_wechatpay_fen,
+	resume_after, started_at, finished_at,
 	(SELECT COUNT(*) FROM reconciliation_findings f WHERE f.reconciliation_id = r.id),
 	(SELECT COUNT(*) FROM reconciliation_findings f WHERE f.reconciliation_id = r.id AND f.resolved_at IS NULL)`
 
@@ -108,10 +118,11 @@ func scanRecon(sc interface{ Scan(...any) error }) (Reconciliation, error) {
 	var r Reconciliation
 	var from, to, started string
 	var finished sql.NullString
-	if err := sc.Scan(&r.ID, &from, &to, &r.State, &r.RequestedBy, &r.Bills, &r.OurPaidFen, &r.WeChatPaidFen, &r.TaxFen, &r.ResumeAfter,
-		&started, &finished, &r.Findings, &r.Open); err != nil {
+	if err := sc.Scan(&r.ID, &from, &to, &r.State, &r.RequestedBy, &r.Bills, &r.OurPaidFen, &r.WeChatPaidFen, &r.TaxFen, &r.BooksWeChatPayFen,
+		&r.FundFlowWeChatPayFen, &r.ResumeAfter, &started, &finished, &r.Findings, &r.Open); err != nil {
 		return Reconciliation{}, notFound(err, "reconciliation")
 	}
+	r.WeChatPayDifferenceFen = r.BooksWeChatPayFen - r.FundFlowWeChatPayFen
 	r.From, r.To, r.StartedAt = parseTime(from), parseTime(to), parseTime(started)
 	if finished.Valid {
 		r.FinishedAt = parseTime(finished.String)
@@ -197,45 +208,37 @@ func (s *Store) ResolveFinding(ctx context.Context, id, outBillNo, operator, res
 	return Finding{}, err
 }
 
-// TransfersCreatedBetween lists bills created in [from, to) after the bill after (by creation time, then
-// out_bill_no), at most limit.
-func (s *Store) TransfersCreatedBetween(ctx context.Context, from, to time.Time, after string, limit int) ([]Transfer, error) {
-	q := `SELECT ` + transferColumns + ` FROM transfers WHERE created_at >= ? AND created_at < ?`
-	args := []any{formatTime(from), formatTime(to)}
-	if after != "" {
-		t, err := s.Transfer(ctx, after)
-		if err != nil {
-			return nil, err
-		}
-		q += ` AND (created_at > ? OR (created_at = ? AND out_bill_no > ?))`
-		args = append(args, formatTime(t.CreatedAt), formatTime(t.CreatedAt), after)
-	}
-	rows, err := s.query(ctx, s.db, q+` ORDER BY created_at, out_bill_no LIMIT ?`, append(args, limit)...)
+// TransfersToReconcile lists, after the bill after (by out_bill_no), at most limit of the bills a window [from, to)
+// checks: created or changed in it, or still open (not final) and created before its end.
+func (s *Store) TransfersToReconcile(ctx context.Context, from, to time.Time, after string, limit int) ([]Transfer, error) {
+	f, t := formatTime(from), formatTime(to)
+	rows, err := s.query(ctx, s.db, `SELECT `+transferColumns+` FROM transfers WHERE out_bill_no > ? AND (
+		(created_at >= ? AND created_at < ?) OR (updated_at >= ? AND updated_at < ?) OR (created_at < ? AND state NOT IN (?, ?, ?)))
+		ORDER BY out_bill_no LIMIT ?`, after, f, t, f, t, t, wechatpay.StateSuccess, wechatpay.StateFail, wechatpay.StateCancelled, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []Transfer
 	for rows.Next() {
-		var t Transfer
-		var created, updated string
-		if err := rows.Scan(&t.OutBillNo, &t.OrderID, &t.Attempt, &t.PayeeID, &t.OpenID, &t.AmountFen, &t.Channel, &t.State, &t.TransferBillNo,
-			&t.PackageInfo, &t.FailReason, &created, &updated); err != nil {
+		t, err := scanTransfer(rows)
+		if err != nil {
 			return nil, err
 		}
-		t.CreatedAt, t.UpdatedAt = parseTime(created), parseTime(updated)
 		out = append(out, t)
 	}
 	return out, rows.Err()
 }
 
-// StandingWithholding is the order's withholding that has not been reversed; found is false when there is none.
-func (s *Store) StandingWithholding(ctx context.Context, orderID string) (e TaxEntry, found bool, err error) {
-	e, err = s.standingEntry(ctx, s.db, orderID)
-	if errors.Is(err, ErrNotFound) {
-		return TaxEntry{}, false, nil
-	}
-	return e, err == nil, err
+// TransferByWeChatNo loads a bill by WeChat Pay's number for it.
+func (s *Store) TransferByWeChatNo(ctx context.Context, transferBillNo string) (Transfer, error) {
+	return scanTransfer(s.row(ctx, s.db, `SELECT `+transferColumns+` FROM transfers WHERE transfer_bill_no = ? AND transfer_bill_no <> ''`, transferBillNo))
+}
+
+// RecordWeChatPayBalance records what the books' WeChat Pay account and the fund-flow bill moved over a run's days.
+func (s *Store) RecordWeChatPayBalance(ctx context.Context, id string, booksFen, billFen int64) error {
+	_, err := s.exec(ctx, s.db, `UPDATE reconciliations SET books_wechatpay_fen = ?, fundflow_wechatpay_fen = ? WHERE id = ?`, booksFen, billFen, id)
+	return err
 }
 
 // AddFindings records findings of a run that are not about a page of our bills (the fund-flow bill's), once each.

@@ -1,4 +1,4 @@
-// Package store is the SQL store: payers, payees (PII sealed), agreements, orders, funding, the tax ledger,
+// Package store is the SQL store: payers, payees (PII sealed), agreements, orders, funding, the books of record,
 // transfers and the face-verification audit, on SQLite (default) or PostgreSQL, with embedded migrations.
 //
 // Every write an activity makes is idempotent on a natural key (order ID, out_bill_no, verify result hash), so a
@@ -19,6 +19,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -60,11 +62,13 @@ const (
 
 // Store is safe for concurrent use.
 type Store struct {
-	db      *sql.DB
-	dialect dialect
-	seal    *keyring.Ring
-	hash    *pii.Hasher
-	now     func() time.Time
+	db        *sql.DB
+	dialect   dialect
+	stmts     sync.Map // query → *sql.Stmt (SQLite: prepared)
+	stmtCount atomic.Int64
+	seal      *keyring.Ring
+	hash      *pii.Hasher
+	now       func() time.Time
 }
 
 // Open connects to url: "postgres://..." for PostgreSQL, or a SQLite file path ("sqlite:" prefix optional).
@@ -134,14 +138,23 @@ func openSQLite(path string) (*sql.DB, error) {
 	return db, nil
 }
 
+// SetClock replaces the store's clock (tests, and chaos runs that play a day in minutes).
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
 // Close releases the connections.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
+	return s.db.Close()
+}
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Migrate applies the embedded migrations that have not run yet, each in its own transaction.
-func (s *Store) Migrate(ctx context.Context) error {
+func (s *Store) Migrate(ctx context.Context) error { return s.migrateTo(ctx, 0) }
+
+// migrateTo applies the migrations up to version upTo (all of them when 0).
+func (s *Store) migrateTo(ctx context.Context, upTo int) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("store: migrations table: %w", err)
 	}
@@ -154,6 +167,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 		version, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("store: migration %s: name must start with a number", name)
+		}
+		if upTo > 0 && version > upTo {
+			break
 		}
 		body, err := migrations.ReadFile(name)
 		if err != nil {
@@ -170,6 +186,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 			for _, stmt := range splitStatements(string(body)) {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("%s: %w", name, err)
+				}
+			}
+			if step, ok := dataMigrations[version]; ok {
+				if err := step(ctx, s, tx); err != nil {
+					return fmt.Errorf("%s (data): %w", name, err)
 				}
 			}
 			_, err := s.exec(ctx, tx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, s.stamp())
@@ -207,15 +228,66 @@ type querier interface {
 }
 
 func (s *Store) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
+	if st := s.prepared(ctx, q, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return q.ExecContext(ctx, s.rebind(query), args...)
 }
 
 func (s *Store) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
+	if st := s.prepared(ctx, q, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return q.QueryContext(ctx, s.rebind(query), args...)
 }
 
 func (s *Store) row(ctx context.Context, q querier, query string, args ...any) *sql.Row {
+	if st := s.prepared(ctx, q, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return q.QueryRowContext(ctx, s.rebind(query), args...)
+}
+
+// maxPrepared bounds the statement cache: the package's queries are a few hundred literals; a query built with a
+// varying shape beyond that is run unprepared.
+const maxPrepared = 512
+
+// prepared is query as a statement SQLite parsed once (database/sql keeps it prepared on each connection it ran
+// on; in a transaction, on the transaction's), or nil to run it as text. SQLite parses every statement run as text
+// afresh, which the bench's profile showed; pgx caches its statements itself. A statement not prepared yet is
+// prepared outside the transaction that first asks for it, in the background: preparing takes a connection of
+// the pool, which transactions may hold all of.
+func (s *Store) prepared(ctx context.Context, q querier, query string) *sql.Stmt {
+	if s.dialect != sqlite {
+		return nil
+	}
+	if st, ok := s.stmts.Load(query); ok {
+		if tx, inTx := q.(*sql.Tx); inTx {
+			return tx.StmtContext(ctx, st.(*sql.Stmt))
+		}
+		return st.(*sql.Stmt)
+	}
+	if s.stmtCount.Load() >= maxPrepared {
+		return nil
+	}
+	if _, inTx := q.(*sql.Tx); inTx {
+		go s.prepare(context.WithoutCancel(ctx), query)
+		return nil
+	}
+	return s.prepare(ctx, query)
+}
+
+func (s *Store) prepare(ctx context.Context, query string) *sql.Stmt {
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil // the query runs as text and says what is wrong with it
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt)
+	}
+	s.stmtCount.Add(1)
+	return st
 }
 
 // rebind turns ? placeholders into PostgreSQL's $n. Queries in this package never contain a literal '?'.

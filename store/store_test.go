@@ -25,11 +25,20 @@ const postgresEnv = "RECEIPTFLOW_TEST_POSTGRES_URL"
 
 // eachDB runs fn against a fresh SQLite file and, when configured, a fresh PostgreSQL database.
 func eachDB(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	eachDBOpened(t, openStore, fn)
+}
+
+// eachEmptyDB is eachDB with no migration applied.
+func eachEmptyDB(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	eachDBOpened(t, openUnmigrated, fn)
+}
+
+func eachDBOpened(t *testing.T, open func(*testing.T, string) *store.Store, fn func(t *testing.T, s *store.Store)) {
 	t.Run("sqlite", func(t *testing.T) {
-		fn(t, openStore(t, filepath.Join(t.TempDir(), "rf.db")))
+		fn(t, open(t, filepath.Join(t.TempDir(), "rf.db")))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		fn(t, openStore(t, freshPostgres(t, postgresURL(t))))
+		fn(t, open(t, freshPostgres(t, postgresURL(t))))
 	})
 }
 
@@ -48,13 +57,7 @@ func postgresURL(t *testing.T) string {
 
 func openStore(t *testing.T, dsn string) *store.Store {
 	t.Helper()
-	ring, _ := keyring.Parse(keyring.Generate("t1"))
-	hasher, _ := pii.NewHasher([]byte("test-lookup-key-0123456789"))
-	s, err := store.Open(context.Background(), dsn, ring, hasher)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openUnmigrated(t, dsn)
 	if err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +65,18 @@ func openStore(t *testing.T, dsn string) *store.Store {
 	if err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+func openUnmigrated(t *testing.T, dsn string) *store.Store {
+	t.Helper()
+	ring, _ := keyring.Parse(keyring.Generate("t1"))
+	hasher, _ := pii.NewHasher([]byte("test-lookup-key-0123456789"))
+	s, err := store.Open(context.Background(), dsn, ring, hasher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
@@ -117,13 +132,30 @@ func seed(t *testing.T, s *store.Store, openid, idNumber string) store.Payee {
 // payerAccount is payer1's registered settlement account.
 var payerAccount = store.Account{Name: "示例科技有限公司", Number: "6222 0202 0011 2233 445"}
 
+// newOrder makes an order its payer has funded.
 func newOrder(t *testing.T, s *store.Store, openid, no string, gross int64) store.Order {
+	t.Helper()
+	o := unfundedOrder(t, s, openid, no, gross)
+	fund(t, s, o)
+	return o
+}
+
+func unfundedOrder(t *testing.T, s *store.Store, openid, no string, gross int64) store.Order {
 	t.Helper()
 	o, created, err := s.CreateOrder(context.Background(), store.NewOrder{PayerID: "payer1", PayeeOpenID: openid, MerchantOrderNo: no, ServiceItem: "delivery", Description: "配送费", GrossFen: gross})
 	if err != nil || !created {
 		t.Fatalf("CreateOrder: %v created=%v", err, created)
 	}
 	return o
+}
+
+// fund records the payer's remittance for the order, so the books can reserve its payment.
+func fund(t *testing.T, s *store.Store, o store.Order) {
+	t.Helper()
+	if err := s.RecordFunding(context.Background(), store.Funding{OrderID: o.ID, PayerID: o.PayerID, AmountFen: o.GrossFen,
+		Reference: "BANK-" + o.ID, Remitter: payerAccount, RecordedBy: "test"}); err != nil {
+		t.Fatalf("RecordFunding: %v", err)
+	}
 }
 
 func TestPayeeIdentityIsSealedAndBound(t *testing.T) {
@@ -160,7 +192,7 @@ func TestPIINeverStoredInClear(t *testing.T) {
 	fill := func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		seed(t, s, "o_alice", "11010519491231002X")
-		o := newOrder(t, s, "o_alice", "M-1", 100000)
+		o := unfundedOrder(t, s, "o_alice", "M-1", 100000)
 		if err := s.RecordFunding(ctx, store.Funding{OrderID: o.ID, PayerID: "payer1", AmountFen: 100000, Reference: "BANK-1",
 			Remitter: store.Account{Name: "王老五", Number: "6217000011112222"}}); err != nil {
 			t.Fatal(err)
@@ -271,100 +303,6 @@ func TestOrdersAreIdempotentPerMerchantOrderNo(t *testing.T) {
 		}
 		if err := s.SetOrderState(ctx, o.ID, store.OrderCancelled, ""); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("final state changed: %v", err)
-		}
-	})
-}
-
-func TestWithholdingIsBookedOnceAndReversedOnce(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *store.Store) {
-		ctx := context.Background()
-		p := seed(t, s, "o_alice", "11010519491231002X")
-		o1 := newOrder(t, s, "o_alice", "M-1", 100000)
-		o2 := newOrder(t, s, "o_alice", "M-2", 100000)
-
-		preview, err := s.PreviewTax(ctx, tax.PerPayment, o1.ID)
-		if err != nil || preview.Tax != 4000 {
-			t.Fatalf("preview: %+v %v", preview, err)
-		}
-		e1, err := s.WithholdTax(ctx, tax.PerPayment, o1.ID, 1)
-		if err != nil || e1.TaxFen != 4000 {
-			t.Fatalf("withhold 1: %+v %v", e1, err)
-		}
-		again, err := s.WithholdTax(ctx, tax.Cumulative, o1.ID, 1)
-		if err != nil || again.TaxFen != 4000 || again.Method != tax.PerPayment {
-			t.Fatalf("withhold 1 again must return the first booking: %+v %v", again, err)
-		}
-		// Second payment in the month taxes the month total: 2,000 元 → 240, minus 40 withheld.
-		e2, err := s.WithholdTax(ctx, tax.PerPayment, o2.ID, 1)
-		if err != nil || e2.TaxFen != 20000 {
-			t.Fatalf("withhold 2: %+v %v", e2, err)
-		}
-		if again, err := s.WithholdTax(ctx, tax.PerPayment, o2.ID, 2); err != nil || again.Booking != e2.Booking || again.TaxFen != 20000 {
-			t.Fatalf("a second payout while the first booking stands must get that booking: %+v %v", again, err)
-		}
-		r, reversed, err := s.ReverseTax(ctx, o2.ID, "transfer failed")
-		if err != nil || !reversed || r.TaxFen != -20000 || r.IncomeFen != -100000 {
-			t.Fatalf("reverse: %+v %v %v", r, reversed, err)
-		}
-		if _, again, err := s.ReverseTax(ctx, o2.ID, "again"); err != nil || again {
-			t.Fatalf("second reversal: %v %v", again, err)
-		}
-		// The payee taps again: the next payout books afresh on the same basis — also when it reuses the bill
-		// (attempt 1) whose creation never got an answer.
-		e3, err := s.WithholdTax(ctx, tax.PerPayment, o2.ID, 1)
-		if err != nil || e3.TaxFen != 20000 || e3.Booking != 2 || e3.Attempt != 1 {
-			t.Fatalf("second booking: %+v %v", e3, err)
-		}
-		if _, _, err := s.ReverseTax(ctx, o2.ID, "failed again"); err != nil {
-			t.Fatal(err)
-		}
-		entries, err := s.TaxEntries(ctx, p.ID, e1.Period)
-		if err != nil || len(entries) != 5 {
-			t.Fatalf("entries: %d %v", len(entries), err)
-		}
-		var income, withheld int64
-		for _, e := range entries {
-			income += e.IncomeFen
-			withheld += e.TaxFen
-		}
-		if income != 100000 || withheld != 4000 {
-			t.Fatalf("month sums to income %d tax %d, want 100000 / 4000", income, withheld)
-		}
-		if _, reversed, err := s.ReverseTax(ctx, newOrder(t, s, "o_alice", "M-3", 5000).ID, "never withheld"); err != nil || reversed {
-			t.Fatalf("reversing nothing: %v %v", reversed, err)
-		}
-	})
-}
-
-func TestConcurrentWithholdingForOnePayeeNeverSharesABasis(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *store.Store) {
-		ctx := context.Background()
-		seed(t, s, "o_alice", "11010519491231002X")
-		var orders []store.Order
-		for i := range 8 {
-			orders = append(orders, newOrder(t, s, "o_alice", fmt.Sprintf("M-%d", i), 50000))
-		}
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var total int64
-		for _, o := range orders {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				e, err := s.WithholdTax(ctx, tax.PerPayment, o.ID, 1)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				total += e.TaxFen
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
-		// 8 × 500 = 4,000 元 in one month → (4,000 − 800) × 20% = 640 元 in total, however the calls interleave.
-		if total != 64000 {
-			t.Fatalf("withheld %d fen in total, want 64000", total)
 		}
 	})
 }
@@ -492,7 +430,7 @@ func TestFundingKeepsTheRemitter(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		seed(t, s, "o_alice", "11010519491231002X")
-		o := newOrder(t, s, "o_alice", "M-1", 100000)
+		o := unfundedOrder(t, s, "o_alice", "M-1", 100000)
 		registered, err := s.PayerAccountHash(ctx, "payer1")
 		if err != nil || registered == "" {
 			t.Fatalf("registered account hash %q %v", registered, err)
@@ -630,16 +568,23 @@ func TestReconciliationPagesAndFindings(t *testing.T) {
 			bills = append(bills, tr.OutBillNo)
 		}
 		to := time.Now().Add(time.Minute)
-		page1, err := s.TransfersCreatedBetween(ctx, from, to, "", 2)
+		page1, err := s.TransfersToReconcile(ctx, from, to, "", 2)
 		if err != nil || len(page1) != 2 {
 			t.Fatalf("page 1: %v %v", page1, err)
 		}
-		page2, err := s.TransfersCreatedBetween(ctx, from, to, page1[1].OutBillNo, 2)
+		page2, err := s.TransfersToReconcile(ctx, from, to, page1[1].OutBillNo, 2)
 		if err != nil || len(page2) != 1 || page2[0].OutBillNo == page1[0].OutBillNo || page2[0].OutBillNo == page1[1].OutBillNo {
 			t.Fatalf("page 2: %v %v", page2, err)
 		}
-		if none, _ := s.TransfersCreatedBetween(ctx, to, to.Add(time.Hour), "", 10); len(none) != 0 {
-			t.Fatalf("outside the window: %v", none)
+		// Bills still open stay in every later window until they end; a final one only where it changed.
+		if later, _ := s.TransfersToReconcile(ctx, to, to.Add(time.Hour), "", 10); len(later) != 3 {
+			t.Fatalf("open bills must be checked again later: %v", later)
+		}
+		if _, err := s.UpdateTransfer(ctx, bills[0], store.TransferUpdate{State: wechatpay.StateFail, FailReason: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		if later, _ := s.TransfersToReconcile(ctx, to.Add(time.Hour), to.Add(2*time.Hour), "", 10); len(later) != 2 {
+			t.Fatalf("a bill that ended before the window is not checked again: %v", later)
 		}
 
 		if _, err := s.StartReconciliation(ctx, store.Reconciliation{ID: "2026-11-23", From: from, To: to, RequestedBy: "schedule"}); err != nil {
@@ -677,9 +622,6 @@ func TestReconciliationPagesAndFindings(t *testing.T) {
 		if list, err := s.Reconciliations(ctx, 10); err != nil || len(list) != 1 || list[0].Open != 0 {
 			t.Fatalf("list: %+v %v", list, err)
 		}
-		if _, found, err := s.StandingWithholding(ctx, page1[0].OrderID); err != nil || found {
-			t.Fatalf("no withholding booked: found=%v %v", found, err)
-		}
 	})
 }
 
@@ -712,4 +654,101 @@ func TestExportsAreKeptOnceAndDownloadsAudited(t *testing.T) {
 			t.Fatalf("unknown export: %v", err)
 		}
 	})
+}
+
+// Kept files (electronic receipts) are sealed on disk: the payee's name is nowhere in the directory, a file is
+// read back as it was, and a file changed on disk is refused.
+func TestFilesAreSealedAtRest(t *testing.T) {
+	ring, _ := keyring.Parse(keyring.Generate("f1"))
+	dir := t.TempDir()
+	f, err := store.NewFiles(dir, ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := []byte("%PDF-1.4 电子回单 收款人：张三 out_bill_no: ord1T1")
+	sum, err := f.Put(content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.Get(sum); err != nil || string(got) != string(content) {
+		t.Fatalf("read back: %q %v", got, err)
+	}
+	var onDisk []byte
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			onDisk = append(onDisk, b...)
+		}
+		return nil
+	})
+	if len(onDisk) == 0 || strings.Contains(string(onDisk), "张三") || strings.Contains(string(onDisk), "ord1T1") {
+		t.Fatalf("the file is readable on disk: %q", onDisk)
+	}
+	path := filepath.Join(dir, sum[:2], sum)
+	raw, _ := os.ReadFile(path)
+	raw[len(raw)-1] ^= 1
+	_ = os.WriteFile(path, raw, 0o600)
+	if _, err := f.Get(sum); !errors.Is(err, store.ErrFileCorrupt) {
+		t.Fatalf("a tampered file: %v", err)
+	}
+	// A file kept in clear before sealing is still read, and still checked by its name.
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.Get(sum); err != nil || string(got) != string(content) {
+		t.Fatalf("a file kept in clear: %v", err)
+	}
+}
+
+// SQLite statements are parsed once: a read asked again prepares nothing new, and 64 writers in transactions at
+// once — more than the pool's connections — neither wait on each other's preparing nor lose a write.
+func TestStatementsArePreparedOnce(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "rf.db"))
+	ctx := context.Background()
+	seed(t, s, "o_prep", "110101199003077715")
+	o := unfundedOrder(t, s, "o_prep", "M-PREP", 10000)
+	if _, err := s.Order(ctx, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	after := s.Prepared()
+	for range 5 {
+		if got, err := s.Order(ctx, o.ID); err != nil || got.ID != o.ID {
+			t.Fatalf("Order: %+v %v", got, err)
+		}
+	}
+	if after == 0 || s.Prepared() != after {
+		t.Fatalf("prepared %d after the first read, %d after five more", after, s.Prepared())
+	}
+
+	var wg sync.WaitGroup
+	ids := make(chan string, 64)
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Go(func() {
+			o, _, err := s.CreateOrder(ctx, store.NewOrder{PayerID: "payer1", PayeeOpenID: "o_prep", MerchantOrderNo: fmt.Sprintf("M-PAR-%d", i), ServiceItem: "delivery", Description: "配送费", GrossFen: 100})
+			if err == nil {
+				err = s.RecordFunding(ctx, store.Funding{OrderID: o.ID, PayerID: o.PayerID, AmountFen: o.GrossFen, Reference: "BANK-" + o.ID, Remitter: payerAccount, RecordedBy: "test"})
+				ids <- o.ID
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	close(ids)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for id := range ids {
+		if f, err := s.Funding(ctx, id); err != nil || f.AmountFen != 100 {
+			t.Fatalf("funding of %s: %+v %v", id, f, err)
+		}
+		n++
+	}
+	if n != 64 {
+		t.Fatalf("%d orders of 64", n)
+	}
 }

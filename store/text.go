@@ -7,7 +7,8 @@ import (
 )
 
 // CheckText refuses text a person could not have meant to send: invalid UTF-8, control characters (C0, DEL, C1),
-// bidirectional overrides and isolates (which make a line read differently from what it holds), and text outside
+// bidirectional overrides and isolates (which make a line read differently from what it holds), zero-width
+// characters (which hide inside what looks like another word), and text outside
 // minLen..maxLen characters. The error names the field.
 func CheckText(field, v string, minLen, maxLen int) error {
 	if !utf8.ValidString(v) {
@@ -37,6 +38,8 @@ func forbiddenRune(r rune) bool {
 	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069: // embeddings, overrides, isolates
 		return true
 	case r == 0xfeff, r == utf8.RuneError: // BOM / zero-width no-break space, replacement character
+		return true
+	case r >= 0x200b && r <= 0x200d, r >= 0x2060 && r <= 0x2064: // zero-width space, (non-)joiner, word joiner, invisible operators
 		return true
 	}
 	return unicode.Is(unicode.Co, r) // private use

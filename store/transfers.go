@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -57,46 +58,83 @@ func (s *Store) PutTransfer(ctx context.Context, t Transfer) (Transfer, bool, er
 	return got, created == 1, nil
 }
 
-// TransferUpdate is what WeChat Pay (or the ledger) said about a bill.
+// TransferUpdate is what WeChat Pay (or the ledger) said about a bill, and when it happened there (zero: now).
 type TransferUpdate struct {
 	State          string
 	TransferBillNo string
 	PackageInfo    string
 	FailReason     string
+	At             time.Time
 }
 
-// UpdateTransfer records a bill's new state. A final state never changes; an update to a final bill with the same
-// state is harmless, with another state it is ErrConflict.
+// UpdateTransfer records a bill's new state: the one writer of a bill's state, whoever learnt it (a query, a
+// create's answer, WeChat Pay's callback). A final state never changes; an update to a final bill with the same
+// state is harmless, with another state it is ErrConflict. Reaching a final state resolves the bill's payment in
+// the books in the same transaction — SUCCESS posts it (in the month WeChat Pay paid), FAIL and CANCELLED void
+// it — so the books follow the bill and only the bill's own news can move its money.
 func (s *Store) UpdateTransfer(ctx context.Context, outBillNo string, u TransferUpdate) (Transfer, error) {
-	res, err := s.exec(ctx, s.db, `UPDATE transfers SET state = ?,
-		transfer_bill_no = CASE WHEN ? <> '' THEN ? ELSE transfer_bill_no END,
-		package_info = CASE WHEN ? <> '' THEN ? ELSE package_info END,
-		fail_reason = CASE WHEN ? <> '' THEN ? ELSE fail_reason END,
-		updated_at = ?
-		WHERE out_bill_no = ? AND state NOT IN (?, ?, ?)`,
-		u.State, u.TransferBillNo, u.TransferBillNo, u.PackageInfo, u.PackageInfo, u.FailReason, u.FailReason, s.stamp(),
-		outBillNo, wechatpay.StateSuccess, wechatpay.StateFail, wechatpay.StateCancelled)
-	if err != nil {
-		return Transfer{}, err
-	}
-	t, err := s.Transfer(ctx, outBillNo)
-	if err != nil {
-		return Transfer{}, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 && t.State != u.State {
-		return t, fmt.Errorf("bill %s is already %s: %w", outBillNo, t.State, ErrConflict)
-	}
-	return t, nil
+	var t Transfer
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, `UPDATE transfers SET state = ?,
+			transfer_bill_no = CASE WHEN ? <> '' THEN ? ELSE transfer_bill_no END,
+			package_info = CASE WHEN ? <> '' THEN ? ELSE package_info END,
+			fail_reason = CASE WHEN ? <> '' THEN ? ELSE fail_reason END,
+			updated_at = ?
+			WHERE out_bill_no = ? AND state NOT IN (?, ?, ?)`,
+			u.State, u.TransferBillNo, u.TransferBillNo, u.PackageInfo, u.PackageInfo, u.FailReason, u.FailReason, s.stamp(),
+			outBillNo, wechatpay.StateSuccess, wechatpay.StateFail, wechatpay.StateCancelled)
+		if err != nil {
+			return err
+		}
+		changed, _ := res.RowsAffected()
+		if t, err = s.transfer(ctx, tx, outBillNo); err != nil {
+			return err
+		}
+		if changed == 0 && t.State != u.State {
+			return fmt.Errorf("bill %s is already %s: %w", outBillNo, t.State, ErrConflict)
+		}
+		if changed == 0 || !wechatpay.Final(u.State) {
+			return nil
+		}
+		at := u.At
+		if at.IsZero() || at.After(s.now()) {
+			at = s.now()
+		}
+		kind := TxVoid
+		if u.State == wechatpay.StateSuccess {
+			kind = TxPost
+		}
+		_, err = s.resolvePayment(ctx, tx, outBillNo, kind, at, "bill "+u.State+" "+u.FailReason)
+		return err
+	})
+	return t, err
 }
+
+// CloseUnsentTransfer records that a bill never came to exist at the payout channel (it was refused before it
+// existed, or a query found no such bill after every create had ended): the bill FAIL with reason, its payment
+// voided.
+func (s *Store) CloseUnsentTransfer(ctx context.Context, outBillNo, reason string) (Transfer, error) {
+	return s.UpdateTransfer(ctx, outBillNo, TransferUpdate{State: wechatpay.StateFail, FailReason: BillNeverCreated + ": " + reason})
+}
+
+// BillNeverCreated is the fail reason of a bill the channel never had.
+const BillNeverCreated = "NOT_CREATED"
 
 const transferColumns = `out_bill_no, order_id, attempt, payee_id, openid, amount_fen, channel, state, transfer_bill_no, package_info, fail_reason, created_at, updated_at`
 
 // Transfer loads a bill.
 func (s *Store) Transfer(ctx context.Context, outBillNo string) (Transfer, error) {
+	return s.transfer(ctx, s.db, outBillNo)
+}
+
+func (s *Store) transfer(ctx context.Context, q querier, outBillNo string) (Transfer, error) {
+	return scanTransfer(s.row(ctx, q, `SELECT `+transferColumns+` FROM transfers WHERE out_bill_no = ?`, outBillNo))
+}
+
+func scanTransfer(sc interface{ Scan(...any) error }) (Transfer, error) {
 	var t Transfer
 	var created, updated string
-	err := s.row(ctx, s.db, `SELECT `+transferColumns+` FROM transfers WHERE out_bill_no = ?`, outBillNo).Scan(
-		&t.OutBillNo, &t.OrderID, &t.Attempt, &t.PayeeID, &t.OpenID, &t.AmountFen, &t.Channel, &t.State, &t.TransferBillNo,
+	err := sc.Scan(&t.OutBillNo, &t.OrderID, &t.Attempt, &t.PayeeID, &t.OpenID, &t.AmountFen, &t.Channel, &t.State, &t.TransferBillNo,
 		&t.PackageInfo, &t.FailReason, &created, &updated)
 	if err != nil {
 		return Transfer{}, notFound(err, "transfer")

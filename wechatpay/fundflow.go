@@ -27,10 +27,18 @@ type FundFlowRow struct {
 // ErrBillFileHash: the downloaded bill is not the one WeChat Pay described.
 var ErrBillFileHash = errors.New("wechatpay: the bill file does not match its hash")
 
-// FundFlow downloads the basic account's fund-flow bill of a day (yyyy-MM-dd, Beijing time; ready from 10:00 the
-// day after) and parses its rows. The file is checked against the SHA-1 the application gave.
+// FundFlowAccount is the account 商家转账 pays from: the operation account (运营账户). WeChat Pay's own FAQ for
+// 商家转账 (https://pay.weixin.qq.com/doc/v3/merchant/4012065176) says a transfer is paid from the 运营账户 — money
+// in the basic account must be withdrawn and topped up into the operation account first — and a transfer accepted
+// while the operation account is short closes after 24 hours; developers report failures refunded there too.
+const FundFlowAccount = "OPERATION"
+
+// FundFlow downloads the operation account's fund-flow bill (资金账单,
+// https://pay.weixin.qq.com/docs/merchant/products/bill-download/structure/fund-bill.html) of a day (yyyy-MM-dd,
+// Beijing time; ready from 10:00 the day after) and parses its rows. The file is checked against the SHA-1 the
+// application gave.
 func (c *Client) FundFlow(ctx context.Context, day string) ([]FundFlowRow, error) {
-	res, err := c.core.Request(ctx, http.MethodGet, c.cfg.BaseURL+"/v3/bill/fundflowbill?bill_date="+url.QueryEscape(day)+"&account_type=BASIC",
+	res, err := c.core.Request(ctx, http.MethodGet, c.cfg.BaseURL+"/v3/bill/fundflowbill?bill_date="+url.QueryEscape(day)+"&account_type="+FundFlowAccount,
 		nil, nil, nil, "")
 	info, err := decodeAs[struct {
 		HashType    string `json:"hash_type"`
@@ -92,21 +100,31 @@ func parseFundFlow(raw []byte) ([]FundFlowRow, error) {
 	return rows, nil
 }
 
-// fenOf reads an amount in 元 with up to two decimals exactly.
+// fenOf reads an amount in 元 with up to two decimals exactly; a leading '-' negates the whole amount (so -0.50
+// is -50 fen, not 50, and -1.50 is -150, not -50).
 func fenOf(s string) (int64, error) {
-	whole, frac, _ := strings.Cut(strings.TrimSpace(s), ".")
-	if len(frac) > 2 {
-		return 0, fmt.Errorf("amount %q has more than two decimals", s)
-	}
-	y, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil {
+	s = strings.TrimSpace(s)
+	neg := strings.HasPrefix(s, "-")
+	whole, frac, _ := strings.Cut(strings.TrimPrefix(s, "-"), ".")
+	if whole == "" || len(frac) > 2 || !digits(whole) || !digits(frac) {
 		return 0, fmt.Errorf("amount %q", s)
 	}
-	f := int64(0)
-	if frac != "" {
-		if f, err = strconv.ParseInt((frac + "0")[:2], 10, 64); err != nil {
-			return 0, fmt.Errorf("amount %q", s)
-		}
+	y, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || y > 1<<53 {
+		return 0, fmt.Errorf("amount %q", s)
+	}
+	f, _ := strconv.ParseInt((frac + "00")[:2], 10, 64)
+	if neg {
+		return -(y*100 + f), nil
 	}
 	return y*100 + f, nil
+}
+
+func digits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }

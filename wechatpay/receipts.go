@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
+
+	"github.com/receiptflow/receiptflow/sm3"
 )
 
 // Receipt is a bill's electronic receipt (电子回单) application as WeChat Pay reports it.
@@ -68,7 +70,14 @@ func (c *Client) DownloadReceipt(ctx context.Context, r Receipt) ([]byte, error)
 	if err != nil || r.State != ReceiptFinished || !strings.HasPrefix(u.Path, "/v3/") {
 		return nil, fmt.Errorf("%w: no download address", ErrRejected)
 	}
-	if !strings.EqualFold(r.HashType, "SHA256") {
+	// hash_type is SHA256 or SM3 (https://pay.weixin.qq.com/doc/v3/merchant/4012716455).
+	var digest func([]byte) []byte
+	switch strings.ToUpper(r.HashType) {
+	case "SHA256":
+		digest = func(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
+	case "SM3":
+		digest = func(b []byte) []byte { s := sm3.Sum(b); return s[:] }
+	default:
 		return nil, fmt.Errorf("%w: hash type %q", ErrRejected, r.HashType)
 	}
 	res, err := c.download.Request(ctx, http.MethodGet, c.cfg.BaseURL+u.RequestURI(), nil, nil, nil, "")
@@ -81,8 +90,7 @@ func (c *Client) DownloadReceipt(ctx context.Context, r Receipt) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("wechatpay: download: %w", err)
 	}
-	sum := sha256.Sum256(file)
-	if !strings.EqualFold(hex.EncodeToString(sum[:]), r.HashValue) {
+	if !strings.EqualFold(hex.EncodeToString(digest(file)), r.HashValue) {
 		return nil, ErrReceiptHash
 	}
 	return file, nil

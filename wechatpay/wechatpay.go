@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -113,6 +114,10 @@ func loadPEM[K any](inline, file string, parse func(string) (K, error)) (K, erro
 	var zero K
 	if inline == "" && file != "" {
 		raw, err := os.ReadFile(file)
+		if errors.Is(err, fs.ErrPermission) {
+			// Compose mounts secret files with their host owner and mode; the image runs as uid 65532.
+			return zero, fmt.Errorf("%w: make it readable by uid %d (chown, then chmod 0400)", err, os.Getuid())
+		}
 		if err != nil {
 			return zero, err
 		}

@@ -47,8 +47,17 @@ type world struct {
 
 func newWorld(t *testing.T, notifyURL string) *world {
 	t.Helper()
+	return newWorldWith(t, notifyURL, nil)
+}
+
+func newWorldWith(t *testing.T, notifyURL string, configure func(*sandbox.PayOptions)) *world {
+	t.Helper()
 	keys(t)
-	sb, err := sandbox.New(sandbox.Options{Pay: sandbox.PayOptions{AppID: "wxapp", MerchantSerial: "SERIAL1", MerchantPublicKey: &merchantKey.PublicKey}})
+	opts := sandbox.PayOptions{AppID: "wxapp", MerchantSerial: "SERIAL1", MerchantPublicKey: &merchantKey.PublicKey}
+	if configure != nil {
+		configure(&opts)
+	}
+	sb, err := sandbox.New(sandbox.Options{Pay: opts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +248,13 @@ func TestSandboxKeepsNoNameOnDisk(t *testing.T) {
 // A paid bill's electronic receipt: applied for, generating, then (the sandbox's next query) finished with a hash;
 // the file downloaded is checked against it; a bill that was not paid has none.
 func TestElectronicReceipt(t *testing.T) {
-	w := newWorld(t, "http://127.0.0.1:1/never")
+	for _, hashType := range []string{"SHA256", "SM3"} {
+		t.Run(hashType, func(t *testing.T) { testElectronicReceipt(t, hashType) })
+	}
+}
+
+func testElectronicReceipt(t *testing.T, hashType string) {
+	w := newWorldWith(t, "http://127.0.0.1:1/never", func(o *sandbox.PayOptions) { o.ReceiptHash = hashType })
 	c, cfg := w.client, w.cfg
 	ctx := context.Background()
 	b, err := c.Create(ctx, wechatpay.BillRequest{OutBillNo: "ord2T1", OpenID: "o_a", AmountFen: 300000, UserName: "王五"})
@@ -264,7 +279,7 @@ func TestElectronicReceipt(t *testing.T) {
 		t.Fatalf("query while generating: %+v %v %v", r, found, err)
 	}
 	r, found, err := c.QueryReceipt(ctx, "ord2T1")
-	if err != nil || !found || r.State != wechatpay.ReceiptFinished || r.HashType != "SHA256" || r.HashValue == "" || !strings.HasPrefix(r.DownloadURL, "https://api.mch.weixin.qq.com/v3/") {
+	if err != nil || !found || r.State != wechatpay.ReceiptFinished || r.HashType != hashType || r.HashValue == "" || !strings.HasPrefix(r.DownloadURL, "https://api.mch.weixin.qq.com/v3/") {
 		t.Fatalf("query when finished: %+v %v %v", r, found, err)
 	}
 	file, err := c.DownloadReceipt(ctx, r)
@@ -275,6 +290,11 @@ func TestElectronicReceipt(t *testing.T) {
 	forged.HashValue = strings.Repeat("0", 64)
 	if _, err := c.DownloadReceipt(ctx, forged); !errors.Is(err, wechatpay.ErrReceiptHash) {
 		t.Fatalf("a file that does not match its hash: %v", err)
+	}
+	weak := r
+	weak.HashType = "MD5"
+	if _, err := c.DownloadReceipt(ctx, weak); !errors.Is(err, wechatpay.ErrRejected) {
+		t.Fatalf("a hash type WeChat Pay does not use: %v", err)
 	}
 }
 

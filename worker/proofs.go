@@ -12,8 +12,9 @@ import (
 )
 
 // NewProofInterceptor refuses, before the workflow accepts it, every update that speaks for a payee, a payer or
-// an operator (workflows.UpdateRoles) without the API's proof that it authenticated them for this very update. The
-// key never enters the workflow's history; validation does not run on replay, so keys may rotate freely.
+// an operator (workflows.UpdateRoles) without the API's proof that it authenticated them for this very update of
+// this very run: a proof copied from one run's history into the order's next run is refused and logged. The key
+// never enters the workflow's history; validation does not run on replay, so keys may rotate freely.
 func NewProofInterceptor(keys *proof.Keys) interceptor.WorkerInterceptor {
 	return &proofInterceptor{keys: keys}
 }
@@ -36,6 +37,7 @@ type proofInbound struct {
 
 func (i *proofInbound) ValidateUpdate(ctx workflow.Context, in *interceptor.UpdateInput) error {
 	if err := i.check(ctx, in); err != nil {
+		workflow.GetLogger(ctx).Warn("update refused: no valid proof", "update", in.Name, "updateId", workflow.GetCurrentUpdateInfo(ctx).ID, "error", err)
 		return temporal.NewApplicationError(err.Error(), workflows.RejectUnauthenticated)
 	}
 	return i.Next.ValidateUpdate(ctx, in)
@@ -64,8 +66,11 @@ func (i *proofInbound) check(ctx workflow.Context, in *interceptor.UpdateInput) 
 	if !allowed {
 		return errors.New(a.Role + " may not send " + in.Name)
 	}
-	claim := proof.Claim{Role: a.Role, Subject: a.ID, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, Update: in.Name,
-		UpdateID: workflow.GetCurrentUpdateInfo(ctx).ID}
+	run := workflow.GetInfo(ctx).WorkflowExecution
+	claim := proof.Claim{Role: a.Role, Subject: a.ID, WorkflowID: run.ID, RunID: run.RunID, Update: in.Name, UpdateID: workflow.GetCurrentUpdateInfo(ctx).ID}
+	if in.Name == workflows.UpdateOpen {
+		claim.RunID = "" // it starts the run: its proof cannot name it (opening an open run again only shows it)
+	}
 	if err := i.keys.Verify(claim, a.Proof, workflow.Now(ctx)); err != nil {
 		return errors.New(in.Name + ": " + err.Error() + " (send it through the API)")
 	}

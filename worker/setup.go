@@ -132,7 +132,7 @@ func missingSearchAttributes(ctx context.Context, c client.Client, namespace str
 }
 
 // Schedules are the platform's recurring workflows: the daily reconciliation with WeChat Pay (10:30 Beijing, the
-// day before: its fund-flow bill is ready from 10:00), the monthly withholding filing (the 1st, 08:00 Beijing, the month before) and the quarterly
+// day before: its fund-flow bill is ready from 10:00), the withholding filing (daily at 09:00 Beijing: the month before, once its bills have settled — due by the 15th — and a correction of any month the books changed under) and the quarterly
 // platform report (the month after each quarter). Cron times are UTC; each workflow works out its own period in
 // Beijing time from an empty input.
 var Schedules = []struct {
@@ -141,8 +141,8 @@ var Schedules = []struct {
 }{
 	{workflows.ReconcileScheduleID, workflows.ReconcileWorkflowName, workflows.ReconcileWorkflowID("daily"), "30 2 * * *",
 		"对账 daily reconciliation with WeChat Pay (yesterday, Beijing time)", workflows.ReconcileInput{}},
-	{workflows.FilingScheduleID, workflows.FilingWorkflowName, "filing/monthly", "0 0 1 * *",
-		"扣缴申报 the monthly withholding filing (the month before, Beijing time)", workflows.FilingInput{}},
+	{workflows.FilingScheduleID, workflows.FilingWorkflowName, "filing/daily", "0 1 * * *",
+		"扣缴申报 the withholding filing: the month before once its bills settled, and corrections (09:00 Beijing)", workflows.FilingInput{}},
 	{workflows.ReportScheduleID, workflows.ReportWorkflowName, "report/quarterly", "0 0 1 1,4,7,10 *",
 		"涉税信息报送 the platform's quarterly report (the quarter before)", workflows.ReportInput{}},
 }

@@ -44,12 +44,14 @@ func Register(r sdkworker.Registry, a *activities.Activities) {
 	workflows.QueryTransfer.Register(r, a.QueryTransfer)
 	workflows.AwaitTransfer.Register(r, a.AwaitTransfer)
 	workflows.CancelTransfer.Register(r, a.CancelTransfer)
-	workflows.ReverseTax.Register(r, a.ReverseTax)
+	workflows.ReleasePayment.Register(r, a.ReleasePayment)
 	workflows.FinishOrder.Register(r, a.FinishOrder)
 	workflows.StartReconciliation.Register(r, a.StartReconciliation)
 	workflows.ReconcilePage.Register(r, a.ReconcilePage)
 	workflows.FinishReconciliation.Register(r, a.FinishReconciliation)
 	workflows.ReconcileFundFlow.Register(r, a.ReconcileFundFlow)
+	workflows.FilingsDue.Register(r, a.FilingsDue)
+	workflows.OpenPayments.Register(r, a.OpenPayments)
 	workflows.BuildWithholdingFiling.Register(r, a.BuildWithholdingFiling)
 	workflows.BuildPlatformReport.Register(r, a.BuildPlatformReport)
 	workflows.RequestBillReceipt.Register(r, a.RequestBillReceipt)
@@ -76,9 +78,12 @@ func Options(proofs *proof.Keys) sdkworker.Options {
 	}
 }
 
-// New returns a worker on the receipts task queue; Start or Run it.
-func New(c client.Client, taskQueue string, a *activities.Activities, proofs *proof.Keys) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, Options(proofs))
+// New returns a worker on the receipts task queue; Start or Run it. Stop lets the steps in flight finish for up
+// to stopGrace, then cancels them (they are retried, by this worker after a restart or by another).
+func New(c client.Client, taskQueue string, a *activities.Activities, proofs *proof.Keys, stopGrace time.Duration) sdkworker.Worker {
+	opts := Options(proofs)
+	opts.WorkerStopTimeout = stopGrace
+	w := sdkworker.New(c, taskQueue, opts)
 	Register(w, a)
 	return w
 }

@@ -59,7 +59,7 @@ func TestRegistrationCoversEveryStep(t *testing.T) {
 }
 
 // An update that speaks for a payee, payer or operator is refused before the workflow accepts it unless the API's
-// proof for that very update comes with it.
+// proof for that very update of this very run comes with it, for a role that may send it.
 func TestUpdatesWithoutTheAPIsProofAreRefused(t *testing.T) {
 	keys, err := proof.Parse(keyring.Generate("p1"))
 	if err != nil {
@@ -76,17 +76,33 @@ func TestUpdatesWithoutTheAPIsProofAreRefused(t *testing.T) {
 		}); err != nil {
 			return err
 		}
+		if err := workflow.SetUpdateHandler(ctx, workflows.UpdateCancel, func(ctx workflow.Context, req workflows.CancelRequest) error {
+			t.Errorf("cancel by %s accepted", req.Role)
+			return nil
+		}); err != nil {
+			return err
+		}
 		return workflow.Await(ctx, func() bool { return confirmed == 1 })
 	}, workflow.RegisterOptions{Name: "Probe"})
-	wfID := "default-test-workflow-id"
-	signed := func(openid, updateID string) workflows.ConfirmRequest {
+	wfID, runID := "default-test-workflow-id", "default-test-run-id"
+	signedFor := func(run, openid, updateID string) workflows.ConfirmRequest {
 		return workflows.ConfirmRequest{OpenID: openid, Proof: keys.Sign(proof.Claim{Role: workflows.RolePayee, Subject: openid, WorkflowID: wfID,
-			Update: workflows.UpdateConfirm, UpdateID: updateID}, env.Now().Add(time.Hour))}
+			RunID: run, Update: workflows.UpdateConfirm, UpdateID: updateID}, env.Now().Add(time.Hour))}
+	}
+	signed := func(openid, updateID string) workflows.ConfirmRequest { return signedFor(runID, openid, updateID) }
+	// A cancel validly signed for a role that may not cancel (the payee; the platform, which nobody authenticates).
+	wronglyRoled := func(role, updateID string) workflows.CancelRequest {
+		return workflows.CancelRequest{Role: role, By: "someone", Reason: "x", Proof: keys.Sign(proof.Claim{Role: role, Subject: "someone", WorkflowID: wfID,
+			RunID: runID, Update: workflows.UpdateCancel, UpdateID: updateID}, env.Now().Add(time.Hour))}
 	}
 	results := map[string]error{}
-	send := func(at time.Duration, updateID string, req workflows.ConfirmRequest) {
+	send := func(at time.Duration, updateID string, req any) {
+		name := workflows.UpdateConfirm
+		if _, ok := req.(workflows.CancelRequest); ok {
+			name = workflows.UpdateCancel
+		}
 		env.RegisterDelayedCallback(func() {
-			env.UpdateWorkflow(workflows.UpdateConfirm, updateID, &testsuite.TestUpdateCallback{
+			env.UpdateWorkflow(name, updateID, &testsuite.TestUpdateCallback{
 				OnAccept:   func() { results[updateID] = nil },
 				OnReject:   func(err error) { results[updateID] = err },
 				OnComplete: func(any, error) {},
@@ -96,12 +112,16 @@ func TestUpdatesWithoutTheAPIsProofAreRefused(t *testing.T) {
 	send(time.Second, "none", workflows.ConfirmRequest{OpenID: "o_payee"})
 	send(2*time.Second, "forged", workflows.ConfirmRequest{OpenID: "o_payee", Proof: "v1.p1.9999999999.AAAA"})
 	send(3*time.Second, "another-update", signed("o_payee", "some-other-update"))
+	send(3*time.Second, "another-run", signedFor("run-of-yesterday", "o_payee", "another-run"))
+	send(3*time.Second, "no-run", signedFor("", "o_payee", "no-run"))
+	send(3*time.Second, "payee-cancel", wronglyRoled(workflows.RolePayee, "payee-cancel"))
+	send(3*time.Second, "platform-cancel", wronglyRoled(workflows.RolePlatform, "platform-cancel"))
 	send(4*time.Second, "genuine", signed("o_payee", "genuine"))
 	env.ExecuteWorkflow("Probe")
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"none", "forged", "another-update"} {
+	for _, id := range []string{"none", "forged", "another-update", "another-run", "no-run", "payee-cancel", "platform-cancel"} {
 		var ae *temporal.ApplicationError
 		if err := results[id]; !errors.As(err, &ae) || ae.Type() != workflows.RejectUnauthenticated {
 			t.Errorf("%s: %v", id, err)

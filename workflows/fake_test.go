@@ -33,7 +33,7 @@ type fakeActivities struct {
 
 	calls    map[string]int
 	finished []FinishInput
-	reversed int
+	released []string // bills whose payment the workflow released
 	creds    []FaceCredentialInput
 	bills    []string // out_bill_no of each create
 }
@@ -58,7 +58,7 @@ func (f *fakeActivities) register(r worker.ActivityRegistry) {
 	QueryTransfer.Register(r, f.QueryTransfer)
 	AwaitTransfer.Register(r, f.AwaitTransfer)
 	CancelTransfer.Register(r, f.CancelTransfer)
-	ReverseTax.Register(r, f.ReverseTax)
+	ReleasePayment.Register(r, f.ReleasePayment)
 	FinishOrder.Register(r, f.FinishOrder)
 }
 
@@ -185,12 +185,12 @@ func (f *fakeActivities) CancelTransfer(_ context.Context, in TransferInput) (Tr
 	return st, nil
 }
 
-func (f *fakeActivities) ReverseTax(_ context.Context, in TransferInput) (TaxReversal, error) {
-	f.count(ReverseTax.Name)
+func (f *fakeActivities) ReleasePayment(_ context.Context, in TransferInput) (Released, error) {
+	f.count(ReleasePayment.Name)
 	f.mu.Lock()
-	f.reversed++
+	f.released = append(f.released, in.OutBillNo)
 	f.mu.Unlock()
-	return TaxReversal{Reversed: true}, nil
+	return Released{State: paymentVoided}, nil
 }
 
 func (f *fakeActivities) FinishOrder(_ context.Context, in FinishInput) (Done, error) {

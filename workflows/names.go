@@ -1,7 +1,3 @@
-// Package workflows holds the ConfirmReceipt workflow — the payee's whole 确认收款 sequence as one durable run — and
-// SettleBill, which settles a bill whose run is gone; their message names and payload types, search attributes,
-// task queue and workflow IDs, and the typed references to the activities they call. Nothing here does I/O: every
-// side effect is an activity (package activities).
 package workflows
 
 import (
@@ -20,7 +16,7 @@ const (
 	ReconcileScheduleID   = "reconcile-daily"
 	// FilingWorkflowName writes the monthly withholding filing; the Schedule FilingScheduleID starts it.
 	FilingWorkflowName = "MonthlyFiling"
-	FilingScheduleID   = "withholding-monthly"
+	FilingScheduleID   = "withholding-daily"
 	// ReportWorkflowName writes the quarterly platform report; the Schedule ReportScheduleID starts it.
 	ReportWorkflowName = "QuarterlyReport"
 	ReportScheduleID   = "platform-quarterly"

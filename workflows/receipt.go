@@ -1,27 +1,15 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
-// Version of ConfirmReceipt's code. A run whose history carries no version marker started before version 1 and
-// finishes on that code (legacy_v0.go).
-const (
-	versionChange = "receipt"
-	receiptV1     = 1
-)
-
 // ConfirmReceipt runs the payee's whole confirm-receipt sequence: eligibility, face verification when the payee is
 // high-risk, the payee's confirm, tax withholding and the payout, which the payee confirms in WeChat.
 func ConfirmReceipt(ctx workflow.Context, in Input) (View, error) {
-	if workflow.GetVersion(ctx, versionChange, workflow.DefaultVersion, receiptV1) == workflow.DefaultVersion {
-		return confirmReceiptV0(ctx, in)
-	}
 	if in.OrderID == "" || in.PayeeOpenID == "" {
 		return View{}, temporal.NewNonRetryableApplicationError("orderId and payeeOpenId are required", RejectBadRequest, nil)
 	}
@@ -33,9 +21,11 @@ func ConfirmReceipt(ctx workflow.Context, in Input) (View, error) {
 	// Every wait below runs on a disconnected context: cancelling the workflow is one more way to ask for a
 	// cancel (the platform's), never a way to abandon money in flight.
 	work, _ := workflow.NewDisconnectedContext(ctx)
+	workflow.Go(work, r.publishWhenWaiting)
 	r.run(work)
 	// Let updates in flight (a confirm waiting for the payout, say) answer before the run completes.
 	_ = workflow.Await(work, func() bool { return workflow.AllHandlersFinished(ctx) })
+	r.attrs.publish(work)
 	return r.snapshot(), nil
 }
 
@@ -53,7 +43,7 @@ type run struct {
 	cancel           *CancelRequest // the first cancel asked for, whoever asked
 	pay              payStep
 
-	attrsShown bool
+	attrs searchAttrs
 }
 
 func newRun(ctx workflow.Context, in Input) *run {
@@ -173,8 +163,8 @@ func (r *run) finish(ctx workflow.Context, s State, reasons ...Reason) {
 	}
 }
 
-// enter moves the run to s, says in the UI why it waits (current details) and upserts its search attributes:
-// state and since when always, the order's facts once they are known.
+// enter moves the run to s, says in the UI why it waits (current details) and sets its search attributes: state
+// and since when always, the risk level once it is known. The run's start carried the order's other facts.
 func (r *run) enter(ctx workflow.Context, s State, details string) {
 	workflow.SetCurrentDetails(ctx, details)
 	if r.view.State == s {
@@ -183,17 +173,18 @@ func (r *run) enter(ctx workflow.Context, s State, details string) {
 	now := workflow.Now(ctx)
 	r.view.State, r.view.UpdatedAt = s, now
 	r.showCancelWait()
-	updates := []temporal.SearchAttributeUpdate{SearchState.ValueSet(string(s)), SearchStateSince.ValueSet(now)}
-	if !r.attrsShown && r.elig.PayerID != "" {
-		r.attrsShown = true
-		updates = append(updates, SearchRiskLevel.ValueSet(r.elig.Risk.Level), SearchOrderID.ValueSet(r.in.OrderID),
-			SearchPayerID.ValueSet(r.elig.PayerID), SearchAmountFen.ValueSet(r.elig.Amounts.GrossFen))
-		if r.elig.MerchantOrderNo != "" {
-			updates = append(updates, SearchMerchantOrderNo.ValueSet(r.elig.MerchantOrderNo))
-		}
+	r.attrs.set(SearchState, s, SearchState.ValueSet(string(s)))
+	r.attrs.set(SearchStateSince, now, SearchStateSince.ValueSet(now))
+	if level := r.elig.Risk.Level; level != "" {
+		r.attrs.set(SearchRiskLevel, level, SearchRiskLevel.ValueSet(level))
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
-		workflow.GetLogger(ctx).Warn("upsert search attributes failed", "error", err)
+}
+
+// publishWhenWaiting writes the search attributes the run has set, once each time everything in it waits: a
+// workflow task that moves through several states costs one upsert (one visibility write), not one per state.
+func (r *run) publishWhenWaiting(ctx workflow.Context) {
+	for workflow.Await(ctx, r.attrs.changed) == nil {
+		r.attrs.publish(ctx)
 	}
 }
 
@@ -214,57 +205,3 @@ func (r *run) snapshot() View {
 	}
 	return v
 }
-
-// waitFor blocks until done holds or d passes, and reports whether done won. The deadline is a timer named for
-// operators, cancelled when done wins, so it never fires for nothing.
-func waitFor(ctx workflow.Context, d time.Duration, summary string, done func() bool) bool {
-	if done() {
-		return true
-	}
-	tctx, cancelTimer := workflow.WithCancel(ctx)
-	timer := workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{Summary: summary})
-	_ = workflow.Await(ctx, func() bool { return done() || timer.IsReady() })
-	if done() {
-		cancelTimer()
-		return true
-	}
-	return false
-}
-
-// sleep waits d on a timer named for operators.
-func sleep(ctx workflow.Context, d time.Duration, summary string) {
-	_ = workflow.NewTimerWithOptions(ctx, d, workflow.TimerOptions{Summary: summary}).Get(ctx, nil)
-}
-
-func reject(kind, msg string) error { return temporal.NewApplicationError(msg, kind) }
-
-func isType(err error, t string) bool {
-	var ae *temporal.ApplicationError
-	return errors.As(err, &ae) && ae.Type() == t
-}
-
-// reasonFor shows the payee a business error's own message, and fallback for anything else.
-func reasonFor(err error, fallback Reason) Reason {
-	if isType(err, ErrTypeNotFound) {
-		return reasonOrderNotFound
-	}
-	return fallback
-}
-
-// errorText is what an operator reads of an activity's failure.
-func errorText(err error) string {
-	var ae *temporal.ApplicationError
-	if errors.As(err, &ae) {
-		return ae.Message()
-	}
-	var te *temporal.TimeoutError
-	if errors.As(err, &te) {
-		return "timeout: " + te.TimeoutType().String()
-	}
-	return err.Error()
-}
-
-// beijing is China Standard Time, for times the payee and operators read.
-var beijing = time.FixedZone("CST", 8*60*60)
-
-func beijingTime(t time.Time) string { return t.In(beijing).Format("2006-01-02 15:04") }

@@ -6,6 +6,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/receiptflow/receiptflow/tax"
 )
 
 // Reconcile compares every bill we created in a window with what WeChat Pay says of it, a page of bills per
@@ -15,8 +17,8 @@ import (
 // zero window — the daily Schedule's start — it reconciles yesterday, Beijing time.
 func Reconcile(ctx workflow.Context, in ReconcileInput) (Reconciled, error) {
 	if in.From.IsZero() {
-		today := workflow.Now(ctx).In(beijing)
-		end := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, beijing)
+		today := workflow.Now(ctx).In(tax.Beijing)
+		end := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, tax.Beijing)
 		in.From, in.To, in.ID, in.RequestedBy = end.AddDate(0, 0, -1), end, end.AddDate(0, 0, -1).Format("2006-01-02"), "schedule"
 	}
 	st, err := StartReconciliation.Run(ctx, reconOptions, in)
@@ -40,14 +42,11 @@ func Reconcile(ctx workflow.Context, in ReconcileInput) (Reconciled, error) {
 		}
 		after = page.Last
 	}
-	// Version 1 also reads WeChat Pay's fund-flow bill, for transfers paid that we never created.
-	if workflow.GetVersion(ctx, "fund-flow", workflow.DefaultVersion, 1) == 1 {
-		flow, err := ReconcileFundFlow.Run(ctx, reconOptions, ReconPageInput{ID: in.ID, From: in.From, To: in.To})
-		if err != nil {
-			return Reconciled{}, err
-		}
-		st.Findings += flow.Findings
+	flow, err := ReconcileFundFlow.Run(ctx, reconOptions, ReconPageInput{ID: in.ID, From: in.From, To: in.To})
+	if err != nil {
+		return Reconciled{}, err
 	}
+	st.Findings += flow.Findings
 	return FinishReconciliation.Run(ctx, reconOptions, in.ID)
 }
 

@@ -3,12 +3,16 @@ package workflows
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/receiptflow/receiptflow/tax"
 )
 
 // Reconcile pages through a window from where the store says it stands, and a window longer than one run's worth
@@ -34,7 +38,7 @@ func TestReconcilePagesAndContinuesAsNew(t *testing.T) {
 			flows++
 			return ReconPageResult{Findings: 2, Done: true}, nil
 		}, activity.RegisterOptions{Name: ReconcileFundFlow.Name})
-		from := time.Date(2026, 11, 23, 0, 0, 0, 0, beijing)
+		from := time.Date(2026, 11, 23, 0, 0, 0, 0, tax.Beijing)
 		env.ExecuteWorkflow(Reconcile, ReconcileInput{ID: "2026-11-23", From: from, To: from.AddDate(0, 0, 1)})
 		err := env.GetWorkflowError()
 		if pages <= reconPagesPerRun {
@@ -79,22 +83,65 @@ func TestReconcileDefaultsToYesterdayInBeijing(t *testing.T) {
 	}
 }
 
-// The monthly Schedule's start (no period) files the month before, Beijing time, under an export ID of its own.
-func TestMonthlyFilingDefaultsToLastMonthInBeijing(t *testing.T) {
+// The daily Schedule's start (no period) files what is due — the month before, Beijing time, and a correction
+// of a month the books changed under — each once its bills have settled, under export IDs of their own.
+func TestMonthlyFilingFilesWhatIsDueOnceSettled(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.SetStartTime(time.Date(2026, 11, 30, 16, 30, 0, 0, time.UTC)) // 00:30 on 1 December in Beijing
-	var got FilingInput
-	env.RegisterActivityWithOptions(func(_ context.Context, in FilingInput) (FilingResult, error) {
-		got = in
-		return FilingResult{ExportID: in.ExportID}, nil
+	var asked string
+	env.RegisterActivityWithOptions(func(_ context.Context, in FilingsDueInput) ([]FilingInput, error) {
+		asked = in.LastMonth
+		return []FilingInput{{Period: in.LastMonth}, {Period: "2026-09", CorrectionOf: "withholding-2026-09-r1"}}, nil
+	}, activity.RegisterOptions{Name: FilingsDue.Name})
+	checks := map[string]int{}
+	env.RegisterActivityWithOptions(func(_ context.Context, period string) (int, error) {
+		checks[period]++
+		if period == "2026-11" && checks[period] < 3 {
+			return 1, nil // a bill of 30 November still waits for its payee
+		}
+		return 0, nil
+	}, activity.RegisterOptions{Name: OpenPayments.Name})
+	var got []FilingInput
+	var filedAt []time.Time
+	env.RegisterActivityWithOptions(func(ctx context.Context, in FilingInput) (FilingResult, error) {
+		got = append(got, in)
+		filedAt = append(filedAt, env.Now())
+		return FilingResult{ExportID: in.ExportID, Exports: []ExportRef{{ID: in.ExportID}}}, nil
 	}, activity.RegisterOptions{Name: BuildWithholdingFiling.Name})
 	env.ExecuteWorkflow(MonthlyFiling, FilingInput{})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if got.Period != "2026-11" || got.RequestedBy != "schedule" || len(got.ExportID) != len("withholding-2026-11-")+8 {
-		t.Fatalf("input: %+v", got)
+	if asked != "2026-11" || len(got) != 2 {
+		t.Fatalf("asked for %q, filed %+v", asked, got)
+	}
+	if got[0].Period != "2026-11" || got[0].RequestedBy != "schedule" || got[0].CorrectionOf != "" || got[0].ExportID != "withholding-2026-11-default-test-run-id" {
+		t.Fatalf("filing: %+v", got[0])
+	}
+	if filedAt[0].Sub(time.Date(2026, 11, 30, 16, 30, 0, 0, time.UTC)) < 15*time.Second {
+		t.Fatalf("filed at %v, before its bills settled", filedAt[0])
+	}
+	if got[1].Period != "2026-09" || got[1].CorrectionOf != "withholding-2026-09-r1" || !strings.HasSuffix(got[1].ExportID, "-1-correction") {
+		t.Fatalf("correction: %+v", got[1])
+	}
+}
+
+// A month that has not ended is not filed: its payments are not all known.
+func TestMonthlyFilingRefusesAMonthNotEnded(t *testing.T) {
+	for _, period := range []string{"2026-12", "2027-01", "2026-13"} {
+		var s testsuite.WorkflowTestSuite
+		env := s.NewTestWorkflowEnvironment()
+		env.SetStartTime(time.Date(2026, 12, 2, 4, 0, 0, 0, time.UTC))
+		env.RegisterActivityWithOptions(func(context.Context, FilingInput) (FilingResult, error) {
+			t.Errorf("%s filed", period)
+			return FilingResult{}, nil
+		}, activity.RegisterOptions{Name: BuildWithholdingFiling.Name})
+		env.ExecuteWorkflow(MonthlyFiling, FilingInput{Period: period})
+		var app *temporal.ApplicationError
+		if err := env.GetWorkflowError(); !errors.As(err, &app) || app.Type() != "BadInput" {
+			t.Errorf("%s: %v", period, err)
+		}
 	}
 }
 

@@ -4,19 +4,25 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/receiptflow/receiptflow/tax"
 )
 
 // QuarterlyReport writes the platform's quarterly tax information report (涉税信息报送, 国务院令第810号 and
-// 公告2025年第15号): the identities of workers new this quarter, and each worker's income for the quarter, as two
-// files kept sealed for operators to upload. With no quarter — the Schedule's start, in the month after each
+// 公告2025年第15号, due 「于季度终了的次月内」): the identities of earning workers not reported before (or changed),
+// and each worker's paid income of the quarter, as two tables kept sealed for operators to upload. With no quarter — the Schedule's start, in the month after each
 // quarter — it reports the quarter before, Beijing time.
 func QuarterlyReport(ctx workflow.Context, in ReportInput) (ReportResult, error) {
 	if in.Quarter == "" {
-		now := workflow.Now(ctx).In(beijing)
-		prev := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, beijing).AddDate(0, -3, 0)
+		now := workflow.Now(ctx).In(tax.Beijing)
+		prev := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, tax.Beijing).AddDate(0, -3, 0)
 		in.Quarter = fmt.Sprintf("%d-Q%d", prev.Year(), (int(prev.Month())-1)/3+1)
 		in.RequestedBy = "schedule"
+	}
+	if _, to, _, err := QuarterBounds(in.Quarter); err != nil || workflow.Now(ctx).Before(to) {
+		return ReportResult{}, temporal.NewNonRetryableApplicationError("quarter must be one that has ended (YYYY-Qn)", "BadInput", nil)
 	}
 	if in.ExportSuffix == "" {
 		in.ExportSuffix = workflow.GetInfo(ctx).WorkflowExecution.RunID[:8]
@@ -50,7 +56,7 @@ func QuarterBounds(quarter string) (from, to time.Time, periods []string, err er
 	if _, err := fmt.Sscanf(quarter, "%d-Q%d", &year, &q); err != nil || q < 1 || q > 4 || year < 2000 || year > 2100 {
 		return time.Time{}, time.Time{}, nil, fmt.Errorf("quarter must be YYYY-Q1..Q4, got %q", quarter)
 	}
-	from = time.Date(year, time.Month(3*(q-1)+1), 1, 0, 0, 0, 0, beijing)
+	from = time.Date(year, time.Month(3*(q-1)+1), 1, 0, 0, 0, 0, tax.Beijing)
 	for m := range 3 {
 		periods = append(periods, from.AddDate(0, m, 0).Format("2006-01"))
 	}

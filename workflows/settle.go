@@ -6,11 +6,12 @@ import (
 	"github.com/receiptflow/receiptflow/wechatpay"
 )
 
-// SettleBill settles an order whose run is gone (terminated, or reset) when news of its bill arrives — WeChat Pay's
-// callback, the payee back from the confirm page: it waits for the bill to end, then records it on the order:
-// PAID, or the tax reversed and FAILED (or CANCELLED). Nothing is lost when a run is: the money still lands in
-// the ledger and the order. The API starts it (workflow ID settle/{out_bill_no}, one per bill); every step is
-// idempotent, so a new run of the order that follows the same bill agrees with it.
+// SettleBill settles a bill whose order has no run following it (terminated, reset, or ended on another way)
+// when news of the bill arrives — WeChat Pay's callback, the payee back from the confirm page: it waits for the
+// bill to end and records it, which posts or voids the bill's own payment in the books; then, when the bill is
+// the order's latest, it records the order PAID, FAILED or CANCELLED. It touches nothing but its bill: a later
+// bill of the same order, followed by a new run, is that run's. The API starts it (workflow ID
+// settle/{out_bill_no}, one per bill); every step is idempotent, so a run that follows the same bill agrees.
 func SettleBill(ctx workflow.Context, in SettleInput) (Settlement, error) {
 	bill := TransferInput{OrderID: in.OrderID, OutBillNo: in.OutBillNo}
 	st, err := QueryTransfer.Local(ctx, queryOptions, bill)
@@ -37,12 +38,7 @@ func SettleBill(ctx workflow.Context, in SettleInput) (Settlement, error) {
 	default:
 		return out, nil // no such bill: nothing moved, nothing to settle
 	}
-	if out.OrderState != StatePaid {
-		if _, err := ReverseTax.Local(ctx, ledgerOptions, TransferInput{OrderID: in.OrderID, Reason: "bill " + st.State + " after its run ended"}); err != nil {
-			return out, err
-		}
-	}
-	finish := FinishInput{OrderID: in.OrderID, State: out.OrderState, Reason: "SETTLED_" + st.State}
+	finish := FinishInput{OrderID: in.OrderID, State: out.OrderState, Reason: "SETTLED_" + st.State, OutBillNo: in.OutBillNo}
 	if st.State == wechatpay.StateSuccess {
 		finish.PaidFen = st.AmountFen
 	}
@@ -50,4 +46,17 @@ func SettleBill(ctx workflow.Context, in SettleInput) (Settlement, error) {
 		return out, err
 	}
 	return out, nil
+}
+
+// SettleInput names a bill whose run is gone.
+type SettleInput struct {
+	OrderID   string `json:"orderId"`
+	OutBillNo string `json:"outBillNo"`
+}
+
+// Settlement is how SettleBill left the order.
+type Settlement struct {
+	OutBillNo  string `json:"outBillNo"`
+	BillState  string `json:"billState"`
+	OrderState State  `json:"orderState,omitempty"`
 }

@@ -63,14 +63,14 @@ var (
 	QueryTransfer       = Step[TransferInput, TransferStatus]{"QueryTransfer"}
 	AwaitTransfer       = Step[TransferInput, TransferStatus]{"AwaitTransfer"}
 	CancelTransfer      = Step[TransferInput, TransferStatus]{"CancelTransfer"}
-	ReverseTax          = Step[TransferInput, TaxReversal]{"ReverseTax"}
+	ReleasePayment      = Step[TransferInput, Released]{"ReleasePayment"}
 	FinishOrder         = Step[FinishInput, Done]{"FinishOrder"}
 )
 
 // Steps lists every step, so a test can hold the worker's registration against it.
 var Steps = []interface{ StepName() string }{CheckEligibility, IssueFaceCredential, VerifyFace, PreparePayout, CreateTransfer,
-	QueryTransfer, AwaitTransfer, CancelTransfer, ReverseTax, FinishOrder, StartReconciliation, ReconcilePage, FinishReconciliation, ReconcileFundFlow,
-	BuildWithholdingFiling, BuildPlatformReport, RequestBillReceipt, StoreBillReceipt}
+	QueryTransfer, AwaitTransfer, CancelTransfer, ReleasePayment, FinishOrder, StartReconciliation, ReconcilePage, FinishReconciliation, ReconcileFundFlow,
+	FilingsDue, OpenPayments, BuildWithholdingFiling, BuildPlatformReport, RequestBillReceipt, StoreBillReceipt}
 
 // How each step runs. Local activities are short steps, safe to re-run (store reads, idempotent writes, quick
 // WeChat calls): one marker event each, no server round trip. Creating the bill and waiting for it are regular

@@ -18,6 +18,9 @@ type View struct {
 	// CancelledBy is role:id of who cancelled (kept for clients of the first version; Cancel says more).
 	CancelledBy string    `json:"cancelledBy,omitempty"`
 	UpdatedAt   time.Time `json:"updatedAt"`
+	// Pending: the run could not answer in time and this is the API's own account of it (a tap answered 202 while
+	// the run starts; a view from the run's search attributes); ask again for the run's. The workflow never sets it.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // FaceView is the face step as the page shows it.

@@ -26,6 +26,7 @@ import (
 	"github.com/receiptflow/receiptflow/codec"
 	"github.com/receiptflow/receiptflow/config"
 	"github.com/receiptflow/receiptflow/pii"
+	"github.com/receiptflow/receiptflow/statement"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/tax"
 	"github.com/receiptflow/receiptflow/telemetry"
@@ -77,7 +78,7 @@ func openDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (*dep
 		return nil, err
 	}
 	d := &deps{cfg: cfg, secrets: secrets, log: logger, store: st, wechat: wx, hasher: hasher, tel: tel}
-	if d.files, err = store.NewFiles(cfg.FilesDirectory()); err != nil {
+	if d.files, err = store.NewFiles(cfg.FilesDirectory(), secrets.PII); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("RECEIPTFLOW_FILES_DIR: %w", err)
 	}
@@ -123,7 +124,7 @@ func (d *deps) activities() *activities.Activities {
 
 // newWorker builds the receipts worker.
 func (d *deps) newWorker(c client.Client) sdkworker.Worker {
-	return worker.New(c, d.cfg.Temporal.TaskQueue, d.activities(), d.secrets.Proofs)
+	return worker.New(c, d.cfg.Temporal.TaskQueue, d.activities(), d.secrets.Proofs, d.cfg.StopGrace)
 }
 
 // sizeWorkflowCache sets the SDK's sticky cache, one for the whole process. It must run before the first SDK worker
@@ -179,11 +180,10 @@ func dialTemporal(ctx context.Context, t config.Temporal, opts client.Options) (
 	return client.DialContext(ctx, opts)
 }
 
-// devAccess is what dev trusts beyond production: the embedded Web UI's codec calls from this machine (by their
-// origin), and only the loopback Host names (against DNS rebinding).
+// devAccess is what dev adds to production: only the loopback Host names are answered (against DNS rebinding).
 type devAccess struct {
-	uiOrigins    []string
 	allowedHosts []string
+	limits       api.Limits
 }
 
 // router builds the API over a connected client; dev is nil in production.
@@ -195,7 +195,7 @@ func (d *deps) router(c client.Client, dev *devAccess) (http.Handler, error) {
 	if dev == nil {
 		dev = &devAccess{}
 	}
-	operators := api.NewOperators(d.secrets.Operators, dev.uiOrigins)
+	operators := api.NewOperators(d.secrets.Operators)
 	var notify api.PayNotifications
 	if d.pay != nil {
 		notify = d.pay
@@ -211,6 +211,7 @@ func (d *deps) router(c client.Client, dev *devAccess) (http.Handler, error) {
 		Operators:      operators,
 		TrustedProxies: d.cfg.TrustedProxies,
 		AllowedHosts:   dev.allowedHosts,
+		Limits:         dev.limits,
 		Metrics:        d.tel.Registry,
 		MetricsHandler: promhttp.HandlerFor(d.tel.Registry, promhttp.HandlerOpts{}),
 		SetupCheck:     newSetupGate(c, d.cfg.Temporal.Namespace, d.log).check,
@@ -219,20 +220,48 @@ func (d *deps) router(c client.Client, dev *devAccess) (http.Handler, error) {
 		Exports:        d.store,
 		ReceiptFiles:   d.files,
 		ReceiptPoll:    d.cfg.ReceiptPollInterval,
-		StatementFont:  d.statementFont(),
+		StatementFonts: newFontLoader(d.cfg.PDFFont, d.cfg.PDFLatinFont, d.log).Fonts,
 		PlatformName:   d.cfg.PlatformName,
 		Logger:         d.log,
 	})
 }
 
-// statementFont reads RECEIPTFLOW_PDF_FONT once; without it PDF statements answer 503 (and the log says why).
-func (d *deps) statementFont() []byte {
-	font, err := os.ReadFile(d.cfg.PDFFont)
-	if err != nil {
-		d.log.Warn("PDF income statements are off: RECEIPTFLOW_PDF_FONT", "err", err)
-		return nil
+// fontLoader reads RECEIPTFLOW_PDF_FONT and RECEIPTFLOW_PDF_LATIN_FONT when a PDF statement is first asked for
+// and keeps them. While one is missing, PDF statements answer 503 and the files are looked for again at most every
+// fontRetry, so fonts installed after the start (apt-get install fonts-droid-fallback) work without a restart.
+type fontLoader struct {
+	cjkPath, latinPath string
+	log                *slog.Logger
+	mu                 sync.Mutex
+	fonts              statement.Fonts
+	tried              time.Time
+}
+
+const fontRetry = 10 * time.Second
+
+func newFontLoader(cjkPath, latinPath string, log *slog.Logger) *fontLoader {
+	return &fontLoader{cjkPath: cjkPath, latinPath: latinPath, log: log}
+}
+
+func (l *fontLoader) Fonts() statement.Fonts {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.fonts.CJK) > 0 || (!l.tried.IsZero() && time.Since(l.tried) < fontRetry) {
+		return l.fonts
 	}
-	return font
+	l.tried = time.Now()
+	cjk, err := os.ReadFile(l.cjkPath)
+	if err != nil {
+		l.log.Warn("PDF income statements are off: RECEIPTFLOW_PDF_FONT", "err", err)
+		return l.fonts
+	}
+	latin, err := os.ReadFile(l.latinPath)
+	if err != nil {
+		l.log.Warn("PDF income statements are off: RECEIPTFLOW_PDF_LATIN_FONT", "err", err)
+		return l.fonts
+	}
+	l.fonts = statement.Fonts{CJK: cjk, Latin: latin}
+	return l.fonts
 }
 
 // scheduleTrigger runs a Schedule's action now.
@@ -276,9 +305,14 @@ func (g *setupGate) check(ctx context.Context) error {
 	return err
 }
 
-// serveHTTP serves h on addr until ctx ends, then shuts down gracefully.
-func serveHTTP(ctx context.Context, l net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+// serveHTTP serves h on l until ctx ends, then stops taking requests and gives those in flight grace to finish;
+// after it, their contexts are cancelled (a request waiting on a workflow step answers at once: the step goes on
+// in Temporal), and they get one more second before their connections are closed.
+func serveHTTP(ctx context.Context, l net.Listener, h http.Handler, grace time.Duration) error {
+	requests, cancelRequests := context.WithCancel(context.Background())
+	defer cancelRequests()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		BaseContext: func(net.Listener) context.Context { return requests }}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {
@@ -286,9 +320,18 @@ func serveHTTP(ctx context.Context, l net.Listener, h http.Handler) error {
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err == nil {
+		return nil
+	}
+	cancelRequests()
+	lctx, cancelLast := context.WithTimeout(context.Background(), time.Second)
+	defer cancelLast()
+	if err := srv.Shutdown(lctx); err != nil {
+		return srv.Close()
+	}
+	return nil
 }
 
 func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
@@ -362,7 +405,7 @@ func runAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return fmt.Errorf("listen (RECEIPTFLOW_HTTP_HOST/RECEIPTFLOW_HTTP_PORT): %w", err)
 	}
 	logger.Info("api listening", "addr", l.Addr().String())
-	return serveHTTP(ctx, l, r)
+	return serveHTTP(ctx, l, r, cfg.StopGrace)
 }
 
 func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
@@ -387,7 +430,7 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 	if err != nil {
 		return fmt.Errorf("listen (RECEIPTFLOW_HTTP_HOST/RECEIPTFLOW_METRICS_PORT): %w", err)
 	}
-	return serveHTTP(ctx, l, d.probes(c))
+	return serveHTTP(ctx, l, d.probes(c), cfg.StopGrace)
 }
 
 // probes serves the worker process's /metrics, /healthz (up) and /readyz (Temporal and the store answer).

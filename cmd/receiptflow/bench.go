@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/receiptflow/receiptflow/api"
 	"github.com/receiptflow/receiptflow/config"
 	"github.com/receiptflow/receiptflow/pii"
 	"github.com/receiptflow/receiptflow/sandbox"
@@ -128,7 +129,7 @@ func runBench(ctx context.Context, args []string, out, errOut io.Writer) error {
 	progress := func(format string, a ...any) { fmt.Fprintf(errOut, "bench: "+format+"\n", a...) }
 
 	progress("starting the dev stack in %s", dir)
-	s, err := startStack(ctx, cfg, devSettings{SandboxFaults: o.Faults}, logger, false)
+	s, err := startStack(ctx, cfg, devSettings{SandboxFaults: o.Faults, apiLimits: benchLimits()}, logger, false)
 	if err != nil {
 		return err
 	}
@@ -209,4 +210,12 @@ func dirSize(dir, prefix string) int64 {
 func uniqueID(i int) string {
 	birth := time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i/1000)
 	return pii.WithCheckDigit(fmt.Sprintf("110101%s%03d", birth.Format("20060102"), i%1000))
+}
+
+// benchLimits are the API's defaults with the per-IP bounds lifted: every simulated payee logs in from 127.0.0.1,
+// where real ones come from a phone each. The per-payee bounds stay (each bench payee is one person).
+func benchLimits() api.Limits {
+	l := api.DefaultLimits
+	l.LoginsPerIP = api.Limit{Burst: 1 << 20, PerHour: 1 << 30}
+	return l
 }

@@ -13,8 +13,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -37,6 +39,8 @@ type devSettings struct {
 	SandboxPort     int            `envconfig:"SANDBOX_PORT" default:"8090" desc:"dev: port of the WeChat and WeChat Pay sandbox"`
 	SandboxFaults   sandbox.Faults `envconfig:"SANDBOX_FAULT"`
 	SandboxTokenTTL time.Duration  `envconfig:"SANDBOX_TOKEN_TTL" desc:"dev: how long the sandbox's access tokens really live (short: exercise 40001)"`
+
+	apiLimits api.Limits // the bench's: one client IP plays every payee (zero: the API's defaults)
 }
 
 func loadDevSettings() (devSettings, error) {
@@ -50,6 +54,9 @@ func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slo
 	if _, set := os.LookupEnv(config.Prefix + "_RECEIPT_POLL_INTERVAL"); !set {
 		// The sandbox has a receipt made by the second query; WeChat Pay's 2 minutes would only make dev wait.
 		cfg.ReceiptPollInterval = 3 * time.Second
+	}
+	if _, set := os.LookupEnv(config.Prefix + "_STOP_GRACE"); !set {
+		cfg.StopGrace = 500 * time.Millisecond // Ctrl-C in a terminal: its steps are retried after a restart
 	}
 	s, err := startStack(ctx, cfg, dev, logger, true)
 	if err != nil {
@@ -66,6 +73,12 @@ func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slo
 	return err
 }
 
+// devMemoryLimit is dev's (and bench's) soft memory limit where GOMEMLIMIT sets none. One process holds the
+// Temporal server, the worker and the API, and without a limit the collector lets the heap grow to twice what is
+// live before it runs (GOGC=100): 10,000 parked runs, 126 MiB of live heap, held 518 MiB RSS. Soft: a heap that
+// needs more gets it, the collector just runs more often.
+const devMemoryLimit = 350 << 20
+
 // stack is dev's whole system in one process; bench runs the same one.
 type stack struct {
 	cfg                config.Config
@@ -78,6 +91,7 @@ type stack struct {
 	client             client.Client
 	router             http.Handler
 	stopSandbox        func() // stops serving the sandbox and waits for it
+	limits             api.Limits
 	closers            []func()
 }
 
@@ -87,12 +101,31 @@ func startStack(ctx context.Context, cfg config.Config, dev devSettings, logger 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("RECEIPTFLOW_DATA_DIR: %w", err)
 	}
+	release, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
 	sizeWorkflowCache(cfg)
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(devMemoryLimit)
+	}
 	temporalHost, temporalPortStr, err := net.SplitHostPort(cfg.Temporal.Address)
 	if err != nil {
 		return nil, fmt.Errorf("RECEIPTFLOW_TEMPORAL_ADDRESS: %w", err)
 	}
 	temporalPort, _ := strconv.Atoi(temporalPortStr)
+	if temporalPort == 0 {
+		// The server binds the frontend itself, after we release it: a kernel-chosen port could meanwhile become
+		// the local end of some outgoing connection. FreePort's come from outside that range.
+		if temporalPort, err = devserver.FreePort(temporalHost); err != nil {
+			return nil, err
+		}
+	}
 	ports := []portClaim{
 		{cfg.HTTPHost, cfg.HTTPPort, "the API", "RECEIPTFLOW_HTTP_PORT"},
 		{temporalHost, cfg.UIPort, "the Temporal Web UI", "RECEIPTFLOW_UI_PORT"},
@@ -103,7 +136,7 @@ func startStack(ctx context.Context, cfg config.Config, dev devSettings, logger 
 	if err != nil {
 		return nil, err
 	}
-	s := &stack{apiListener: listeners[0]}
+	s := &stack{apiListener: listeners[0], closers: []func(){release}, limits: dev.apiLimits}
 	sandboxListener := listeners[3]
 	s.closers = append(s.closers, func() { s.apiListener.Close() }, func() { sandboxListener.Close() })
 	defer func() {
@@ -111,12 +144,14 @@ func startStack(ctx context.Context, cfg config.Config, dev devSettings, logger 
 			s.close()
 		}
 	}()
-	uiPort, temporalPort := listeners[1].Addr().(*net.TCPAddr).Port, listeners[2].Addr().(*net.TCPAddr).Port
-	// These two are bound by the Temporal server and the UI themselves: release them just before.
-	listeners[1].Close()
+	// The server binds the frontend itself: release its port just before. The UI's stays open and is handed over.
 	listeners[2].Close()
-	if !withUI {
-		uiPort = 0
+	uiListener := listeners[1]
+	if withUI {
+		s.closers = append(s.closers, func() { uiListener.Close() })
+	} else {
+		uiListener.Close()
+		uiListener = nil
 	}
 
 	if s.keys, err = loadDevKeys(filepath.Join(cfg.DataDir, "dev-keys.json")); err != nil {
@@ -131,70 +166,79 @@ func startStack(ctx context.Context, cfg config.Config, dev devSettings, logger 
 		return nil, err
 	}
 	useSandbox(&cfg, s.sb, s.keys.Pay, s.sandboxURL, s.apiURL)
-	if len(cfg.UIOrigins) == 0 && uiPort != 0 {
-		cfg.UIOrigins = []string{"http://" + hostPort(temporalHost, uiPort), "http://" + hostPort("localhost", uiPort)}
-	}
 	cfg.Temporal.Address = hostPort(temporalHost, temporalPort)
 	s.cfg = cfg
 
-	// The sandbox stops first, while the API still takes the callbacks it has in flight (serve).
+	s.serveSandbox(sandboxListener)
+	return s, s.startEngine(ctx, temporalHost, temporalPort, uiListener, logger)
+}
+
+// serveSandbox serves the sandbox on l until stopSandbox, which close calls after the worker has drained.
+func (s *stack) serveSandbox(l net.Listener) {
 	sbCtx, stopSandbox := context.WithCancel(context.Background())
 	sbDone := make(chan struct{})
 	go func() {
 		defer close(sbDone)
-		_ = serveHTTP(sbCtx, sandboxListener, s.sb)
+		_ = serveHTTP(sbCtx, l, s.sb, s.cfg.StopGrace)
 		s.sb.Close()
 	}()
 	var once sync.Once
 	s.stopSandbox = func() { once.Do(func() { stopSandbox(); <-sbDone }) }
 	s.closers = append(s.closers, s.stopSandbox)
+}
 
+// startEngine opens the store, starts the embedded Temporal server and its UI, the worker and the Schedules, and
+// builds the API.
+func (s *stack) startEngine(ctx context.Context, temporalHost string, temporalPort int, uiListener net.Listener, logger *slog.Logger) (err error) {
+	cfg := s.cfg
 	if s.deps, err = openDeps(ctx, cfg, logger); err != nil {
-		return nil, err
+		return err
 	}
 	s.closers = append(s.closers, s.deps.Close)
 	s.srv, err = devserver.Start(ctx, devserver.Options{
 		DatabaseFile: filepath.Join(cfg.DataDir, "temporal.db"), Host: temporalHost, FrontendPort: temporalPort,
-		UIPort: uiPort, Namespace: cfg.Temporal.Namespace, SearchAttributes: worker.SearchAttributes(),
-		CodecEndpoint: s.apiURL + "/codec", Logger: logger,
+		UIListener: uiListener, UIGate: s.uiGate(uiListener, logger), Namespace: cfg.Temporal.Namespace,
+		SearchAttributes: worker.SearchAttributes(), CodecEndpoint: api.UIGatePrefix + "codec", Logger: logger,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.closers = append(s.closers, s.srv.Stop)
 	if s.client, err = s.deps.dialTemporal(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	s.closers = append(s.closers, s.client.Close)
 	w := s.deps.newWorker(s.client)
 	if err := w.Start(); err != nil {
-		return nil, err
+		return err
 	}
 	s.closers = append(s.closers, w.Stop)
 	if err := worker.EnsureSchedules(ctx, s.client, cfg.Temporal.TaskQueue); err != nil {
-		return nil, err
+		return err
 	}
 	_, apiPort, _ := net.SplitHostPort(s.apiListener.Addr().String())
-	if s.router, err = s.deps.router(s.client, &devAccess{uiOrigins: cfg.UIOrigins, allowedHosts: api.LocalHosts(cfg.HTTPHost, apiPort)}); err != nil {
-		return nil, err
+	if s.router, err = s.deps.router(s.client, &devAccess{allowedHosts: api.LocalHosts(cfg.HTTPHost, apiPort), limits: s.limits}); err != nil {
+		return err
 	}
-	s.router, err = s.withSimulator(s.router)
-	return s, err
+	s.router, err = s.withSimulator(s.router, api.LocalHosts(cfg.HTTPHost, apiPort))
+	return err
 }
 
-// serve serves the API until ctx ends; then the sandbox stops first, the API after it.
+// uiGate puts the operators' sign-in in front of the embedded Web UI; its codec calls reach the API's /codec with
+// the signed-in operator's token.
+func (s *stack) uiGate(l net.Listener, logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(ui http.Handler) http.Handler {
+		codec, _ := url.Parse(s.apiURL + "/codec")
+		host, port, _ := net.SplitHostPort(l.Addr().String())
+		return api.NewUIGate(api.UIGateOptions{UI: ui, Codec: codec, Operators: api.NewOperators(s.deps.secrets.Operators),
+			Hosts: api.LocalHosts(host, port), Logger: logger})
+	}
+}
+
+// serve serves the API until ctx ends. The API stops first, so nothing new starts; close then lets the worker
+// drain its steps while WeChat (the sandbox) and Temporal still answer, and stops those last.
 func (s *stack) serve(ctx context.Context) error {
-	apiCtx, stopAPI := context.WithCancel(context.Background())
-	defer stopAPI()
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-apiCtx.Done():
-		}
-		s.stopSandbox()
-		stopAPI()
-	}()
-	return serveHTTP(apiCtx, s.apiListener, s.router)
+	return serveHTTP(ctx, s.apiListener, s.router, s.cfg.StopGrace)
 }
 
 // close stops what startStack started, last started first.

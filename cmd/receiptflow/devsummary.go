@@ -17,12 +17,12 @@ receiptflow dev is running (Ctrl-C stops everything; starting again resumes runs
 
   API               {{.API}}
   simulator         {{.API}}/simulator/   (the 确认收款 page in a browser, the kit's own code)
-  Temporal Web UI   {{.UI}}   (payloads decoded through {{.API}}/codec)
+  Temporal Web UI   {{.UI}}   (sign in with the token below; payloads decoded by the API)
   Temporal gRPC     {{.Temporal}}   namespace {{.Namespace}}, task queue {{.TaskQueue}}
   WeChat sandbox    {{.Sandbox}}
   data              {{.DataDir}}   (delete it to start afresh; dev keys are in dev-keys.json)
   face mode         {{.FaceMode}}   tax method {{.TaxMethod}}   payout channel {{.Payout}}
-  operator token    {{.OperatorToken}}   (Authorization: Bearer … for /v1/ops and /codec)
+  operator token    {{.OperatorToken}}   (Authorization: Bearer … for /v1/ops and /codec; the Web UI's sign-in)
 
 Demo: payer {{.Payer}}; payee {{.LowOpenID}} (low risk, order {{.LowOrder}}, 1,500 元) and
       payee {{.HighOpenID}} (high risk, order {{.HighOrder}}, 8,000 元: face verification first).

@@ -41,4 +41,10 @@ func TestEnvDescribesEveryVariable(t *testing.T) {
 	if n < 60 {
 		t.Fatalf("only %d variables", n)
 	}
+	const terminal = 100 // columns; fixed here, not read from envWidth, so widening the wrap fails the test
+	for _, line := range strings.Split(out.String(), "\n") {
+		if columns(line) > terminal && !strings.HasPrefix(line, config.Prefix) {
+			t.Errorf("a line of %d columns, wider than a terminal: %s", columns(line), line)
+		}
+	}
 }

@@ -52,6 +52,18 @@ func TestFaceV1ClientOnAV2ServerIsToldToUpdate(t *testing.T) {
 	if old.Code != "CLIENT_OUTDATED" || old.ErrCode == 0 || old.ErrMsg != "请更新小程序后重试" || old.Message != old.ErrMsg {
 		t.Fatalf("1.0 client on v2: %+v", old)
 	}
+	// Decided before a credential was asked of WeChat (each costs quota), and the 426 says what to upgrade to.
+	if n := e.sb.Stats().Calls["getverifyid"]; n != 0 {
+		t.Fatalf("a v2 credential was issued for the 1.0 page: %d getverifyid calls", n)
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.api.URL+"/v1/receipts/"+order+"/face/session", strings.NewReader(`{"source":1}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUpgradeRequired || resp.Header.Get("Upgrade") == "" {
+		t.Fatalf("426 without Upgrade: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	if pass := e.passFaceV2(order, token); !pass.Passed || pass.AttemptsLeft != 3 {
 		t.Fatalf("the kit afterwards: %+v", pass)
 	}

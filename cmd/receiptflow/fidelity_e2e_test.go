@@ -74,7 +74,7 @@ func TestFailReasonReachesThePayeeInTheirWords(t *testing.T) {
 	if msg := failed.Reasons[0].Message; msg != "付款方审核人员驳回了本笔转账，款项已退回付款方" || strings.Contains(msg, "您已拒绝") {
 		t.Fatalf("payee reads %q", msg)
 	}
-	e.assertTaxNetsToZero(order)
+	e.assertNothingPaid(order)
 }
 
 // 实名: an identity typed in is bound to the person only by a passed face verification. Until then every payout

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporal"
@@ -77,9 +78,12 @@ type env struct {
 	sbURL  string
 	phone  sandbox.Phone
 	api    *httptest.Server
+	router atomic.Pointer[http.Handler] // what api serves; a test may route it through a client of its own
 	client client.Client
+	dial   client.Options // the client's options, for a test that needs a connection of its own
 	worker sdkworker.Worker
 	adjust []func(*activities.Activities)
+	books  *booksClock
 }
 
 var queueSeq atomic.Int64
@@ -92,6 +96,45 @@ func newEnv(t testing.TB, configure func(*config.Config), adjust ...func(*activi
 // newEnvWithFaults is newEnv with WeChat faults injected by the sandbox.
 func newEnvWithFaults(t testing.TB, faults sandbox.Faults, configure func(*config.Config), adjust ...func(*activities.Activities)) *env {
 	t.Helper()
+	return newWorld(t, world{faults: faults}, configure, adjust...)
+}
+
+// booksClock is the store's clock in a test: now, less an offset the test may move.
+type booksClock struct{ offset atomic.Int64 }
+
+func (c *booksClock) Now() time.Time { return time.Now().Add(-time.Duration(c.offset.Load())) }
+
+// Set puts the clock at t (and lets it run on from there).
+func (c *booksClock) Set(t time.Time) { c.offset.Store(int64(time.Since(t))) }
+
+// lastQuarter is a clock in the quarter before this one (Beijing time), on a day every month has: a test whose
+// books must be in a month and quarter that have ended (a filing, a report) runs its store on it.
+func lastQuarter() *booksClock {
+	now := time.Now().In(beijingTime)
+	c := &booksClock{}
+	c.Set(time.Date(now.Year(), now.Month()-3, min(now.Day(), 28), 12, 0, 0, 0, beijingTime))
+	return c
+}
+
+var beijingTime = time.FixedZone("CST", 8*3600)
+
+// booksNow is the time on the test's books.
+func (e *env) booksNow() time.Time {
+	if e.books != nil {
+		return e.books.Now()
+	}
+	return time.Now()
+}
+
+// world is what a test changes in its world beyond configuration: WeChat's faults, the books' clock.
+type world struct {
+	faults sandbox.Faults
+	books  *booksClock
+}
+
+func newWorld(t testing.TB, w world, configure func(*config.Config), adjust ...func(*activities.Activities)) *env {
+	t.Helper()
+	faults := w.faults
 	var cfg config.Config
 	if err := envconfig.Process("RECEIPTFLOW_E2E_UNSET", &cfg); err != nil {
 		t.Fatal(err)
@@ -116,8 +159,14 @@ func newEnvWithFaults(t testing.TB, faults sandbox.Faults, configure func(*confi
 	sbSrv := httptest.NewServer(sb)
 	t.Cleanup(sbSrv.Close)
 	// The API's address must be known before the WeChat Pay client (its notify_url): serve a handler set later.
-	var router http.Handler = http.NotFoundHandler()
-	apiSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { router.ServeHTTP(w, r) }))
+	e := &env{t: t, cfg: cfg}
+	apiSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := e.router.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		http.NotFound(w, r)
+	}))
 	t.Cleanup(apiSrv.Close)
 	useSandbox(&cfg, sb, keys, sbSrv.URL, apiSrv.URL)
 	if cfg.WeChat.Timeout == 0 {
@@ -136,19 +185,52 @@ func newEnvWithFaults(t testing.TB, faults sandbox.Faults, configure func(*confi
 		t.Fatal(err)
 	}
 	t.Cleanup(d.Close)
+	if w.books != nil {
+		d.store.SetClock(w.books.Now)
+	}
+	// Whatever a test did, the books it leaves keep their invariants.
+	t.Cleanup(func() { e2eCheckBooks(t, d.store) })
 	// The test's own client, built like the processes' (codec, metrics), on the shared server.
 	opts := worker.ClientOptions(temporalServer.GetFrontendHostPort(), cfg.Temporal.Namespace, secrets.Payload, logger)
 	d.tel.Apply(&opts)
-	e := &env{t: t, cfg: cfg, deps: d, sb: sb, sbURL: sbSrv.URL, phone: sandbox.Phone{BaseURL: sbSrv.URL}, client: temporalServer.NewClientWithOptions(opts)}
-	e.adjust = adjust
+	e.cfg, e.deps, e.sb, e.sbURL, e.phone, e.client = cfg, d, sb, sbSrv.URL, sandbox.Phone{BaseURL: sbSrv.URL}, temporalServer.NewClientWithOptions(opts)
+	e.adjust, e.books, e.dial, e.api = adjust, w.books, opts, apiSrv
 	e.startWorker()
-	r, err := d.router(e.client, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	router, e.api = r, apiSrv
+	e.routeThrough(e.client)
 	t.Cleanup(sb.Pay().Wait) // callbacks in flight finish before the servers close
 	return e
+}
+
+// routeThrough serves the test's API with its Temporal calls made by c. The API's metrics after the first are
+// kept on a registry of their own (a collector is registered once).
+func (e *env) routeThrough(c client.Client) {
+	e.t.Helper()
+	d := e.deps
+	if e.router.Load() != nil {
+		own, tel := *e.deps, *e.deps.tel
+		tel.Registry = prometheus.NewRegistry()
+		own.tel = &tel
+		d = &own
+	}
+	r, err := d.router(c, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	h := specChecked(e.t, r)
+	e.router.Store(&h)
+}
+
+func e2eCheckBooks(t testing.TB, s *store.Store) {
+	if s.Ping(context.Background()) != nil {
+		return // the test closed its store itself
+	}
+	broken, err := s.CheckBooks(context.Background())
+	if err != nil {
+		t.Errorf("books check: %v", err)
+	}
+	for _, b := range broken {
+		t.Errorf("books: %s", b)
+	}
 }
 
 var (
@@ -167,6 +249,11 @@ func testSandboxKeys(t testing.TB) sandboxKeys {
 }
 
 func (e *env) startWorker() {
+	e.worker = e.startWorkerOn(e.client)
+}
+
+// startWorkerOn starts a worker of the test's task queue on c.
+func (e *env) startWorkerOn(c client.Client) sdkworker.Worker {
 	acts := e.deps.activities()
 	for _, f := range e.adjust {
 		f(acts)
@@ -175,12 +262,13 @@ func (e *env) startWorker() {
 	// retrying forever.
 	opts := worker.Options(e.deps.secrets.Proofs)
 	opts.WorkflowPanicPolicy = sdkworker.FailWorkflow
-	e.worker = sdkworker.New(e.client, e.cfg.Temporal.TaskQueue, opts)
-	worker.Register(e.worker, acts)
-	if err := e.worker.Start(); err != nil {
+	w := sdkworker.New(c, e.cfg.Temporal.TaskQueue, opts)
+	worker.Register(w, acts)
+	if err := w.Start(); err != nil {
 		e.t.Fatal(err)
 	}
-	e.t.Cleanup(e.worker.Stop)
+	e.t.Cleanup(w.Stop)
+	return w
 }
 
 // testPayerAccount is the shared test payer's registered settlement account, where its funds come from.

@@ -4,6 +4,7 @@
 //	receiptflow api      the HTTP API against a Temporal cluster
 //	receiptflow worker   the Temporal worker
 //	receiptflow migrate  set up the store's schema, the Temporal namespace and search attributes, and exit
+//	receiptflow ui-gate  the operators' sign-in in front of a Temporal Web UI
 //	receiptflow sandbox  the WeChat and WeChat Pay sandbox as its own process
 //	receiptflow bench    measure whole receipts against the engine's own ceiling
 //	receiptflow env      list the configuration variables
@@ -32,7 +33,10 @@ type command struct {
 var commands = []command{
 	{"dev", "run everything in one process on embedded defaults", `Starts the WeChat sandbox, the store with demo data, an embedded Temporal server and Web UI, the worker and the
 API, and prints where everything is (stdout) and a walkthrough; logs go to stderr. Ctrl-C stops it; starting
-again resumes runs in flight. Settings: RECEIPTFLOW_* (receiptflow env).`, func(ctx context.Context, _ []string) error {
+again resumes runs in flight. Settings: RECEIPTFLOW_* (receiptflow env).`, func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			return unexpectedArguments("dev", args)
+		}
 		cfg, logger, err := loadConfig()
 		if err != nil {
 			return err
@@ -45,11 +49,15 @@ again resumes runs in flight. Settings: RECEIPTFLOW_* (receiptflow env).`, func(
 	}},
 	{"api", "run the HTTP API (needs a Temporal cluster and migrate run once)", `Serves the HTTP API against the Temporal cluster at RECEIPTFLOW_TEMPORAL_ADDRESS and the store at
 RECEIPTFLOW_DATABASE_URL; /readyz fails (and says why) until both answer and migrate has set up the namespace.
-Settings: RECEIPTFLOW_* (receiptflow env).`, configured(runAPI)},
+Settings: RECEIPTFLOW_* (receiptflow env).`, configured("api", runAPI)},
 	{"worker", "run the Temporal worker (needs a Temporal cluster and migrate run once)", `Runs the receipt workflows and their activities; /metrics, /healthz and /readyz on RECEIPTFLOW_METRICS_PORT.
-Settings: RECEIPTFLOW_* (receiptflow env).`, configured(runWorker)},
+Settings: RECEIPTFLOW_* (receiptflow env).`, configured("worker", runWorker)},
 	{"migrate", "set up the store's schema, the Temporal namespace and its search attributes, then exit", `Needs only RECEIPTFLOW_DATABASE_URL and RECEIPTFLOW_TEMPORAL_* (no keys, no WeChat settings); checks it can
-reach both before changing anything; safe to run again (what exists is left as it is).`, configured(runMigrate)},
+reach both before changing anything; safe to run again (what exists is left as it is).`, configured("migrate", runMigrate)},
+	{"ui-gate", "the operators' sign-in in front of a Temporal Web UI that has none", `Listens on RECEIPTFLOW_HTTP_HOST:RECEIPTFLOW_UI_PORT; operators sign in with their token
+(RECEIPTFLOW_OPERATOR_TOKENS) and reach the UI at RECEIPTFLOW_UI_UPSTREAM, whose payloads decode through the
+API's /codec (RECEIPTFLOW_UI_CODEC_URL) with that token. Point the UI's codec endpoint at /_receiptflow/codec.
+Settings: RECEIPTFLOW_* (receiptflow env).`, configured("ui-gate", runUIGate)},
 	{"sandbox", "serve the WeChat and WeChat Pay sandbox on its own (for api and worker processes)", "", func(ctx context.Context, args []string) error {
 		_, logger, err := loadConfig()
 		if err != nil {
@@ -105,10 +113,10 @@ func run(ctx context.Context, name string, args []string) error {
 }
 
 // configured runs a command that takes its settings from the environment.
-func configured(f func(context.Context, config.Config, *slog.Logger) error) func(context.Context, []string) error {
+func configured(name string, f func(context.Context, config.Config, *slog.Logger) error) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
 		if len(args) > 0 {
-			return fmt.Errorf("unexpected arguments %q: settings come from RECEIPTFLOW_* (receiptflow env)", args)
+			return unexpectedArguments(name, args)
 		}
 		cfg, logger, err := loadConfig()
 		if err != nil {
@@ -116,6 +124,12 @@ func configured(f func(context.Context, config.Config, *slog.Logger) error) func
 		}
 		return f(ctx, cfg, logger)
 	}
+}
+
+// unexpectedArguments refuses flags a config-driven command does not take (`dev --port 9000` would otherwise start
+// on the defaults as if it had been heard).
+func unexpectedArguments(name string, args []string) error {
+	return fmt.Errorf("unexpected arguments %q\nusage: receiptflow %s (settings come from RECEIPTFLOW_*: receiptflow env; e.g. RECEIPTFLOW_HTTP_PORT=9000 receiptflow %s)", args, name, name)
 }
 
 func loadConfig() (config.Config, *slog.Logger, error) {

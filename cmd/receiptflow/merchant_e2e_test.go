@@ -9,12 +9,12 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/receiptflow/receiptflow/api"
 	"github.com/receiptflow/receiptflow/store"
-	"github.com/receiptflow/receiptflow/tax"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
@@ -104,6 +104,13 @@ func TestMerchantOrderOnboardingAndPayout(t *testing.T) {
 	// Onboarding: real name (validated, sealed), then the agreement with the payer.
 	e.problem(e.call(http.MethodPost, "/v1/me/agreements/payer1", token, nil, nil), http.StatusConflict, "NOT_VERIFIED")
 	e.problem(e.call(http.MethodPost, "/v1/me/identity", token, map[string]string{"name": "周七", "idNumber": "310101199801011234"}, nil), http.StatusBadRequest, "ID_CHECKSUM")
+	// Names that are spreadsheet formulas, or read otherwise than they are, are no names (issue 22).
+	for _, name := range []string{"=cmd|'/C calc'!A", "+SUM(A:A)", "@SUM(A:A)", "周\u202e七", "周\u200b七"} {
+		r := e.call(http.MethodPost, "/v1/me/identity", token, map[string]string{"name": name, "idNumber": "110101200001010010"}, nil)
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "name") {
+			t.Errorf("name %q: %d %s", name, r.status, r.body)
+		}
+	}
 	var id struct {
 		Verified bool   `json:"verified"`
 		Name     string `json:"name"`
@@ -152,11 +159,11 @@ func TestMerchantOrderOnboardingAndPayout(t *testing.T) {
 	if len(list.Receipts) != 1 || list.Receipts[0].OrderID != order || list.Receipts[0].State != store.OrderPaid {
 		t.Fatalf("my receipts: %+v", list)
 	}
-	// The ledger for the month: one withholding of 800 元 on 5,000 元.
+	// The books: one payment posted, 800 元 withheld of 5,000 元.
 	o, _ := e.deps.store.Order(ctx, order)
-	entries, _ := e.deps.store.TaxEntries(ctx, o.PayeeID, tax.Period(o.UpdatedAt))
-	if len(entries) != 1 || entries[0].Kind != store.LedgerWithhold || entries[0].TaxFen != 80000 || entries[0].IncomeFen != 500000 {
-		t.Fatalf("ledger: %+v", entries)
+	payments, _ := e.deps.store.Payments(ctx, store.PaymentQuery{PayeeID: o.PayeeID})
+	if len(payments) != 1 || payments[0].State != store.PaymentPosted || payments[0].TaxFen != 80000 || payments[0].GrossFen != 500000 {
+		t.Fatalf("books: %+v", payments)
 	}
 }
 

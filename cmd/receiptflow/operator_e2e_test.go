@@ -5,12 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
 	sdkpb "go.temporal.io/api/sdk/v1"
+	updatepb "go.temporal.io/api/update/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -79,7 +84,7 @@ func TestTerminatedRunsBillIsSettledByItsCallback(t *testing.T) {
 				}
 				e.sb.Pay().Wait()
 				o := e.waitOrder(order, store.OrderPaid)
-				_, income, withheld := e.orderLedger(o, o.UpdatedAt)
+				_, income, withheld := e.orderBooks(o)
 				if income != 150000 || withheld != 14000 {
 					t.Fatalf("ledger %d/%d", income, withheld)
 				}
@@ -89,7 +94,7 @@ func TestTerminatedRunsBillIsSettledByItsCallback(t *testing.T) {
 				}
 				e.sb.Pay().Wait()
 				e.waitOrder(order, store.OrderFailed)
-				e.assertTaxNetsToZero(order)
+				e.assertNothingPaid(order)
 			}
 			// The payee's return answers from the order, not with an error.
 			var after workflows.View
@@ -133,7 +138,7 @@ func TestCancelWhilePayingIsTheSameThroughTheAPIAndTheUI(t *testing.T) {
 			if final.Cancel.Pending || down.creates() != creates {
 				t.Fatalf("after WeChat Pay came back: %+v, creates %d → %d", final.Cancel, creates, down.creates())
 			}
-			e.assertTaxNetsToZero(order)
+			e.assertNothingPaid(order)
 		})
 	}
 }
@@ -293,5 +298,151 @@ func listRequest(namespace, query string) *workflowservice.ListWorkflowExecution
 }
 
 func proofFor(order, openid, updateID string) proof.Claim {
-	return proof.Claim{Role: workflows.RolePayee, Subject: openid, WorkflowID: workflows.WorkflowID(order), Update: workflows.UpdateConfirm, UpdateID: updateID}
+	return proof.Claim{Role: workflows.RolePayee, Subject: openid, WorkflowID: workflows.WorkflowID(order), RunID: "", Update: workflows.UpdateConfirm, UpdateID: updateID}
+}
+
+// Issue 22's replay: someone with Temporal's gRPC alone — no keys, no codec — copies run 1's accepted face.submit
+// and confirm (their still-encrypted input and update IDs, from the history) into run 2 of the same order. Both
+// are refused before the workflow accepts them: the proof names run 1. Nothing is reserved or billed, no face
+// attempt is counted, and the audit holds run 1's steps only.
+func TestARunsAcceptedUpdatesReplayedIntoTheNextRunMoveNothing(t *testing.T) {
+	e := newEnv(t, wechatPay)
+	ctx := context.Background()
+	order, token := highRiskOpened(e)
+	e.passFaceV2(order, token)
+	var v workflows.View
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &v), http.StatusOK)
+	run1, err := e.client.DescribeWorkflowExecution(ctx, workflows.WorkflowID(order), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.phone.ExpireTransfer(ctx, v.Payout.OutBillNo, "normal"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitState(order, token, workflows.StateFailed)
+	accepted := map[string]*updatepb.Request{}
+	iter := e.client.GetWorkflowHistory(ctx, workflows.WorkflowID(order), run1.GetWorkflowExecutionInfo().GetExecution().GetRunId(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := ev.GetWorkflowExecutionUpdateAcceptedEventAttributes(); a != nil {
+			accepted[a.GetAcceptedRequest().GetInput().GetName()] = a.GetAcceptedRequest()
+		}
+	}
+	if accepted[workflows.UpdateConfirm] == nil || accepted[workflows.UpdateFaceSubmit] == nil {
+		t.Fatalf("run 1's history: %v", accepted)
+	}
+
+	// Run 2: the payee taps again and must pass the face again.
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, &v), http.StatusOK)
+	if v.State != workflows.StateFaceRequired || v.Face == nil {
+		t.Fatalf("run 2: %+v", v)
+	}
+	used := v.Face.AttemptsUsed
+	before, _ := e.deps.store.Payments(ctx, store.PaymentQuery{OrderID: order})
+	for _, name := range []string{workflows.UpdateFaceSubmit, workflows.UpdateConfirm} {
+		req := accepted[name]
+		res, err := e.client.WorkflowService().UpdateWorkflowExecution(ctx, &workflowservice.UpdateWorkflowExecutionRequest{
+			Namespace:         e.cfg.Temporal.Namespace,
+			WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: workflows.WorkflowID(order)},
+			Request:           &updatepb.Request{Meta: &updatepb.Meta{UpdateId: req.GetMeta().GetUpdateId(), Identity: "replayer"}, Input: req.GetInput()},
+			WaitPolicy:        &updatepb.WaitPolicy{LifecycleStage: enumspb.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED},
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		f := res.GetOutcome().GetFailure()
+		if f == nil || f.GetApplicationFailureInfo().GetType() != workflows.RejectUnauthenticated {
+			t.Errorf("run 1's %s replayed into run 2: %v", name, res.GetOutcome())
+		}
+	}
+	e.must(e.call(http.MethodGet, "/v1/receipts/"+order, token, nil, &v), http.StatusOK)
+	after, _ := e.deps.store.Payments(ctx, store.PaymentQuery{OrderID: order})
+	bills, _ := e.deps.store.TransfersByOrder(ctx, order)
+	if v.State != workflows.StateFaceRequired || v.Face.AttemptsUsed != used || len(after) != len(before) || len(bills) != 1 {
+		t.Fatalf("the replays moved something: %+v (face %+v), payments %d → %d, bills %d", v.State, v.Face, len(before), len(after), len(bills))
+	}
+	trail, _ := e.deps.store.AuditTrail(ctx, "order:"+order)
+	steps := map[string]int{}
+	for _, a := range trail {
+		steps[a.Action]++
+	}
+	if steps["receipt."+workflows.UpdateConfirm] != 1 || steps["receipt."+workflows.UpdateFaceSubmit] != 1 {
+		t.Errorf("audit of the payee's steps: %v", steps)
+	}
+}
+
+// refusedFor refuses to create the bills of one order, as a revoked certificate would; other orders pay.
+type refusedFor struct { // set order before the run creates its bill
+	activities.Payout
+	order string
+}
+
+func (r refusedFor) Create(ctx context.Context, req activities.TransferRequest) (workflows.TransferStatus, error) {
+	if r.order != "" && strings.HasPrefix(req.OutBillNo, r.order) {
+		return workflows.TransferStatus{}, temporal.NewNonRetryableApplicationError("wechatpay: SIGN_ERROR merchant certificate revoked", workflows.ErrTypeMisconfigured, nil)
+	}
+	return r.Payout.Create(ctx, req)
+}
+
+// Every query the README tells operators to save, run as printed against runs in each state, lists exactly the runs
+// it promises (the date and the merchant's order number are the README's examples, put at this test's runs).
+func TestTheREADMEsSavedQueriesListTheRightRuns(t *testing.T) {
+	refuse := &refusedFor{}
+	e := newEnv(t, func(c *config.Config) { wechatPay(c); c.UpdateWait = 2 * time.Second; c.FaceAttempts = 1 },
+		func(a *activities.Activities) { refuse.Payout = a.Payout; a.Payout = refuse })
+	waiting, _, _ := e.awaitingTransferOf("o_low", "李四", "110101200001010010", 150000)
+	review, token := highRiskOpened(e)
+	e.failFaceV2(review, token)
+	stuck := e.payee("o_stuck", "赵六", "110101199003077715", 120000)
+	refuse.order = stuck
+	token = e.login("o_stuck")
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+stuck, token, nil, nil), http.StatusOK)
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+stuck+"/confirm", token, nil, nil), http.StatusAccepted)
+
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(readme)[strings.Index(string(readme), "The queries\noperators save:"):]
+	section = section[:strings.Index(section, "\n\n|")+2+strings.Index(section[strings.Index(section, "\n\n|")+2:], "\n\n")]
+	want := map[string]string{ // README query → the run it lists
+		"PayoutRetrying = true":          stuck,
+		"ReceiptState = 'MANUAL_REVIEW'": review,
+		"ReceiptState = 'AWAITING_TRANSFER_CONFIRM' AND StateSince < '2026-11-23T00:00:00Z'": waiting,
+		"MerchantOrderNo = 'M-2026-0001'": stuck,
+	}
+	rows := regexp.MustCompile("(?m)^\\| `([^`]+)` \\|").FindAllStringSubmatch(section, -1)
+	if len(rows) != len(want) {
+		t.Fatalf("the README's saved queries: %q, want the %d this test knows", rows, len(want))
+	}
+	for _, row := range rows {
+		query := row[1]
+		order, ok := want[query]
+		if !ok {
+			t.Fatalf("the README saves %q, which this test does not know", query)
+		}
+		asRun := strings.NewReplacer("2026-11-23T00:00:00Z", time.Now().Add(time.Minute).UTC().Format(time.RFC3339),
+			"M-2026-0001", e.merchantOrderNo(stuck)).Replace(query)
+		asRun = "(" + asRun + ") AND TaskQueue = '" + e.cfg.Temporal.TaskQueue + "'"
+		var got []string
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			resp, err := e.client.ListWorkflow(context.Background(), listRequest(e.cfg.Temporal.Namespace, asRun))
+			if err != nil {
+				t.Fatalf("%s: %v", asRun, err)
+			}
+			got = got[:0]
+			for _, x := range resp.GetExecutions() {
+				got = append(got, x.GetExecution().GetWorkflowId())
+			}
+			if len(got) == 1 && got[0] == workflows.WorkflowID(order) || time.Now().After(deadline) {
+				break
+			}
+		}
+		if len(got) != 1 || got[0] != workflows.WorkflowID(order) {
+			t.Errorf("%s lists %v, want %s", asRun, got, workflows.WorkflowID(order))
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
@@ -84,7 +85,7 @@ flags:
 	}
 	fmt.Fprintf(out, "receiptflow sandbox is serving WeChat and WeChat Pay at %s (data in %s)\n\n", url, abs)
 	fmt.Fprintf(out, "Settings for api and worker (RECEIPTFLOW_WECHATPAY_NOTIFY_URL is the api's own address):\n\n%s\n", settings)
-	return serveHTTP(ctx, l, sb)
+	return serveHTTP(ctx, l, sb, 10*time.Second)
 }
 
 // sandboxSettings are the RECEIPTFLOW_* lines that point api and worker at this sandbox; the two PEM keys are

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io/fs"
 	"math/big"
+	"mime"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"time"
 
+	"github.com/receiptflow/receiptflow/api"
 	"github.com/receiptflow/receiptflow/miniprogram"
 	"github.com/receiptflow/receiptflow/pii"
 )
@@ -21,7 +23,7 @@ import (
 // withSimulator serves dev's mini-program simulator beside the API: the page at /simulator/, the kit's modules at
 // /simulator/kit/, the sandbox's phone endpoints at /simulator/phone/sandbox/… (same origin as the page) and
 // /simulator/seed, which onboards a new payee with a funded order. Dev only: none of it exists in api.
-func (s *stack) withSimulator(next http.Handler) (http.Handler, error) {
+func (s *stack) withSimulator(next http.Handler, hosts []string) (http.Handler, error) {
 	page, err := fs.Sub(miniprogram.Files, "simulator")
 	if err != nil {
 		return nil, err
@@ -30,13 +32,38 @@ func (s *stack) withSimulator(next http.Handler) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	sim := http.NewServeMux()
+	sim.Handle("GET /simulator/kit/", http.StripPrefix("/simulator/kit/", http.FileServerFS(miniprogram.Files)))
+	sim.Handle("GET /simulator/", http.StripPrefix("/simulator/", http.FileServerFS(page)))
+	sim.Handle("POST /simulator/phone/sandbox/", http.StripPrefix("/simulator/phone", httputil.NewSingleHostReverseProxy(sandboxURL)))
+	sim.HandleFunc("POST /simulator/seed", s.simulatorSeed)
 	mux := http.NewServeMux()
-	mux.Handle("GET /simulator/kit/", http.StripPrefix("/simulator/kit/", http.FileServerFS(miniprogram.Files)))
-	mux.Handle("GET /simulator/", http.StripPrefix("/simulator/", http.FileServerFS(page)))
-	mux.Handle("POST /simulator/phone/sandbox/", http.StripPrefix("/simulator/phone", httputil.NewSingleHostReverseProxy(sandboxURL)))
-	mux.HandleFunc("POST /simulator/seed", s.simulatorSeed)
+	mux.Handle("/simulator/", devDoor(hosts, sim))
 	mux.Handle("/", next)
 	return mux, nil
+}
+
+// devDoor keeps a web page on another site out of a dev-only door: it answers only the Hosts the server was
+// started for (421 otherwise: a name rebound to this machine, DNS rebinding), and a write only as JSON from its
+// own origin (a cross-origin form or text/plain post — which a browser sends without asking — is refused).
+func devDoor(hosts []string, next http.Handler) http.Handler {
+	return api.HostDoor(hosts, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+				writeProblem(w, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "request bodies must be JSON (Content-Type: application/json)")
+				return
+			}
+			if !api.SameOrigin(r) {
+				api.WriteProblem(w, api.ErrCrossOrigin)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	}))
+}
+
+func writeProblem(w http.ResponseWriter, status int, code, msg string) {
+	api.WriteProblem(w, &api.Problem{Status: status, Code: code, Message: msg})
 }
 
 // simulatorSeed onboards a payee of the demo payer with one order: {grossFen, face} → {openid, orderId}. face

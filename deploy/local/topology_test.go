@@ -537,18 +537,21 @@ func (tp *topology) assertSettled(ctx context.Context, secret string, payees []*
 		t.Errorf("the sandbox holds %d bills, the store knows %d", len(bills), ourBills)
 	}
 	for m := range income {
-		entries, err := st.TaxEntries(ctx, m.payee, m.period)
+		paid, err := st.Payments(ctx, store.PaymentQuery{PayeeID: m.payee, Period: m.period, States: []string{store.PaymentPosted}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var in, tx int64
-		for _, e := range entries {
-			in += e.IncomeFen
-			tx += e.TaxFen
+		for _, p := range paid {
+			in += p.GrossFen
+			tx += p.TaxFen
 		}
 		if in != income[m] || tx != withheld[m] {
-			t.Errorf("ledger of %s in %s: income %d tax %d, the paid orders say %d / %d", m.payee, m.period, in, tx, income[m], withheld[m])
+			t.Errorf("books of %s in %s: income %d tax %d, the paid orders say %d / %d", m.payee, m.period, in, tx, income[m], withheld[m])
 		}
+	}
+	if broken, err := st.CheckBooks(ctx); err != nil || len(broken) > 0 {
+		t.Errorf("books after the topology run: %v %v", broken, err)
 	}
 
 	c, err := client.Dial(client.Options{HostPort: tp.env["RECEIPTFLOW_TEMPORAL_ADDRESS"], Namespace: tp.env["RECEIPTFLOW_TEMPORAL_NAMESPACE"]})

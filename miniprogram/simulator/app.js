@@ -37,7 +37,8 @@ function show(v) {
   $('amounts').hidden = !r.amounts;
   if (r.amounts) {
     $('gross').textContent = r.amounts.gross;
-    $('tax').textContent = r.amounts.tax;
+    // Nothing withheld reads ¥0.00, not "-¥0.00".
+    $('tax').textContent = r.amounts.tax === '0.00' ? '¥0.00' : `-¥${r.amounts.tax}`;
     $('net').textContent = r.amounts.net;
   }
   $('messages').replaceChildren(...r.messages.map((m) => Object.assign(document.createElement('li'), { textContent: m })));
@@ -70,8 +71,9 @@ async function act() {
         break;
       case 'face': {
         const res = await client.verifyFace(payee.orderId);
-        if (!res.passed) notice(res.message);
         await refresh();
+        // The sheet may already say it (the third failure's manual review): say it once.
+        if (!res.passed && !$('messages').textContent.includes(res.message)) notice(res.message);
         break;
       }
       case 'confirm':
@@ -96,6 +98,13 @@ $('action').addEventListener('click', act);
 $('use-demo').addEventListener('click', () => {
   const [openid, orderId] = $('demo').value.split('|');
   choose(openid, orderId);
+});
+// From 2,000 元 the large-payment rule asks for face verification whatever the box says: show it.
+const largePaymentFen = 200000;
+$('new-amount').addEventListener('input', () => {
+  const large = Math.round(Number($('new-amount').value) * 100) >= largePaymentFen;
+  $('new-face').disabled = large;
+  if (large) $('new-face').checked = true;
 });
 $('create').addEventListener('click', async () => {
   const grossFen = Math.round(Number($('new-amount').value) * 100);

@@ -41,6 +41,12 @@ test('render: every state says what to show and offers one action', () => {
   assert.deepEqual(render({ state: 'FAILED', reasons: [{ code: 'TRANSFER_FAIL', message: '您已拒绝收款，款项已退回' }] }).messages, ['您已拒绝收款，款项已退回']);
   assert.deepEqual(render({ state: 'FACE_REQUIRED', face: { attemptsLeft: 2 } }).messages, ['为保障资金安全，请完成本人人脸核验（剩余 2 次）']);
   assert.deepEqual(render({ state: 'CANCELLED' }).messages, ['付款方已取消本笔款项']);
+  // A pending view (the run did not answer in time) offers no action, whatever its state, and shows no amount it lacks.
+  const pending = render({ state: 'AWAITING_CONFIRMATION', pending: true, amounts: { grossFen: 150000 } });
+  assert.equal(pending.action, 'wait');
+  assert.equal(pending.button, '');
+  assert.deepEqual(pending.amounts, { gross: '1,500.00', tax: '', net: '' });
+  assert.deepEqual(pending.messages, ['正在更新，请稍候']);
 });
 
 test('a 401 logs in again once and the call goes through', async () => {

@@ -53,7 +53,16 @@ test('the stuck-payouts query lists a retrying payout, and its run tells why', a
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const query = encodeURIComponent('PayoutRetrying = true');
   const id = `receipt/${p.orderId}`;
+  // The UI is behind the operators' sign-in: a signed-out browser lands on it and comes back where it meant to go.
   await page.goto(`${dev.ui}/namespaces/default/workflows?query=${query}`);
+  assert.match(page.url(), /\/_receiptflow\/sign-in\?next=/);
+  await page.getByLabel('运营令牌').fill('wrong-token');
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByRole('alert').filter({ hasText: 'UNAUTHENTICATED' }).waitFor();
+  await page.screenshot({ path: join(shots, 'operator-ui-sign-in.png') });
+  await page.getByLabel('运营令牌').fill(dev.operatorToken);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.waitForURL(/\/namespaces\/default\/workflows/);
   const link = page.getByRole('link', { name: id });
   await link.first().waitFor({ timeout: 30000 });
   await page.screenshot({ path: join(shots, 'operator-ui-stuck-payouts.png') });
