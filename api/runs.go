@@ -204,6 +204,14 @@ func (h *handlers) openRun(ctx context.Context, orderID string) (string, error) 
 	return info.GetExecution().GetRunId(), nil
 }
 
+// runOpen: Temporal has a running run of the order (asked on a budget of its own, past the request's deadline).
+func (h *handlers) runOpen(ctx context.Context, orderID string) bool {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	_, err := h.openRun(dctx, orderID)
+	return err == nil
+}
+
 // auditStep records each step sent for an actor — the tap, face session and result, confirm, review, cancel —
 // with its update ID and run, so an update the workflow accepted without an audit row stands out.
 func (h *handlers) auditStep(ctx context.Context, who actor, orderID, run, update, id string) {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/receiptflow/receiptflow/internal/bench"
 )
 
 // BenchmarkLowRiskReceipt runs whole low-risk receipts through HTTP on the embedded server — tap (update-with-
@@ -18,7 +20,7 @@ func BenchmarkLowRiskReceipt(b *testing.B) {
 	payees := make([]payee, b.N)
 	for i := range payees {
 		openid := fmt.Sprintf("o_bench_%d", i)
-		payees[i] = payee{e.payee(openid, "李四", uniqueID(i), 150000), e.login(openid)}
+		payees[i] = payee{e.payee(openid, "李四", bench.IDNumber(i), 150000), e.login(openid)}
 	}
 	var mu sync.Mutex
 	var latencies []time.Duration

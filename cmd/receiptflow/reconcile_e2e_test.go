@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/receiptflow/receiptflow/internal/bench"
 	"github.com/receiptflow/receiptflow/pii"
 	"github.com/receiptflow/receiptflow/sandbox"
 	"github.com/receiptflow/receiptflow/worker"
@@ -54,7 +55,7 @@ func (e *env) settledBill(i int, gross int64, accept bool) (order string, v work
 func (e *env) waitingBill(i int, gross int64) workflows.View {
 	e.t.Helper()
 	openid := fmt.Sprintf("o_recon_%d", i)
-	order := e.payee(openid, "李四", uniqueID(9000+i), gross)
+	order := e.payee(openid, "李四", bench.IDNumber(9000+i), gross)
 	token := e.login(openid)
 	var v workflows.View
 	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)

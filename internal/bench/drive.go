@@ -1,6 +1,4 @@
-//go:build !nodev
-
-package main
+package bench
 
 import (
 	"bytes"
@@ -20,14 +18,13 @@ import (
 	"time"
 
 	"github.com/receiptflow/receiptflow/sandbox"
-	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/workflows"
 )
 
 // bencher drives whole receipts through the HTTP API as the mini-program and the payee's phone do.
 type bencher struct {
-	s        *stack
-	o        benchOptions
+	sys      System
+	o        Options
 	http     *http.Client
 	phone    sandbox.Phone
 	progress func(string, ...any)
@@ -43,25 +40,19 @@ type benchPayee struct {
 	face          bool
 }
 
-const benchPayer = "benchpayer"
-
-func newBencher(ctx context.Context, s *stack, o benchOptions, progress func(string, ...any)) (*bencher, error) {
+func newBencher(sys System, o Options, progress func(string, ...any)) *bencher {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = o.Concurrency * 2
-	b := &bencher{s: s, o: o, http: &http.Client{Transport: tr, Timeout: time.Minute}, phone: sandbox.Phone{BaseURL: s.sandboxURL},
+	return &bencher{sys: sys, o: o, http: &http.Client{Transport: tr, Timeout: time.Minute}, phone: sandbox.Phone{BaseURL: sys.SandboxURL},
 		progress: progress, lat: newLatencies()}
-	err := s.deps.store.PutPayer(ctx, store.Payer{ID: benchPayer, Name: "示例科技有限公司", Secret: "bench-merchant-secret-0123", Account: demoAccount})
-	return b, err
 }
 
-// seed onboards the i-th payee: identity, agreement, a funded order of 1,500 元; a low-risk payee's identity was
-// bound by an earlier face verification, a face one's was not (so the workflow asks for one).
+// seed onboards the next payee with a funded order (System.Seed).
 func (b *bencher) seed(ctx context.Context, face bool) (benchPayee, error) {
 	i := int(b.seq.Add(1))
 	p := benchPayee{openid: fmt.Sprintf("o_bench_%d", i), face: face}
 	var err error
-	p.order, err = seedPayee(ctx, b.s.deps.store, benchPayer, seededPayee{OpenID: p.openid, Name: "李四", IDNumber: uniqueID(i),
-		MerchantNo: fmt.Sprintf("BENCH-%d", i), GrossFen: 150000, FaceBound: !face})
+	p.order, err = b.sys.Seed(ctx, i, p.openid, face)
 	return p, err
 }
 
@@ -72,7 +63,7 @@ func (b *bencher) isFace(i int) bool {
 }
 
 // run measures --count receipts (or as many as --duration allows), --concurrency at a time.
-func (b *bencher) run(ctx context.Context) (benchResult, error) {
+func (b *bencher) run(ctx context.Context) (Result, error) {
 	payees := make(chan benchPayee, b.o.Concurrency*4)
 	seedErr := make(chan error, 1)
 	seedOne := func(i int) bool {
@@ -102,7 +93,7 @@ func (b *bencher) run(ctx context.Context) (benchResult, error) {
 		payees = make(chan benchPayee, b.o.Count)
 		for i := 0; i < b.o.Count; i++ {
 			if !seedOne(i) {
-				return benchResult{}, <-seedErr
+				return Result{}, <-seedErr
 			}
 		}
 		close(payees)
@@ -110,7 +101,7 @@ func (b *bencher) run(ctx context.Context) (benchResult, error) {
 	b.progress("driving receipts, %d at a time", b.o.Concurrency)
 	stopProfile, err := startCPUProfile(b.o.CPUProfile)
 	if err != nil {
-		return benchResult{}, err
+		return Result{}, err
 	}
 	defer stopProfile()
 	cpu0, start := cpuSeconds(), time.Now()
@@ -136,7 +127,7 @@ func (b *bencher) run(ctx context.Context) (benchResult, error) {
 	stopProfile()
 	select {
 	case err := <-seedErr:
-		return benchResult{}, err
+		return Result{}, err
 	default:
 	}
 	elapsed := time.Since(start)
@@ -269,7 +260,7 @@ func (b *bencher) call(ctx context.Context, endpoint, path, token string, body, 
 		raw, _ := json.Marshal(body)
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.s.apiURL+path, rd)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.sys.APIURL+path, rd)
 	if err != nil {
 		return err
 	}
@@ -278,7 +269,7 @@ func (b *bencher) call(ctx context.Context, endpoint, path, token string, body, 
 }
 
 func (b *bencher) get(ctx context.Context, endpoint, path, token string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.s.apiURL+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.sys.APIURL+path, nil)
 	if err != nil {
 		return err
 	}
@@ -312,14 +303,14 @@ func (b *bencher) countError(endpoint, status string) {
 
 // park starts --park face receipts and leaves them at the face step, measures the process and the server's
 // database with them parked, then finishes them all.
-func (b *bencher) park(ctx context.Context) (benchResult, error) {
+func (b *bencher) park(ctx context.Context) (Result, error) {
 	n := b.o.Park
 	b.progress("seeding %d payees", n)
 	payees := make([]benchPayee, n)
 	for i := range payees {
 		p, err := b.seed(ctx, true)
 		if err != nil {
-			return benchResult{}, err
+			return Result{}, err
 		}
 		payees[i] = p
 	}
@@ -349,12 +340,12 @@ func (b *bencher) park(ctx context.Context) (benchResult, error) {
 	park := &parkResult{Parked: int(parked.Load()), ParkSeconds: time.Since(start).Seconds()}
 	if b.o.MemProfile != "" {
 		if err := writeHeapProfile(b.o.MemProfile); err != nil {
-			return benchResult{}, err
+			return Result{}, err
 		}
 	}
 	memoryNow(&park.RSSParkedMiB)
-	park.TemporalDBMiB = float64(dirSize(b.s.cfg.DataDir, "temporal.db")) / (1 << 20)
-	park.StoreDBMiB = float64(dirSize(b.s.cfg.DataDir, "receiptflow.db")) / (1 << 20)
+	park.TemporalDBMiB = float64(dirSize(b.sys.DataDir, "temporal.db")) / (1 << 20)
+	park.StoreDBMiB = float64(dirSize(b.sys.DataDir, "receiptflow.db")) / (1 << 20)
 	b.progress("%d parked: RSS %.0f MiB, Temporal's SQLite %.0f MiB; finishing them", park.Parked, park.RSSParkedMiB, park.TemporalDBMiB)
 
 	var paid atomic.Int64
@@ -415,7 +406,7 @@ func (b *bencher) each(n int, f func(int)) {
 func (b *bencher) historyEvents(ctx context.Context) map[string]int {
 	out := map[string]int{}
 	b.samples.Range(func(k, v any) bool {
-		it := b.s.client.GetWorkflowHistory(ctx, workflows.WorkflowID(v.(string)), "", false, 0)
+		it := b.sys.Temporal.GetWorkflowHistory(ctx, workflows.WorkflowID(v.(string)), "", false, 0)
 		n := 0
 		for it.HasNext() {
 			if _, err := it.Next(); err != nil {
@@ -429,8 +420,8 @@ func (b *bencher) historyEvents(ctx context.Context) map[string]int {
 	return out
 }
 
-func (b *bencher) result(paid, failed int, elapsed time.Duration, cpu float64) benchResult {
-	res := benchResult{Receipts: paid, Failed: failed, Seconds: elapsed.Seconds(), CPUSeconds: cpu,
+func (b *bencher) result(paid, failed int, elapsed time.Duration, cpu float64) Result {
+	res := Result{Receipts: paid, Failed: failed, Seconds: elapsed.Seconds(), CPUSeconds: cpu,
 		ReceiptsPerSecond: float64(paid) / elapsed.Seconds(), Endpoints: b.lat.summary(), Errors: map[string]int64{}}
 	b.errs.Range(func(k, v any) bool {
 		res.Errors[k.(string)] = v.(*atomic.Int64).Load()

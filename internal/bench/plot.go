@@ -1,6 +1,4 @@
-//go:build !nodev
-
-package main
+package bench
 
 import (
 	"bytes"
@@ -11,7 +9,7 @@ import (
 
 // plotLatencies draws each endpoint's latency distribution as a cumulative curve on a log scale (what share of
 // answers came within x ms), the reference's per-update curve dashed beside them.
-func plotLatencies(r benchResult) []byte {
+func plotLatencies(r Result) []byte {
 	const (
 		width, height          = 1000, 520
 		left, right, top, foot = 70, 300, 50, 60 // right: the legend, "transfer/confirmed  p50 …, p99 … ms"

@@ -1,6 +1,4 @@
-//go:build !nodev
-
-package main
+package bench
 
 import (
 	"context"
@@ -45,6 +43,7 @@ func referenceFlow(ctx workflow.Context) error {
 	return workflow.Await(ctx, func() bool { return done == 3 })
 }
 
+// runReference measures the reference: 20 flows one at a time (each update alone), then flows at concurrency.
 func runReference(ctx context.Context, hostPort, namespace string, concurrency, flows int) (referenceResult, error) {
 	c, err := client.Dial(client.Options{HostPort: hostPort, Namespace: namespace, Logger: quietLogger{}})
 	if err != nil {
@@ -58,34 +57,7 @@ func runReference(ctx context.Context, hostPort, namespace string, concurrency, 
 		return referenceResult{}, err
 	}
 	defer w.Stop()
-	run := func(id string, lat *latencies) error {
-		start := time.Now()
-		op := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{ID: id, TaskQueue: referenceQueue,
-			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL}, "BenchReference")
-		upd, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{StartWorkflowOperation: op,
-			UpdateOptions: client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: "tap", WaitForStage: client.WorkflowUpdateStageCompleted}})
-		if err == nil {
-			err = upd.Get(ctx, nil)
-		}
-		if err != nil {
-			return err
-		}
-		lat.add("update", time.Since(start))
-		lat.add("tap", time.Since(start))
-		for _, name := range []string{"face", "confirm"} {
-			start := time.Now()
-			h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: name, WaitForStage: client.WorkflowUpdateStageCompleted})
-			if err == nil {
-				err = h.Get(ctx, nil)
-			}
-			if err != nil {
-				return err
-			}
-			lat.add("update", time.Since(start))
-			lat.add(name, time.Since(start))
-		}
-		return c.GetWorkflow(ctx, id, "").Get(ctx, nil)
-	}
+	run := func(id string, lat *latencies) error { return referenceRun(ctx, c, id, lat) }
 	stamp := time.Now().UnixNano()
 	// One at a time first: the per-update latency with nothing else running.
 	alone := newLatencies()
@@ -129,6 +101,37 @@ func runReference(ctx context.Context, hostPort, namespace string, concurrency, 
 		res.ByUpdate[name] = all[name]
 	}
 	return res, nil
+}
+
+// referenceRun is one reference flow: update-with-start "tap", then "face" and "confirm", each a two-step update;
+// each update's latency goes to lat under its name and under "update".
+func referenceRun(ctx context.Context, c client.Client, id string, lat *latencies) error {
+	start := time.Now()
+	op := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{ID: id, TaskQueue: referenceQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL}, "BenchReference")
+	upd, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{StartWorkflowOperation: op,
+		UpdateOptions: client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: "tap", WaitForStage: client.WorkflowUpdateStageCompleted}})
+	if err == nil {
+		err = upd.Get(ctx, nil)
+	}
+	if err != nil {
+		return err
+	}
+	lat.add("update", time.Since(start))
+	lat.add("tap", time.Since(start))
+	for _, name := range []string{"face", "confirm"} {
+		start := time.Now()
+		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: name, WaitForStage: client.WorkflowUpdateStageCompleted})
+		if err == nil {
+			err = h.Get(ctx, nil)
+		}
+		if err != nil {
+			return err
+		}
+		lat.add("update", time.Since(start))
+		lat.add(name, time.Since(start))
+	}
+	return c.GetWorkflow(ctx, id, "").Get(ctx, nil)
 }
 
 // quietLogger keeps the reference client's SDK logs out of the bench's output.

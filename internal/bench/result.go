@@ -1,6 +1,4 @@
-//go:build !nodev
-
-package main
+package bench
 
 import (
 	"fmt"
@@ -13,9 +11,9 @@ import (
 	"time"
 )
 
-// benchResult is what bench prints and writes with --out.
-type benchResult struct {
-	Options           benchOptions               `json:"options"`
+// Result is what bench prints and writes with --out.
+type Result struct {
+	Options           Options                    `json:"options"`
 	Receipts          int                        `json:"receipts"` // ended PAID
 	Failed            int                        `json:"failed"`
 	Seconds           float64                    `json:"seconds"`
@@ -121,7 +119,7 @@ func sortedEndpoints(m map[string]endpointLatency) []string {
 	return names
 }
 
-func printBench(w io.Writer, r benchResult) {
+func printBench(w io.Writer, r Result) {
 	o := r.Options
 	fmt.Fprintf(w, "\nreceiptflow bench: %d receipts PAID (%d failed) in %.1f s — %.1f receipts/s at concurrency %d\n",
 		r.Receipts, r.Failed, r.Seconds, r.ReceiptsPerSecond, o.Concurrency)
