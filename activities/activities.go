@@ -105,9 +105,15 @@ type Activities struct {
 	ReceiptAPI   ReceiptAPI
 	ReceiptFiles ReceiptFiles
 	Receipts     ReceiptRecords
-	Hasher       *pii.Hasher
-	Config       Config
-	Now          func() time.Time
+	// Webhooks keeps the payers' endpoints and events; WebhookSender sends them, Deliveries starts their delivery
+	// workflows (nil: no events are announced).
+	Webhooks      Webhooks
+	WebhookSender WebhookSender
+	Deliveries    Deliveries
+	Webhook       WebhookConfig
+	Hasher        *pii.Hasher
+	Config        Config
+	Now           func() time.Time
 }
 
 func (a *Activities) now() time.Time {

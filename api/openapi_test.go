@@ -31,6 +31,8 @@ func testProofs() *proof.Keys {
 }
 
 type stubStore struct{ Store }
+
+type stubWebhooks struct{ Webhooks }
 type stubLogin struct{ Login }
 type stubNotify struct{ PayNotifications }
 
@@ -39,7 +41,8 @@ type stubNotify struct{ PayNotifications }
 func TestOpenAPIMatchesTheRouter(t *testing.T) {
 	sessions, _ := NewSessions([]byte("0123456789abcdef0123456789abcdef"), 0)
 	r, err := New(Deps{Temporal: stubTemporal{}, Store: stubStore{}, Login: stubLogin{}, Sessions: sessions, Proofs: testProofs(), PayNotify: stubNotify{},
-		Codec: http.NotFoundHandler(), MetricsHandler: http.NotFoundHandler(), Recon: stubRecon{}, Schedules: stubSchedules{}, Exports: stubExports{}, ReceiptFiles: stubFiles{}})
+		Codec: http.NotFoundHandler(), MetricsHandler: http.NotFoundHandler(), Recon: stubRecon{}, Schedules: stubSchedules{}, Exports: stubExports{}, ReceiptFiles: stubFiles{},
+		Webhooks: stubWebhooks{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,6 +116,9 @@ type Deps struct {
 	// answer 503; nil: always missing); PlatformName is the withholding agent they name.
 	StatementFonts func() statement.Fonts
 	PlatformName   string
+	// Webhooks, when set, lets payers and operators set webhook endpoints and read and replay their deliveries.
+	Webhooks Webhooks
+	Webhook  WebhookSettings
 	// SetupCheck, when set, tells whether the namespace holds what the runs need (readiness fails until it does).
 	SetupCheck func(context.Context) error
 	Logger     *slog.Logger
@@ -211,6 +214,10 @@ func (h *handlers) merchantRoutes(v1 *gin.RouterGroup, lim *limiters) {
 	if h.ReceiptFiles != nil {
 		merchant.GET("/orders/:orderId/receipt", h.merchantBillReceipt)
 	}
+	if h.Webhooks != nil {
+		h.webhookRoutes(merchant, func(c *gin.Context) string { return c.GetString("payer") },
+			func(c *gin.Context) string { return "payer:" + c.GetString("payer") })
+	}
 }
 
 // opsRoutes are the operators' and finance's, with the operator token.
@@ -227,6 +234,10 @@ func (h *handlers) opsRoutes(v1 *gin.RouterGroup, lim *limiters) {
 	ops.DELETE("/blacklist", h.opsUnblacklist)
 	ops.PUT("/payers/:payerId", h.opsPutPayer)
 	ops.POST("/payers/:payerId/secret", h.opsRotatePayerSecret)
+	if h.Webhooks != nil {
+		h.webhookRoutes(ops.Group("/payers/:payerId"), func(c *gin.Context) string { return c.Param("payerId") },
+			func(c *gin.Context) string { return c.GetString("operator") })
+	}
 	if h.Recon != nil {
 		ops.GET("/reconciliations", h.opsReconciliations)
 		ops.POST("/reconciliations", h.opsStartReconciliation)

@@ -4,9 +4,13 @@
 package worker
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/log"
@@ -56,6 +60,9 @@ func Register(r sdkworker.Registry, a *activities.Activities) {
 	workflows.BuildPlatformReport.Register(r, a.BuildPlatformReport)
 	workflows.RequestBillReceipt.Register(r, a.RequestBillReceipt)
 	workflows.StoreBillReceipt.Register(r, a.StoreBillReceipt)
+	workflows.Announce.Register(r, a.Announce)
+	workflows.SendWebhook.Register(r, a.SendWebhook)
+	workflows.GiveUpWebhook.Register(r, a.GiveUpWebhook)
 }
 
 // RegisterWorkflows adds the workflows under their stable names (a replayer needs only these).
@@ -66,6 +73,7 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.MonthlyFiling, workflow.RegisterOptions{Name: workflows.FilingWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.QuarterlyReport, workflow.RegisterOptions{Name: workflows.ReportWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.FetchReceipt, workflow.RegisterOptions{Name: workflows.ReceiptWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.DeliverWebhook, workflow.RegisterOptions{Name: workflows.DeliveryWorkflowName})
 }
 
 // Options are the worker's settings: the API's proofs are checked on every update, and after a restart the
@@ -86,4 +94,25 @@ func New(c client.Client, taskQueue string, a *activities.Activities, proofs *pr
 	w := sdkworker.New(c, taskQueue, opts)
 	Register(w, a)
 	return w
+}
+
+// Deliveries starts webhook delivery workflows (activities.Deliveries): one per event and redelivery, by ID, so a
+// step that starts one again (a retry) finds it.
+type Deliveries struct {
+	Client    client.Client
+	TaskQueue string
+}
+
+func (d Deliveries) StartDelivery(ctx context.Context, in workflows.DeliveryInput) error {
+	_, err := d.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: workflows.DeliveryWorkflowID(in.EventID, in.Redelivery), TaskQueue: d.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		StaticSummary:            "商户通知 webhook " + in.EventID,
+	}, workflows.DeliveryWorkflowName, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil // delivered (or given up) already
+	}
+	return err
 }

@@ -133,6 +133,7 @@ func (r *run) showBill(ctx workflow.Context, st TransferStatus) {
 		}
 		r.enter(ctx, StateAwaitingTransferConfirm, fmt.Sprintf("等待收款人在微信确认收款：转账单 %s，%s 前有效 (waiting for the payee to confirm in WeChat)",
 			st.OutBillNo, beijingTime(r.pay.billSince.Add(24*time.Hour))))
+		r.announce(ctx, EventOrderAwaitingPayee)
 	case st.State == wechatpay.StateWaitUserConfirm:
 		// Nobody can confirm this one: the payee stays on PAYING while it is withdrawn and replaced.
 		r.enter(ctx, StatePaying, fmt.Sprintf("撤销无法确认的转账单 %s 后重新发起 (withdrawing a bill the payee cannot confirm)", st.OutBillNo))

@@ -58,6 +58,7 @@ func (r *run) passFace(ctx workflow.Context) bool {
 		return false
 	}
 	r.enter(ctx, StateManualReview, fmt.Sprintf("人脸核验 %d 次未通过，等待运营人员审核（POST /v1/ops/receipts/%s/review）", r.face.failures, r.in.OrderID))
+	r.announce(ctx, EventOrderReviewRequired)
 	waitFor(ctx, r.set.ConfirmDeadline, "人工审核截止 review deadline", func() bool { return r.view.Review != nil || r.cancel != nil })
 	switch {
 	case r.cancel != nil:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"testing"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -36,6 +37,7 @@ type fakeActivities struct {
 	released []string // bills whose payment the workflow released
 	creds    []FaceCredentialInput
 	bills    []string // out_bill_no of each create
+	events   []AnnounceInput
 }
 
 func newFake() *fakeActivities {
@@ -60,6 +62,7 @@ func (f *fakeActivities) register(r worker.ActivityRegistry) {
 	CancelTransfer.Register(r, f.CancelTransfer)
 	ReleasePayment.Register(r, f.ReleasePayment)
 	FinishOrder.Register(r, f.FinishOrder)
+	Announce.Register(r, f.Announce)
 }
 
 func (f *fakeActivities) highRisk() *fakeActivities {
@@ -199,6 +202,39 @@ func (f *fakeActivities) FinishOrder(_ context.Context, in FinishInput) (Done, e
 	f.finished = append(f.finished, in)
 	f.mu.Unlock()
 	return Done{}, nil
+}
+
+func (f *fakeActivities) Announce(_ context.Context, in AnnounceInput) (Done, error) {
+	f.count(Announce.Name)
+	f.mu.Lock()
+	f.events = append(f.events, in)
+	f.mu.Unlock()
+	return Done{}, nil
+}
+
+// checkEvents holds a run's webhook events to their rule: each type at most once, with an ID of its own, and the
+// event of the state the run finished in among them.
+func (f *fakeActivities) checkEvents(t *testing.T) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	types, ids := map[string]int{}, map[string]bool{}
+	for _, e := range f.events {
+		types[e.Type]++
+		if types[e.Type] > 1 {
+			t.Errorf("webhook event %s announced twice in one run: %+v", e.Type, f.events)
+		}
+		if ids[e.EventID] || e.EventID == "" {
+			t.Errorf("webhook event ID %q reused: %+v", e.EventID, f.events)
+		}
+		ids[e.EventID] = true
+	}
+	if n := len(f.finished); n > 0 {
+		end := f.finished[n-1].State
+		if want := finalEvents[end]; types[want] != 1 {
+			t.Errorf("the run finished %s without announcing %s once: %+v", end, want, f.events)
+		}
+	}
 }
 
 var errWeChatRefused = temporal.NewNonRetryableApplicationError("getverifyid: 84006", ErrTypeFaceUnusable, nil, 84006)

@@ -43,11 +43,12 @@ type run struct {
 	cancel           *CancelRequest // the first cancel asked for, whoever asked
 	pay              payStep
 
-	attrs searchAttrs
+	attrs     searchAttrs
+	announced map[string]bool // the webhook events this run has announced (each once)
 }
 
 func newRun(ctx workflow.Context, in Input) *run {
-	r := &run{in: in, set: in.Settings.withDefaults()}
+	r := &run{in: in, set: in.Settings.withDefaults(), announced: map[string]bool{}}
 	r.view = View{OrderID: in.OrderID, State: StateChecking, UpdatedAt: workflow.Now(ctx)}
 	return r
 }
@@ -161,6 +162,7 @@ func (r *run) finish(ctx workflow.Context, s State, reasons ...Reason) {
 	if _, err := FinishOrder.Local(ctx, ledgerOptions, in); err != nil {
 		workflow.GetLogger(ctx).Error("recording the order's final state failed", "orderId", r.in.OrderID, "state", s, "error", err)
 	}
+	r.announce(ctx, finalEvents[s])
 }
 
 // enter moves the run to s, says in the UI why it waits (current details) and sets its search attributes: state

@@ -42,6 +42,7 @@ func newScenario(t *testing.T, fake *fakeActivities) *scenario {
 	env.RegisterWorkflowWithOptions(ConfirmReceipt, workflow.RegisterOptions{Name: WorkflowName})
 	fake.register(env)
 	s := &scenario{t: t, env: env, fake: fake, in: Input{OrderID: "ord1", PayeeOpenID: "o_payee"}}
+	t.Cleanup(func() { fake.checkEvents(t) })
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		sa := args.Get(0).(temporal.SearchAttributes)
 		s.sa = append(s.sa, sa)

@@ -65,12 +65,15 @@ var (
 	CancelTransfer      = Step[TransferInput, TransferStatus]{"CancelTransfer"}
 	ReleasePayment      = Step[TransferInput, Released]{"ReleasePayment"}
 	FinishOrder         = Step[FinishInput, Done]{"FinishOrder"}
+	Announce            = Step[AnnounceInput, Done]{"Announce"}
+	SendWebhook         = Step[DeliveryInput, Done]{"SendWebhook"}
+	GiveUpWebhook       = Step[DeliveryInput, Done]{"GiveUpWebhook"}
 )
 
 // Steps lists every step, so a test can hold the worker's registration against it.
 var Steps = []interface{ StepName() string }{CheckEligibility, IssueFaceCredential, VerifyFace, PreparePayout, CreateTransfer,
 	QueryTransfer, AwaitTransfer, CancelTransfer, ReleasePayment, FinishOrder, StartReconciliation, ReconcilePage, FinishReconciliation, ReconcileFundFlow,
-	FilingsDue, OpenPayments, BuildWithholdingFiling, BuildPlatformReport, RequestBillReceipt, StoreBillReceipt}
+	FilingsDue, OpenPayments, BuildWithholdingFiling, BuildPlatformReport, RequestBillReceipt, StoreBillReceipt, Announce, SendWebhook, GiveUpWebhook}
 
 // How each step runs. Local activities are short steps, safe to re-run (store reads, idempotent writes, quick
 // WeChat calls): one marker event each, no server round trip. Creating the bill and waiting for it are regular

@@ -30,6 +30,7 @@ import (
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/tax"
 	"github.com/receiptflow/receiptflow/telemetry"
+	"github.com/receiptflow/receiptflow/webhook"
 	"github.com/receiptflow/receiptflow/wechat"
 	"github.com/receiptflow/receiptflow/wechatpay"
 	"github.com/receiptflow/receiptflow/worker"
@@ -47,6 +48,8 @@ type deps struct {
 	files   *store.Files      // electronic receipts, by their hash
 	hasher  *pii.Hasher
 	tel     *telemetry.Telemetry
+	// webhooks is where merchant webhooks may go: public https only, unless dev (or a test) lets the loopback in.
+	webhooks webhook.Policy
 }
 
 // openDeps parses the keys, opens and migrates the store and builds the WeChat (and WeChat Pay) clients.
@@ -102,7 +105,8 @@ func (d *deps) Close() {
 	d.store.Close()
 }
 
-func (d *deps) activities() *activities.Activities {
+// activities are the worker's steps; c starts the webhook deliveries they announce.
+func (d *deps) activities(c client.Client) *activities.Activities {
 	method, _ := tax.ParseMethod(d.cfg.TaxMethod) // validated by config.Load
 	var payout activities.Payout = activities.LedgerPayout{Transfers: d.store}
 	// None of these on the ledger channel (a nil *Client would not be a nil interface).
@@ -117,14 +121,17 @@ func (d *deps) activities() *activities.Activities {
 		Orders: d.store, Ledger: d.store, Faces: d.store, Transfers: d.store,
 		WeChat: d.wechat, Risk: d.wechat,
 		Payout: payout, Recon: d.store, Filings: d.store,
-		Hasher: d.hasher,
-		Config: activities.Config{FaceMode: d.cfg.FaceMode, TaxMethod: method, Risk: d.cfg.Risk, RiskScene: 1},
+		Hasher:   d.hasher,
+		Webhooks: d.store, WebhookSender: webhook.NewSender(d.webhooks, d.cfg.WebhookTimeout),
+		Deliveries: worker.Deliveries{Client: c, TaskQueue: d.cfg.Temporal.TaskQueue},
+		Webhook:    activities.WebhookConfig{FirstRetry: d.cfg.WebhookFirstRetry, RetryFor: d.cfg.WebhookRetryFor},
+		Config:     activities.Config{FaceMode: d.cfg.FaceMode, TaxMethod: method, Risk: d.cfg.Risk, RiskScene: 1},
 	}
 }
 
 // newWorker builds the receipts worker.
 func (d *deps) newWorker(c client.Client) sdkworker.Worker {
-	return worker.New(c, d.cfg.Temporal.TaskQueue, d.activities(), d.secrets.Proofs, d.cfg.StopGrace)
+	return worker.New(c, d.cfg.Temporal.TaskQueue, d.activities(c), d.secrets.Proofs, d.cfg.StopGrace)
 }
 
 // sizeWorkflowCache sets the SDK's sticky cache, one for the whole process. It must run before the first SDK worker
@@ -222,6 +229,8 @@ func (d *deps) router(c client.Client, dev *devAccess) (http.Handler, error) {
 		ReceiptPoll:    d.cfg.ReceiptPollInterval,
 		StatementFonts: newFontLoader(d.cfg.PDFFont, d.cfg.PDFLatinFont, d.log).Fonts,
 		PlatformName:   d.cfg.PlatformName,
+		Webhooks:       d.store,
+		Webhook:        api.WebhookSettings{Policy: d.webhooks, RetryFor: d.cfg.WebhookRetryFor},
 		Logger:         d.log,
 	})
 }

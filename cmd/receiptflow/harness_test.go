@@ -188,6 +188,7 @@ func newWorld(t testing.TB, w world, configure func(*config.Config), adjust ...f
 	if w.books != nil {
 		d.store.SetClock(w.books.Now)
 	}
+	d.webhooks.AllowLoopback = true // the tests' receivers listen on 127.0.0.1, as dev's sandbox does
 	// Whatever a test did, the books it leaves keep their invariants.
 	t.Cleanup(func() { e2eCheckBooks(t, d.store) })
 	// The test's own client, built like the processes' (codec, metrics), on the shared server.
@@ -254,7 +255,7 @@ func (e *env) startWorker() {
 
 // startWorkerOn starts a worker of the test's task queue on c.
 func (e *env) startWorkerOn(c client.Client) sdkworker.Worker {
-	acts := e.deps.activities()
+	acts := e.deps.activities(c)
 	for _, f := range e.adjust {
 		f(acts)
 	}

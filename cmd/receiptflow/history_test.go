@@ -44,20 +44,20 @@ type historyScenario struct {
 }
 
 var historyScenarios = []historyScenario{
-	{name: "low_risk_paid", maxEvents: 28, configure: perPayment, drive: func(e *env) string {
+	{name: "low_risk_paid", maxEvents: 29, configure: perPayment, drive: func(e *env) string {
 		order := e.payee("o_low", "李四", "110101200001010010", 150000)
 		token := e.login("o_low")
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, nil), http.StatusOK)
 		return workflows.WorkflowID(order)
 	}},
-	{name: "face_pass_paid", maxEvents: 43, configure: perPayment, drive: func(e *env) string {
+	{name: "face_pass_paid", maxEvents: 44, configure: perPayment, drive: func(e *env) string {
 		order, token := highRiskOpened(e)
 		e.passFaceV2(order, token)
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, nil), http.StatusOK)
 		return workflows.WorkflowID(order)
 	}},
-	{name: "face_fail_review_approved", maxEvents: 63, configure: func(c *config.Config) { perPayment(c); c.FaceAttempts = 2 }, drive: func(e *env) string {
+	{name: "face_fail_review_approved", maxEvents: 65, configure: func(c *config.Config) { perPayment(c); c.FaceAttempts = 2 }, drive: func(e *env) string {
 		order, token := highRiskOpened(e)
 		e.failFaceV2(order, token)
 		e.failFaceV2(order, token)
@@ -69,18 +69,18 @@ var historyScenarios = []historyScenario{
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, nil), http.StatusOK)
 		return workflows.WorkflowID(order)
 	}},
-	{name: "face_expired", maxEvents: 18, deadlineFires: true, configure: func(c *config.Config) { perPayment(c); c.FaceDeadline = 2 * time.Second }, drive: func(e *env) string {
+	{name: "face_expired", maxEvents: 19, deadlineFires: true, configure: func(c *config.Config) { perPayment(c); c.FaceDeadline = 2 * time.Second }, drive: func(e *env) string {
 		order, _ := highRiskOpened(e)
 		return workflows.WorkflowID(order)
 	}},
-	{name: "cancelled", maxEvents: 20, configure: perPayment, drive: func(e *env) string {
+	{name: "cancelled", maxEvents: 21, configure: perPayment, drive: func(e *env) string {
 		order := e.payee("o_low", "李四", "110101200001010010", 150000)
 		token := e.login("o_low")
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
 		e.must(e.call(http.MethodPost, "/v1/ops/receipts/"+order+"/cancel", opToken, map[string]string{"reason": "payer withdrew the order"}, nil), http.StatusOK)
 		return workflows.WorkflowID(order)
 	}},
-	{name: "wechatpay_confirmed_paid", maxEvents: 36, configure: wechatPay, drive: func(e *env) string {
+	{name: "wechatpay_confirmed_paid", maxEvents: 38, configure: wechatPay, drive: func(e *env) string {
 		order, token, v := e.awaitingTransfer()
 		if res := e.payeeConfirms(v, sandbox.PayAccept, "normal"); !res.OK() {
 			e.t.Fatalf("confirm: %+v", res)
@@ -90,7 +90,7 @@ var historyScenarios = []historyScenario{
 	}},
 	// The payee takes their time: WeChat Pay is looked at every second (TransferPollInterval) while they do, and
 	// the history costs the same as when they confirm at once — the looks are the server's retries.
-	{name: "wechatpay_slow_payee_paid", maxEvents: 35, configure: func(c *config.Config) { wechatPay(c); c.TransferPollInterval = time.Second }, drive: func(e *env) string {
+	{name: "wechatpay_slow_payee_paid", maxEvents: 37, configure: func(c *config.Config) { wechatPay(c); c.TransferPollInterval = time.Second }, drive: func(e *env) string {
 		order, token, v := e.awaitingTransfer()
 		time.Sleep(4 * time.Second)
 		if res := e.payeeConfirms(v, sandbox.PayAccept, "none"); !res.OK() {
@@ -99,7 +99,7 @@ var historyScenarios = []historyScenario{
 		e.waitState(order, token, workflows.StatePaid)
 		return workflows.WorkflowID(order)
 	}},
-	{name: "wechatpay_expired_failed", maxEvents: 37, configure: wechatPay, drive: func(e *env) string {
+	{name: "wechatpay_expired_failed", maxEvents: 39, configure: wechatPay, drive: func(e *env) string {
 		order, token, v := e.awaitingTransfer()
 		if err := e.phone.ExpireTransfer(context.Background(), v.Payout.OutBillNo, "normal"); err != nil {
 			e.t.Fatal(err)
@@ -107,12 +107,12 @@ var historyScenarios = []historyScenario{
 		e.waitState(order, token, workflows.StateFailed)
 		return workflows.WorkflowID(order)
 	}},
-	{name: "wechatpay_cancelled_while_waiting", maxEvents: 50, configure: wechatPay, drive: func(e *env) string {
+	{name: "wechatpay_cancelled_while_waiting", maxEvents: 49, configure: wechatPay, drive: func(e *env) string {
 		order, _, _ := e.awaitingTransfer()
 		e.must(e.call(http.MethodPost, "/v1/ops/receipts/"+order+"/cancel", opToken, map[string]string{"reason": "payer withdrew"}, nil), http.StatusOK)
 		return workflows.WorkflowID(order)
 	}},
-	{name: "payout_failed", maxEvents: 29, configure: perPayment, adjust: []func(*activities.Activities){failingPayout}, drive: func(e *env) string {
+	{name: "payout_failed", maxEvents: 30, configure: perPayment, adjust: []func(*activities.Activities){failingPayout}, drive: func(e *env) string {
 		order := e.payee("o_low", "李四", "110101200001010010", 150000)
 		token := e.login("o_low")
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
@@ -167,6 +167,17 @@ var historyScenarios = []historyScenario{
 			e.problem(e.call(http.MethodGet, "/v1/ops/orders/"+order+"/receipt", opToken, nil, nil), http.StatusAccepted, "RECEIPT_GENERATING")
 			return workflows.ReceiptWorkflowID(paid.Payout.OutBillNo)
 		}},
+	// The endpoint refuses the first attempt and takes the second: one activity, retried by the server.
+	{name: "webhook_delivered_after_retry", maxEvents: 13, configure: quickWebhooks, drive: func(e *env) string {
+		rcv := newReceiver(e.t.(*testing.T), func(w http.ResponseWriter) { http.Error(w, "busy", http.StatusServiceUnavailable) })
+		order := e.payee("o_hooked", "李四", "110101200001010010", 150000)
+		e.must(e.signed(http.MethodPut, "/v1/merchant/webhook", "", map[string]any{"url": rcv.URL, "events": []string{"order.paid"}}, time.Now(), "", nil), http.StatusCreated)
+		token := e.login("o_hooked")
+		e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
+		e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, nil), http.StatusOK)
+		got := rcv.waitFor(e.t.(*testing.T), 2, 20*time.Second)
+		return workflows.DeliveryWorkflowID(got[0].id, 0)
+	}},
 }
 
 const opToken = "operator-token-0123456789"
