@@ -155,6 +155,11 @@ func New(d Deps) (http.Handler, error) {
 			return nil, err
 		}
 		r.Use(m.middleware)
+		if d.Webhooks != nil {
+			if err := d.Metrics.Register(oldestPendingWebhook(d.Webhooks)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	r.Use(limitBody(64<<10), requireJSON)
 	r.NoRoute(func(c *gin.Context) { abort(c, problem(http.StatusNotFound, "NOT_FOUND", "no such route")) })

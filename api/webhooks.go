@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
@@ -25,6 +26,22 @@ type Webhooks interface {
 	WebhookEventOf(ctx context.Context, id string) (store.WebhookEvent, error)
 	SetWebhookEventState(ctx context.Context, id, state string) error
 	WebhookDeliveries(ctx context.Context, payerID string, limit int) ([]store.WebhookDelivery, error)
+	OldestUndeliveredWebhook(ctx context.Context) (time.Time, error)
+}
+
+// oldestPendingWebhook is the age of the oldest event still waiting for its delivery, read at each scrape: an
+// endpoint down for hours shows here long before its events fail.
+func oldestPendingWebhook(w Webhooks) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "receiptflow_webhook_oldest_pending_seconds",
+		Help: "Age of the oldest merchant webhook event not delivered yet (0: none waits)."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		oldest, err := w.OldestUndeliveredWebhook(ctx)
+		if err != nil || oldest.IsZero() {
+			return 0
+		}
+		return time.Since(oldest).Seconds()
+	})
 }
 
 // WebhookSettings are where webhooks may go and how long a delivery is retried.

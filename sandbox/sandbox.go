@@ -66,6 +66,7 @@ type Sandbox struct {
 	stats       Stats
 	outages     map[string]time.Time // endpoint name → until: every call answers HTTP 503 (SetOutage)
 	pay         *Pay
+	hooks       MerchantHooks
 }
 
 // wechatState is what WeChat remembers between calls, and what StateFile keeps. It holds no name or ID number in
@@ -130,8 +131,12 @@ func New(opts Options) (*Sandbox, error) {
 	s.mux = http.NewServeMux()
 	s.routeWeChat()
 	s.routePay()
+	s.mux.Handle("/sandbox/merchant/hooks", &s.hooks)
 	return s, nil
 }
+
+// MerchantHooks is the sandbox's merchant webhook receiver, at /sandbox/merchant/hooks.
+func (s *Sandbox) MerchantHooks() *MerchantHooks { return &s.hooks }
 
 // Pay is the sandbox's WeChat Pay.
 func (s *Sandbox) Pay() *Pay { return s.pay }

@@ -1,4 +1,4 @@
-// Package workflows holds receiptflow's six workflows. Nothing here does I/O: every side effect is an activity
+// Package workflows holds receiptflow's seven workflows. Nothing here does I/O: every side effect is an activity
 // (package activities), called through the typed steps of steps.go.
 //
 // The workflows, and where each lives:
@@ -15,6 +15,8 @@
 //	MonthlyFiling    the month's 扣缴申报 from the books               filing.go
 //	QuarterlyReport  the quarter's 涉税信息报送 from the books         report.go
 //	FetchReceipt     a paid bill's 电子回单                             billreceipt.go
+//	DeliverWebhook   one merchant webhook event, retried for 72 h       webhooks.go
+//	                   (ConfirmReceipt announces its events there too)
 //
 // Shared by them: names.go (message names, workflow IDs, the task queue, who may send each update), payloads.go
 // (the inputs, results and states that histories carry), steps.go (the activities as typed steps and their

@@ -30,7 +30,9 @@ import (
 	"github.com/receiptflow/receiptflow/keyring"
 	"github.com/receiptflow/receiptflow/sandbox"
 	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/webhook"
 	"github.com/receiptflow/receiptflow/worker"
+	"github.com/receiptflow/receiptflow/workflows"
 )
 
 // devSettings are the variables only dev reads (RECEIPTFLOW_SANDBOX_*): the sandbox is never part of the api
@@ -65,6 +67,9 @@ func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slo
 	defer s.close()
 	if err := seedDemo(ctx, s.deps.store, s.keys.MerchantSecret); err != nil {
 		return fmt.Errorf("demo data: %w", err)
+	}
+	if err := s.demoWebhook(ctx); err != nil {
+		return fmt.Errorf("demo webhook: %w", err)
 	}
 	s.sb.SetRiskRank(demoHighOpenID, 3)
 	printDevSummary(out, s.cfg, s.apiURL, s.sandboxURL, s.srv, s.keys)
@@ -194,6 +199,7 @@ func (s *stack) startEngine(ctx context.Context, temporalHost string, temporalPo
 	if s.deps, err = openDeps(ctx, cfg, logger); err != nil {
 		return err
 	}
+	s.deps.webhooks.AllowLoopback = true // the sandbox's merchant receiver is on the loopback
 	s.closers = append(s.closers, s.deps.Close)
 	s.srv, err = devserver.Start(ctx, devserver.Options{
 		DatabaseFile: filepath.Join(cfg.DataDir, "temporal.db"), Host: temporalHost, FrontendPort: temporalPort,
@@ -361,6 +367,21 @@ func seedDemo(ctx context.Context, st *store.Store, merchantSecret string) error
 			return err
 		}
 	}
+	return nil
+}
+
+// demoWebhook points the demo payer's webhook endpoint at the sandbox's merchant receiver, every event, and gives
+// the receiver the endpoint's secret (kept in the store, the same across restarts).
+func (s *stack) demoWebhook(ctx context.Context) error {
+	ep := store.WebhookEndpoint{PayerID: demoPayerID, URL: s.sandboxURL + "/sandbox/merchant/hooks", Events: workflows.EventTypes}
+	if _, err := s.deps.store.PutWebhookEndpoint(ctx, ep, webhook.NewSecret(), "dev"); err != nil {
+		return err
+	}
+	got, err := s.deps.store.WebhookEndpointOf(ctx, demoPayerID)
+	if err != nil {
+		return err
+	}
+	s.sb.MerchantHooks().SetSecret(got.Secrets[0])
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -170,6 +171,22 @@ func TestDevCommand(t *testing.T) {
 	// 8,000 元, cumulative method, first month: (8,000 × 80% − 5,000) × 3% = 42 元.
 	if v.State != workflows.StatePaid || v.Risk.Level != "HIGH" || v.Amounts.TaxFen != 4200 {
 		t.Fatalf("after the walkthrough: %+v\n%s", v, out)
+	}
+	// The demo payer's endpoint is the sandbox's receiver (the walkthrough's last step shows it): order.paid arrives,
+	// verified.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var hooks struct {
+			Received []sandbox.ReceivedHook `json:"received"`
+		}
+		get(t, run.sbx+"/sandbox/merchant/hooks", "", &hooks)
+		if slices.ContainsFunc(hooks.Received, func(h sandbox.ReceivedHook) bool {
+			return h.Type == "order.paid" && h.Verified && strings.Contains(string(h.Body), demoHighOrder)
+		}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the merchant receiver: %+v\n%s", hooks, out)
+		}
 	}
 	if again := runWalkthrough(t, run.out.String()); !strings.Contains(again, "is paid already") || strings.Contains(again, "verifyId") {
 		t.Fatalf("the walkthrough a second time:\n%s", again)

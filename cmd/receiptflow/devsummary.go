@@ -66,6 +66,9 @@ Walkthrough — the high-risk payee's 确认收款 (copy-paste into a shell; eac
   curl -s {{.API}}/v1/receipts/{{.HighOrder}} -H "$AUTH"; echo
   ;; esac
 
+  # 6. the demo payer's webhook endpoint is the sandbox's merchant receiver: order.paid arrived, signed and verified
+  curl -s {{.Sandbox}}/sandbox/merchant/hooks; echo
+
   Then open {{.UI}} to see the run, its history and its search attributes.
   (Face outcomes other than "pass": mismatch_face, mismatch_id, cancel, device, expired, other_openid.)
 `))

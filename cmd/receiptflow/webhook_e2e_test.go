@@ -214,6 +214,10 @@ func TestWebhookWaitsForAReceiverThatIsDown(t *testing.T) {
 	if d := log.Deliveries[0]; d.State != store.WebhookPending || d.Type != "order.paid" || d.Log[0].Status != 0 || !strings.Contains(d.Log[0].Answer, "refused") {
 		t.Fatalf("while down: %+v", d)
 	}
+	if m := e.call(http.MethodGet, "/metrics", "", nil, nil); m.status != http.StatusOK || !strings.Contains(string(m.body), "receiptflow_webhook_oldest_pending_seconds ") ||
+		strings.Contains(string(m.body), "receiptflow_webhook_oldest_pending_seconds 0\n") {
+		t.Errorf("the oldest pending webhook is not in the metrics: %d", m.status)
+	}
 	// Back on the same address.
 	back := newReceiverOn(t, strings.TrimPrefix(rcv.URL, "http://"))
 	got := back.waitFor(t, 1, 20*time.Second)
