@@ -22,7 +22,8 @@ import (
 
 // withSimulator serves dev's mini-program simulator beside the API: the page at /simulator/, the kit's modules at
 // /simulator/kit/, the sandbox's phone endpoints at /simulator/phone/sandbox/… (same origin as the page) and
-// /simulator/seed, which onboards a new payee with a funded order. Dev only: none of it exists in api.
+// /simulator/seed, which onboards a new payee with a funded order, and /simulator/merchant/hooks, the webhooks
+// the demo payer's endpoint (the sandbox's receiver) got. Dev only: none of it exists in api.
 func (s *stack) withSimulator(next http.Handler, hosts []string) (http.Handler, error) {
 	page, err := fs.Sub(miniprogram.Files, "simulator")
 	if err != nil {
@@ -37,6 +38,7 @@ func (s *stack) withSimulator(next http.Handler, hosts []string) (http.Handler, 
 	sim.Handle("GET /simulator/", http.StripPrefix("/simulator/", http.FileServerFS(page)))
 	sim.Handle("POST /simulator/phone/sandbox/", http.StripPrefix("/simulator/phone", httputil.NewSingleHostReverseProxy(sandboxURL)))
 	sim.HandleFunc("POST /simulator/seed", s.simulatorSeed)
+	sim.Handle("GET /simulator/merchant/hooks", s.sb.MerchantHooks()) // what the demo payer's endpoint received
 	mux := http.NewServeMux()
 	mux.Handle("/simulator/", devDoor(hosts, sim))
 	mux.Handle("/", next)

@@ -189,8 +189,8 @@ func (e *env) waitDelivered(id string) {
 	}
 }
 
-// A receiver that is down while the order is paid gets the event once it is back; an event the payer did not
-// subscribe to is never sent.
+// A receiver that is down while the order is paid gets the event once it is back, though the worker restarted
+// meanwhile; an event the payer did not subscribe to is never sent.
 func TestWebhookWaitsForAReceiverThatIsDown(t *testing.T) {
 	e := newEnv(t, quickWebhooks)
 	rcv := newReceiver(t)
@@ -218,6 +218,9 @@ func TestWebhookWaitsForAReceiverThatIsDown(t *testing.T) {
 		strings.Contains(string(m.body), "receiptflow_webhook_oldest_pending_seconds 0\n") {
 		t.Errorf("the oldest pending webhook is not in the metrics: %d", m.status)
 	}
+	// The worker restarts meanwhile (dev's Ctrl-C and start again): the delivery is a workflow, and goes on.
+	e.worker.Stop()
+	e.startWorker()
 	// Back on the same address.
 	back := newReceiverOn(t, strings.TrimPrefix(rcv.URL, "http://"))
 	got := back.waitFor(t, 1, 20*time.Second)

@@ -17,8 +17,32 @@ function choose(openid, orderId) {
   payee = { openid, orderId };
   client = createClient({ wx, baseURL: location.origin });
   $('who').textContent = `${openid} · order ${orderId}`;
+  $('hooks').replaceChildren();
+  showHooks();
   notice('');
   show({ state: 'START' });
+}
+
+// showHooks lists the webhooks the merchant's receiver got for the chosen order, oldest first, every second.
+let hooksPoll = null;
+async function showHooks() {
+  clearTimeout(hooksPoll);
+  if (!payee) return;
+  try {
+    const r = await fetch('/simulator/merchant/hooks');
+    const { received } = await r.json();
+    const mine = received.filter((h) => h.body && h.body.data && h.body.data.orderId === payee.orderId).reverse();
+    $('hooks').replaceChildren(...mine.map((h) => {
+      const li = document.createElement('li');
+      li.textContent = `${new Date(h.at).toLocaleTimeString('zh-CN', { hour12: false })} ${h.type} ${h.verified ? '✓ verified' : '✗ not verified'}`;
+      li.title = h.webhookId;
+      Object.assign(li.dataset, { type: h.type, verified: String(h.verified) });
+      return li;
+    }));
+  } catch {
+    // the next poll tries again
+  }
+  hooksPoll = setTimeout(showHooks, 1000);
 }
 
 function notice(text) {

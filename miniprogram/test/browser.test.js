@@ -47,6 +47,10 @@ async function payeePage(name, amount, face) {
       step += 1;
       await page.screenshot({ path: join(shots, `${name}-${String(step).padStart(2, '0')}-${s}.png`) });
     },
+    async shot(label) {
+      step += 1;
+      await page.screenshot({ path: join(shots, `${name}-${String(step).padStart(2, '0')}-${label}.png`) });
+    },
     async click(button) {
       await page.waitForSelector(`#action:not([hidden]):not([disabled])`);
       assert.equal(await page.textContent('#action'), button);
@@ -74,6 +78,11 @@ async function pay(s, net) {
   assert.equal(await s.text('#title'), '已收款');
   assert.deepEqual(await s.messages(), [`¥${net} 已转入您的微信零钱`]);
   assert.equal(await s.page.isVisible('#action'), false, 'a paid page offers no button');
+  // Beside the phone: the merchant's receiver got the bill's wait and the payment, both verified.
+  await s.page.waitForSelector('#hooks li[data-type="order.paid"][data-verified="true"]', { timeout: 10000 });
+  assert.equal(await s.page.$$eval('#hooks li[data-verified="false"]', (l) => l.length), 0);
+  assert.ok(await s.page.isVisible('#hooks li[data-type="order.awaiting_payee"]'));
+  await s.shot('webhooks');
 }
 
 test('low risk: tap, 金额明细, confirm in WeChat, paid', async () => {
