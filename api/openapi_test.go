@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"gopkg.in/yaml.v3"
 
@@ -42,11 +43,11 @@ func TestOpenAPIMatchesTheRouter(t *testing.T) {
 	sessions, _ := NewSessions([]byte("0123456789abcdef0123456789abcdef"), 0)
 	r, err := New(Deps{Temporal: stubTemporal{}, Store: stubStore{}, Login: stubLogin{}, Sessions: sessions, Proofs: testProofs(), PayNotify: stubNotify{},
 		Codec: http.NotFoundHandler(), MetricsHandler: http.NotFoundHandler(), Recon: stubRecon{}, Schedules: stubSchedules{}, Exports: stubExports{}, ReceiptFiles: stubFiles{},
-		Webhooks: stubWebhooks{}})
+		Webhooks: stubWebhooks{}, Console: ConsoleOptions{Files: fstest.MapFS{"index.html": {}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	param := regexp.MustCompile(`:([A-Za-z]+)`)
+	param := regexp.MustCompile(`[:*]([A-Za-z]+)`)
 	var routes []string
 	for _, rt := range r.(*gin.Engine).Routes() { // the test looks inside; callers of New never need to
 		routes = append(routes, strings.ToLower(rt.Method)+" "+param.ReplaceAllString(rt.Path, "{$1}"))
@@ -86,7 +87,7 @@ func (stubRecon) ResolveFinding(context.Context, string, string, string, string)
 	return store.Finding{}, nil
 }
 
-type stubSchedules struct{}
+type stubSchedules struct{ Schedules }
 
 func (stubSchedules) Trigger(context.Context, string) error { return nil }
 

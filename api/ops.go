@@ -55,8 +55,17 @@ func (o Operators) CodecAuthorized(r *http.Request) bool {
 func (h *handlers) operator(c *gin.Context) {
 	id, ok := h.Operators.Identify(c.Request)
 	if !ok {
-		abort(c, problem(http.StatusUnauthorized, "UNAUTHENTICATED", "operator credentials required"))
-		return
+		// The console's page: its session cookie, and for a write the session's CSRF token from the same origin.
+		cs, _, signedIn := h.consoleSessionOf(c)
+		if !signedIn {
+			abort(c, problem(http.StatusUnauthorized, "UNAUTHENTICATED", "operator credentials required"))
+			return
+		}
+		if p := consoleWriteRefused(c, cs); p != nil {
+			abort(c, p)
+			return
+		}
+		id = cs.Operator
 	}
 	c.Set("operator", id)
 	c.Next()
@@ -244,4 +253,14 @@ func newMerchantSecret() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// opsPayers lists the payers (no secrets, no accounts).
+func (h *handlers) opsPayers(c *gin.Context) {
+	list, err := h.Store.Payers(c.Request.Context())
+	if err != nil {
+		abort(c, fromError(err))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"payers": list})
 }

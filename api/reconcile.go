@@ -24,6 +24,18 @@ type Reconciliations interface {
 // Schedules starts a Schedule's action now (an operator's "run now").
 type Schedules interface {
 	Trigger(ctx context.Context, scheduleID string) error
+	List(ctx context.Context) ([]ScheduleStatus, error)
+}
+
+// ScheduleStatus is one Schedule as operators see it: what it does, when it runs next, how its last run went.
+type ScheduleStatus struct {
+	ID             string    `json:"id"`
+	Note           string    `json:"note"`
+	Cron           string    `json:"cron"`
+	NextRun        time.Time `json:"nextRun"`
+	LastRun        time.Time `json:"lastRun,omitzero"`
+	LastWorkflowID string    `json:"lastWorkflowId,omitempty"`
+	LastStatus     string    `json:"lastStatus,omitempty"` // the last run's: Running, Completed, Failed, …
 }
 
 var errReconNotFound = problem(http.StatusNotFound, "RECONCILIATION_NOT_FOUND", "no such reconciliation")
@@ -133,4 +145,14 @@ func (h *handlers) opsRunSchedule(c *gin.Context) {
 	}
 	h.Logger.Info("schedule triggered", "schedule", name, "operator", c.GetString("operator"))
 	c.JSON(http.StatusAccepted, gin.H{"schedule": name})
+}
+
+// opsSchedules lists the Schedules: next run, last run and how it went.
+func (h *handlers) opsSchedules(c *gin.Context) {
+	list, err := h.Schedules.List(c.Request.Context())
+	if err != nil {
+		abort(c, fromError(err))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"schedules": list})
 }

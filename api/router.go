@@ -40,6 +40,7 @@ type Temporal interface {
 	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
 	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
 	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
+	ListWorkflow(ctx context.Context, request *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error)
 }
 
 // Store is the part of the store the API reads and writes.
@@ -62,6 +63,7 @@ type Store interface {
 	Payer(ctx context.Context, id string) (store.Payer, error)
 	RegisterPayer(ctx context.Context, p store.Payer, actor string) (bool, error)
 	RotatePayerSecret(ctx context.Context, payerID, secret, actor string) error
+	Payers(ctx context.Context) ([]store.PayerSummary, error)
 	PayeeByOpenID(ctx context.Context, openid string) (store.Payee, error)
 	VerifyIdentity(ctx context.Context, openid, name, idNumber, idExpiresOn string) (store.Payee, error)
 	SignAgreement(ctx context.Context, payerID, payeeID string) (store.Agreement, error)
@@ -86,6 +88,7 @@ type Deps struct {
 	// Limits bound each caller's calls (zero: DefaultLimits).
 	Limits    Limits
 	TaskQueue string
+	Namespace string // the runs' namespace (links to the Web UI)
 	// Settings are passed to every new run (attempts, deadlines).
 	Settings workflows.Settings
 	// UpdateWait bounds how long a request waits for a workflow update before answering with the current view.
@@ -116,6 +119,8 @@ type Deps struct {
 	// answer 503; nil: always missing); PlatformName is the withholding agent they name.
 	StatementFonts func() statement.Fonts
 	PlatformName   string
+	// Console, when its Files are set, serves the operator console at /console/.
+	Console ConsoleOptions
 	// Webhooks, when set, lets payers and operators set webhook endpoints and read and replay their deliveries.
 	Webhooks Webhooks
 	Webhook  WebhookSettings
@@ -178,6 +183,9 @@ func New(d Deps) (http.Handler, error) {
 	h.payeeRoutes(v1, lim)
 	h.merchantRoutes(v1, lim)
 	h.opsRoutes(v1, lim)
+	if d.Console.Files != nil {
+		h.consoleRoutes(r, v1, lim)
+	}
 	if d.PayNotify != nil {
 		v1.POST("/callbacks/wechatpay/transfer", h.transferCallback)
 	}
@@ -233,10 +241,13 @@ func (h *handlers) opsRoutes(v1 *gin.RouterGroup, lim *limiters) {
 	if h.ReceiptFiles != nil {
 		ops.GET("/orders/:orderId/receipt", h.opsBillReceipt)
 	}
+	ops.GET("/reviews", h.opsReviews)
+	ops.GET("/payouts", h.opsPayouts)
 	ops.POST("/receipts/:orderId/review", h.opsReview)
 	ops.POST("/receipts/:orderId/cancel", h.opsCancel)
 	ops.POST("/blacklist", h.opsBlacklist)
 	ops.DELETE("/blacklist", h.opsUnblacklist)
+	ops.GET("/payers", h.opsPayers)
 	ops.PUT("/payers/:payerId", h.opsPutPayer)
 	ops.POST("/payers/:payerId/secret", h.opsRotatePayerSecret)
 	if h.Webhooks != nil {
@@ -256,6 +267,7 @@ func (h *handlers) opsRoutes(v1 *gin.RouterGroup, lim *limiters) {
 		ops.POST("/platform-reports", h.opsStartReport)
 	}
 	if h.Schedules != nil {
+		ops.GET("/schedules", h.opsSchedules)
 		ops.POST("/schedules/:name/run", h.opsRunSchedule)
 	}
 }

@@ -59,6 +59,10 @@ type Config struct {
 	PlatformName        string        `envconfig:"PLATFORM_NAME" default:"灵活用工平台" desc:"the platform (the withholding agent) as income statements name it"`
 	ReceiptPollInterval time.Duration `envconfig:"RECEIPT_POLL_INTERVAL" default:"2m" desc:"wait between queries of an electronic receipt being made (WeChat Pay asks for 2 minutes or more)"`
 
+	ConsoleCookieSecure bool          `envconfig:"CONSOLE_COOKIE_SECURE" default:"true" desc:"the operator console's session cookie only over HTTPS (__Host-); dev: false (plain http on the loopback)"`
+	ConsoleSessionTTL   time.Duration `envconfig:"CONSOLE_SESSION_TTL" default:"8h" desc:"how long an operator's console sign-in lasts"`
+	WebUIURL            string        `envconfig:"WEB_UI_URL" desc:"the Temporal Web UI's address as operators reach it (its gate), for the console's links to runs; empty: no links"`
+
 	WebhookTimeout    time.Duration `envconfig:"WEBHOOK_TIMEOUT" default:"10s" desc:"how long one merchant webhook delivery attempt may take (then it is retried)"`
 	WebhookFirstRetry time.Duration `envconfig:"WEBHOOK_FIRST_RETRY" default:"20s" desc:"the first retry of a failed webhook delivery comes within this; each next waits up to twice as long (jittered, at most 1h)"`
 	WebhookRetryFor   time.Duration `envconfig:"WEBHOOK_RETRY_FOR" default:"72h" desc:"how long a webhook delivery is retried before it is marked failed (and its endpoint, failing all along, disabled)"`

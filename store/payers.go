@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // RegisterPayer creates a payer with its first secret, or updates the name and settlement account of one that
@@ -61,4 +62,31 @@ func (s *Store) RotatePayerSecret(ctx context.Context, payerID, secret, actor st
 		}
 		return s.audit(ctx, tx, AuditEntry{Actor: actor, Action: "payer.rotate_secret", Subject: "payer:" + payerID})
 	})
+}
+
+// PayerSummary is a payer as operators list them: no secret, no account.
+type PayerSummary struct {
+	ID        string    `json:"payerId"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Payers lists every payer, newest first.
+func (s *Store) Payers(ctx context.Context) ([]PayerSummary, error) {
+	rows, err := s.query(ctx, s.db, `SELECT id, name, created_at FROM payers ORDER BY created_at DESC, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []PayerSummary{}
+	for rows.Next() {
+		var p PayerSummary
+		var created string
+		if err := rows.Scan(&p.ID, &p.Name, &created); err != nil {
+			return nil, err
+		}
+		p.CreatedAt = parseTime(created)
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/receiptflow/receiptflow/api"
 	"github.com/receiptflow/receiptflow/codec"
 	"github.com/receiptflow/receiptflow/config"
+	"github.com/receiptflow/receiptflow/console"
 	"github.com/receiptflow/receiptflow/pii"
 	"github.com/receiptflow/receiptflow/statement"
 	"github.com/receiptflow/receiptflow/store"
@@ -230,8 +231,11 @@ func (d *deps) router(c client.Client, dev *devAccess) (http.Handler, error) {
 		StatementFonts: newFontLoader(d.cfg.PDFFont, d.cfg.PDFLatinFont, d.log).Fonts,
 		PlatformName:   d.cfg.PlatformName,
 		Webhooks:       d.store,
-		Webhook:        api.WebhookSettings{Policy: d.webhooks, RetryFor: d.cfg.WebhookRetryFor},
-		Logger:         d.log,
+		Namespace:      d.cfg.Temporal.Namespace,
+		Console: api.ConsoleOptions{Files: console.Files, Sessions: d.store, Secure: d.cfg.ConsoleCookieSecure, TTL: d.cfg.ConsoleSessionTTL,
+			WebUI: d.cfg.WebUIURL},
+		Webhook: api.WebhookSettings{Policy: d.webhooks, RetryFor: d.cfg.WebhookRetryFor},
+		Logger:  d.log,
 	})
 }
 
@@ -278,6 +282,33 @@ type scheduleTrigger struct{ c client.Client }
 
 func (t scheduleTrigger) Trigger(ctx context.Context, id string) error {
 	return t.c.ScheduleClient().GetHandle(ctx, id).Trigger(ctx, client.ScheduleTriggerOptions{})
+}
+
+// List describes worker's Schedules: the next run, and the last with its run's status.
+func (t scheduleTrigger) List(ctx context.Context) ([]api.ScheduleStatus, error) {
+	out := make([]api.ScheduleStatus, 0, len(worker.Schedules))
+	for _, s := range worker.Schedules {
+		st := api.ScheduleStatus{ID: s.ID, Note: s.Note, Cron: s.Cron}
+		desc, err := t.c.ScheduleClient().GetHandle(ctx, s.ID).Describe(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if next := desc.Info.NextActionTimes; len(next) > 0 {
+			st.NextRun = next[0]
+		}
+		if recent := desc.Info.RecentActions; len(recent) > 0 {
+			last := recent[len(recent)-1]
+			st.LastRun = last.ActualTime
+			if run := last.StartWorkflowResult; run != nil {
+				st.LastWorkflowID = run.WorkflowID
+				if d, err := t.c.DescribeWorkflowExecution(ctx, run.WorkflowID, run.FirstExecutionRunID); err == nil {
+					st.LastStatus = d.GetWorkflowExecutionInfo().GetStatus().String()
+				}
+			}
+		}
+		out = append(out, st)
+	}
+	return out, nil
 }
 
 // setupGate checks the namespace's setup until it has passed once (what migrate creates is not removed while a

@@ -172,6 +172,12 @@ func startStack(ctx context.Context, cfg config.Config, dev devSettings, logger 
 	}
 	useSandbox(&cfg, s.sb, s.keys.Pay, s.sandboxURL, s.apiURL)
 	cfg.Temporal.Address = hostPort(temporalHost, temporalPort)
+	if _, set := os.LookupEnv(config.Prefix + "_CONSOLE_COOKIE_SECURE"); !set {
+		cfg.ConsoleCookieSecure = false // plain http on the loopback
+	}
+	if uiListener != nil && cfg.WebUIURL == "" {
+		cfg.WebUIURL = "http://" + uiListener.Addr().String() // the console links runs to dev's Web UI
+	}
 	s.cfg = cfg
 
 	s.serveSandbox(sandboxListener)

@@ -17,6 +17,7 @@ receiptflow dev is running (Ctrl-C stops everything; starting again resumes runs
 
   API               {{.API}}
   simulator         {{.API}}/simulator/   (the 确认收款 page in a browser, the kit's own code)
+  console           {{.API}}/console/   (operations and finance sign in with the token printed below)
   Temporal Web UI   {{.UI}}   (sign in with the token below; payloads decoded by the API)
   Temporal gRPC     {{.Temporal}}   namespace {{.Namespace}}, task queue {{.TaskQueue}}
   WeChat sandbox    {{.Sandbox}}

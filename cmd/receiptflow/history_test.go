@@ -107,7 +107,7 @@ var historyScenarios = []historyScenario{
 		e.waitState(order, token, workflows.StateFailed)
 		return workflows.WorkflowID(order)
 	}},
-	{name: "wechatpay_cancelled_while_waiting", maxEvents: 49, configure: wechatPay, drive: func(e *env) string {
+	{name: "wechatpay_cancelled_while_waiting", maxEvents: 52, configure: wechatPay, drive: func(e *env) string {
 		order, _, _ := e.awaitingTransfer()
 		e.must(e.call(http.MethodPost, "/v1/ops/receipts/"+order+"/cancel", opToken, map[string]string{"reason": "payer withdrew"}, nil), http.StatusOK)
 		return workflows.WorkflowID(order)
