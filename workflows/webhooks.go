@@ -93,9 +93,13 @@ func DeliveryWorkflowID(eventID string, redelivery int) string {
 // One activity holds every attempt: the activity logs each and says when the next comes (exponential, jittered),
 // so the history stays a few events long however many attempts it takes.
 func DeliverWebhook(ctx workflow.Context, in DeliveryInput) (string, error) {
+	retryFor := in.RetryFor
+	if retryFor <= 0 {
+		retryFor = 72 * time.Hour // never "for ever": a delivery that cannot succeed ends, FAILED
+	}
 	opts := workflow.ActivityOptions{
 		Summary:             "商户通知 webhook delivery",
-		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: in.RetryFor,
+		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: retryFor,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Hour,
 			NonRetryableErrorTypes: []string{ErrTypeNotFound}},
 	}
