@@ -273,3 +273,41 @@ func TestWebhookURLsOfOurOwnNetworkAreRefusedInProduction(t *testing.T) {
 	}
 	e.must(e.call(http.MethodGet, "/v1/ops/payers/payer1/webhook", opToken, nil, nil), http.StatusNotFound)
 }
+
+// An endpoint that refuses an event for the whole retry window (RECEIPTFLOW_WEBHOOK_RETRY_FOR, 72 h; here 3 s) gets
+// it marked FAILED and is disabled, as its GET says; setting it again enables it.
+func TestWebhookEndpointFailingThroughoutIsDisabled(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { quickWebhooks(c); c.WebhookRetryFor = 3 * time.Second })
+	refuse := func(w http.ResponseWriter) { http.Error(w, "down for maintenance", http.StatusServiceUnavailable) }
+	rcv := newReceiver(t, refuse, refuse, refuse, refuse, refuse, refuse, refuse, refuse, refuse, refuse, refuse, refuse)
+	order := e.payee("o_failing", "李四", "110101200001010010", 150000)
+	token := e.login("o_failing")
+	e.must(e.signed(http.MethodPut, "/v1/merchant/webhook", "", map[string]any{"url": rcv.URL, "events": []string{"order.paid"}}, time.Now(), "", nil), http.StatusCreated)
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, nil), http.StatusOK)
+
+	var ep struct {
+		URL            string    `json:"url"`
+		DisabledAt     time.Time `json:"disabledAt"`
+		DisabledReason string    `json:"disabledReason"`
+	}
+	for deadline := time.Now().Add(20 * time.Second); ep.DisabledAt.IsZero(); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the endpoint was not disabled: %+v (%d attempts)", ep, len(rcv.hooks()))
+		}
+		e.must(e.call(http.MethodGet, "/v1/ops/payers/payer1/webhook", opToken, nil, &ep), http.StatusOK)
+	}
+	var log struct {
+		Deliveries []store.WebhookDelivery `json:"deliveries"`
+	}
+	e.must(e.signed(http.MethodGet, "/v1/merchant/webhook/deliveries", "", nil, time.Now(), "", &log), http.StatusOK)
+	if len(log.Deliveries) != 1 || log.Deliveries[0].State != store.WebhookFailed || len(log.Deliveries[0].Log) < 2 || ep.DisabledReason == "" {
+		t.Fatalf("after the window: %+v, endpoint %+v", log, ep)
+	}
+	e.must(e.signed(http.MethodPut, "/v1/merchant/webhook", "", map[string]any{"url": rcv.URL, "events": []string{"order.paid"}}, time.Now(), "", nil), http.StatusOK)
+	var again map[string]any
+	e.must(e.call(http.MethodGet, "/v1/ops/payers/payer1/webhook", opToken, nil, &again), http.StatusOK)
+	if _, disabled := again["disabledAt"]; disabled {
+		t.Fatalf("set again, still disabled: %+v", again)
+	}
+}
