@@ -68,20 +68,35 @@ func (p *Pay) phoneConfirm(w http.ResponseWriter, r *http.Request) {
 	case PayAccept:
 		p.finish(b, "SUCCESS", "", req.Callback)
 	case PayAcceptSlow:
+		b.SettlesAt, b.SettleCallback = p.now().Add(slowSettle).Format(time.RFC3339Nano), req.Callback
 		p.finish(b, "TRANSFERING", "", req.Callback)
-		p.wg.Add(1)
-		time.AfterFunc(2*time.Second, func() {
-			defer p.wg.Done()
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			if b.State == "TRANSFERING" {
-				p.finish(b, "SUCCESS", "", req.Callback)
-			}
-		})
+		p.resumeSettlement(b)
 	case PayFail:
 		p.finish(b, "FAIL", req.Reason, req.Callback)
 	}
 	writeJSON(w, map[string]any{"errMsg": "requestMerchantTransfer:ok", "state": b.State})
+}
+
+// slowSettle is how long WeChat Pay takes with an accept_slow confirm.
+const slowSettle = 2 * time.Second
+
+// resumeSettlement turns a TRANSFERING bill SUCCESS when its SettlesAt comes (at once if it passed while the
+// sandbox was down); p.mu is held.
+func (p *Pay) resumeSettlement(b *payBill) {
+	at, err := time.Parse(time.RFC3339Nano, b.SettlesAt)
+	if b.State != "TRANSFERING" || err != nil {
+		return
+	}
+	p.wg.Add(1)
+	time.AfterFunc(max(0, at.Sub(p.now())), func() {
+		defer p.wg.Done()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if b.State == "TRANSFERING" {
+			b.SettlesAt = ""
+			p.finish(b, "SUCCESS", "", b.SettleCallback)
+		}
+	})
 }
 
 // expire plays 24 hours passing without the payee's confirm: WeChat Pay closes the bill (FAIL, OVERDUE_CLOSE) and

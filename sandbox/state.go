@@ -4,16 +4,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
 
-// stateFile keeps a sandbox's state in a JSON file across restarts (dev): a change schedules a write a moment
-// later, so a burst of calls costs one write, and Flush writes what is pending (at shutdown).
+// stateFile keeps a sandbox's state in a JSON file across restarts (dev). A durable file is written, and synced to
+// disk, at every change before the call that made it answers — real WeChat Pay never forgets a bill it accepted, so
+// neither may a kill -9 make the sandbox forget one. Otherwise a change schedules a write a moment later, so a burst
+// of calls costs one write, and Flush writes what is pending (at shutdown).
 type stateFile struct {
-	path  string
-	owner sync.Locker // guards value; held while the value is marshalled
-	value any
+	path    string
+	owner   sync.Locker // guards value; held while the value is marshalled
+	value   any
+	durable bool
 
 	mu      sync.Mutex
 	pending bool
@@ -44,6 +48,12 @@ func (f *stateFile) changed() {
 	if f.path == "" {
 		return
 	}
+	if f.durable {
+		if raw, err := json.Marshal(f.value); err == nil {
+			_ = writeSynced(f.path, raw)
+		}
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.pending {
@@ -67,8 +77,32 @@ func (f *stateFile) Flush() {
 	if err != nil {
 		return
 	}
-	tmp := f.path + ".tmp"
-	if os.WriteFile(tmp, raw, 0o600) == nil {
-		_ = os.Rename(tmp, f.path)
+	_ = writeSynced(f.path, raw)
+}
+
+// writeSynced replaces path with raw atomically (a temporary file, synced, then renamed over it, and the
+// directory synced): after a crash the file holds the old state or the new, never a torn one.
+func writeSynced(path string, raw []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
 	}
+	if _, err = f.Write(raw); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
 }

@@ -78,6 +78,10 @@ type payBill struct {
 	// ReceiptAppliedAt is when the merchant applied for the bill's electronic receipt (电子回单); empty: never.
 	ReceiptAppliedAt string `json:"receipt_applied_at,omitempty"`
 	ReceiptQueries   int    `json:"receipt_queries,omitempty"` // queries of the receipt so far (see receiptState)
+	// SettlesAt is when a TRANSFERING bill (the payee confirmed, WeChat Pay is slow: accept_slow) turns SUCCESS,
+	// and SettleCallback how that is called back: kept, so a restart resumes the wait instead of losing it.
+	SettlesAt      string `json:"settles_at,omitempty"`
+	SettleCallback string `json:"settle_callback,omitempty"`
 }
 
 // BillSnapshot is a bill as tests see it. UserName is empty after a restart (it is never written to disk).
@@ -112,6 +116,12 @@ func newPay(o PayOptions, log *slog.Logger, now func() time.Time) (*Pay, error) 
 	if p.state, err = newStateFile(o.StateFile, &p.mu, &p.bills); err != nil {
 		return nil, err
 	}
+	p.state.durable = true // bills are money: written before the call answers
+	p.mu.Lock()
+	for _, b := range p.bills {
+		p.resumeSettlement(b) // a slow confirm a restart interrupted goes on where it was
+	}
+	p.mu.Unlock()
 	return p, nil
 }
 
