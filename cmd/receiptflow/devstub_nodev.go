@@ -30,3 +30,7 @@ func runBench(context.Context, []string, io.Writer, io.Writer) error {
 func runSandbox(context.Context, []string, io.Writer, io.Writer, *slog.Logger) error {
 	return errors.New("this build has no sandbox command: use go run ./cmd/receiptflow sandbox from a source checkout")
 }
+
+func runChaos(context.Context, []string, io.Writer, io.Writer) error {
+	return errors.New("this build has no chaos command: use go run ./cmd/receiptflow chaos from a source checkout")
+}

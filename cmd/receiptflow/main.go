@@ -7,6 +7,7 @@
 //	receiptflow ui-gate  the operators' sign-in in front of a Temporal Web UI
 //	receiptflow sandbox  the WeChat and WeChat Pay sandbox as its own process
 //	receiptflow bench    measure whole receipts against the engine's own ceiling
+//	receiptflow chaos    a seeded fault run, checked against the books and the reconciliation
 //	receiptflow env      list the configuration variables
 package main
 
@@ -67,6 +68,9 @@ Settings: RECEIPTFLOW_* (receiptflow env).`, configured("ui-gate", runUIGate)},
 	}},
 	{"bench", "measure whole receipts through the API against the engine's own ceiling", "", func(ctx context.Context, args []string) error {
 		return runBench(ctx, args, os.Stdout, os.Stderr)
+	}},
+	{"chaos", "a seeded fault run (kill -9, WeChat faults) checked against the books and the reconciliation", "", func(ctx context.Context, args []string) error {
+		return runChaos(ctx, args, os.Stdout, os.Stderr)
 	}},
 	{"env", "list the configuration variables (RECEIPTFLOW_*)", "", func(context.Context, []string) error { return printEnv(os.Stdout) }},
 }
