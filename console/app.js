@@ -29,13 +29,13 @@ function flash(text, isError = false) {
   f.classList.toggle('error', isError);
 }
 
-// act runs an action, says how it went and shows the page again; keep sees the answer first.
+// act runs an action, shows the page again and then says how it went; keep sees the answer first.
 async function act(fn, done, keep) {
   try {
     const r = await fn();
     if (keep) keep(r);
-    flash(done);
     await show();
+    flash(done); // once the page shows the result: what it says is what was done
     return r;
   } catch (e) {
     flash(e.message, true);

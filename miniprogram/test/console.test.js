@@ -105,10 +105,10 @@ test('the review queue: approving pays the payee to the fen, rejecting ends REJE
   await row(approve.orderId).getByRole('textbox').fill('身份证件已电话核实');
   await row(approve.orderId).getByRole('button', { name: '批准 approve' }).click();
   await page.waitForSelector(`#flash:not(.error):has-text("${approve.orderId}")`);
+  await row(approve.orderId).waitFor({ state: 'detached' }); // the queue shown again, without it
   await row(reject.orderId).getByRole('textbox').fill('本人未到场');
   await row(reject.orderId).getByRole('button', { name: '拒绝 reject' }).click();
   await until('rejected', async () => (await opsView(reject.orderId)).state === 'REJECTED');
-  assert.equal(await row(approve.orderId).count(), 0, 'a decided run leaves the queue');
 
   // The approved payee confirms and accepts in WeChat: paid, 8,000 元 less (8,000 × 80% − 5,000) × 3% = 42 元.
   const c = payee(approve);
