@@ -35,7 +35,7 @@ type queueItem struct {
 	WebUIPath string          `json:"webUiPath"`      // the run in the Temporal Web UI, below its address
 }
 
-// listRuns lists the running (or, with closed, any) receipt runs matching query, oldest state first.
+// listRuns lists the receipt runs matching query (at most queueLimit), the longest in their state first.
 func (h *handlers) listRuns(ctx context.Context, query string) ([]queueItem, error) {
 	resp, err := h.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Query: fmt.Sprintf("WorkflowType = '%s' AND %s", workflows.WorkflowName, query), PageSize: queueLimit})
@@ -59,6 +59,7 @@ func (h *handlers) listRuns(ctx context.Context, query string) ([]queueItem, err
 	return items, nil
 }
 
+// decodeField reads one search attribute into out; a missing one leaves out as it was.
 func decodeField(dc converter.DataConverter, f map[string]*commonpb.Payload, name string, out any) {
 	if p := f[name]; p != nil {
 		_ = dc.FromPayload(p, out)
