@@ -119,7 +119,7 @@ type Deps struct {
 	// answer 503; nil: always missing); PlatformName is the withholding agent they name.
 	StatementFonts func() statement.Fonts
 	PlatformName   string
-	// Console, when its Files are set, serves the operator console at /console/.
+	// Console, when its Files and Sessions are set, serves the operator console at /console/.
 	Console ConsoleOptions
 	// Webhooks, when set, lets payers and operators set webhook endpoints and read and replay their deliveries.
 	Webhooks Webhooks
@@ -183,7 +183,7 @@ func New(d Deps) (http.Handler, error) {
 	h.payeeRoutes(v1, lim)
 	h.merchantRoutes(v1, lim)
 	h.opsRoutes(v1, lim)
-	if d.Console.Files != nil {
+	if d.Console.Files != nil && d.Console.Sessions != nil {
 		h.consoleRoutes(r, v1, lim)
 	}
 	if d.PayNotify != nil {
