@@ -53,17 +53,23 @@ type deps struct {
 	webhooks webhook.Policy
 }
 
-// openDeps parses the keys, opens and migrates the store and builds the WeChat (and WeChat Pay) clients.
-func openDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (*deps, error) {
+// openStore parses the keys and opens the store with them (not migrated).
+func openStore(ctx context.Context, cfg config.Config) (*store.Store, config.Secrets, *pii.Hasher, error) {
 	secrets, err := cfg.Secrets()
 	if err != nil {
-		return nil, err
+		return nil, config.Secrets{}, nil, err
 	}
 	hasher, err := pii.NewHasher(secrets.Lookup)
 	if err != nil {
-		return nil, err
+		return nil, config.Secrets{}, nil, err
 	}
 	st, err := store.Open(ctx, cfg.DatabaseDSN(), secrets.PII, hasher)
+	return st, secrets, hasher, err
+}
+
+// openDeps parses the keys, opens and migrates the store and builds the WeChat (and WeChat Pay) clients.
+func openDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (*deps, error) {
+	st, secrets, hasher, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

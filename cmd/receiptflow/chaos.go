@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/receiptflow/receiptflow/config"
-	"github.com/receiptflow/receiptflow/pii"
 	"github.com/receiptflow/receiptflow/sandbox"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/workflows"
@@ -117,7 +116,7 @@ func runChaos(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return err
 	}
 	defer child.stop()
-	c := &chaos{o: o, child: child, rng: rand.New(rand.NewPCG(o.Seed, 0x5eed)), log: errOut, statuses: map[string]int{},
+	c := &chaos{o: o, child: child, rng: rand.New(rand.NewPCG(o.Seed, 0x5eed)), log: errOut,
 		http: &http.Client{Timeout: 30 * time.Second}, phone: sandbox.Phone{BaseURL: child.sandbox}}
 	began := time.Now()
 	verdict := c.run(ctx)
@@ -138,12 +137,13 @@ func runChaos(ctx context.Context, args []string, out, errOut io.Writer) error {
 
 // chaosChild is the dev process the run kills and restarts, always on the same ports and data.
 type chaosChild struct {
-	o            chaosOptions
-	dir, logPath string
-	api, sandbox string
-	env          []string
-	mu           sync.Mutex
-	cmd          *exec.Cmd
+	o             chaosOptions
+	dir, logPath  string
+	api, sandbox  string
+	operatorToken string // dev's, from the keys it keeps in its data directory (read once it is up)
+	env           []string
+	mu            sync.Mutex
+	cmd           *exec.Cmd
 }
 
 func newChaosChild(o chaosOptions, dir string) (*chaosChild, error) {
@@ -190,7 +190,12 @@ func (c *chaosChild) start(ctx context.Context) error {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return nil
+				if c.operatorToken != "" { // a restart: the keys stay
+					return nil
+				}
+				keys, err := loadDevKeys(filepath.Join(c.dir, "data", "dev-keys.json"))
+				c.operatorToken = keys.OperatorToken
+				return err
 			}
 		}
 	}
@@ -234,12 +239,11 @@ type chaos struct {
 	http  *http.Client
 	phone sandbox.Phone
 
-	mu       sync.Mutex
-	rng      *rand.Rand
-	statuses map[string]int // "status" → count of answers
-	orders   []*chaosOrder
+	mu     sync.Mutex
+	rng    *rand.Rand
+	orders []*chaosOrder
 
-	kills, outages atomic.Int64
+	kills, outages, internalErrors atomic.Int64 // internalErrors: answers that were 500
 }
 
 // chaosOrder is one payee's receipt and how the payee (and WeChat Pay) will behave.
@@ -457,15 +461,15 @@ func (c *chaos) call(ctx context.Context, method, path, token string, body, out 
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
 		if strings.HasPrefix(path, "/v1/ops/") {
-			req.Header.Set("Authorization", "Bearer "+c.operatorToken())
+			req.Header.Set("Authorization", "Bearer "+c.child.operatorToken)
 		}
 		resp, err := c.http.Do(req)
 		if err == nil {
 			answer, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			c.mu.Lock()
-			c.statuses[strconv.Itoa(resp.StatusCode)]++
-			c.mu.Unlock()
+			if resp.StatusCode == http.StatusInternalServerError {
+				c.internalErrors.Add(1)
+			}
 			switch {
 			case resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable ||
 				resp.StatusCode == http.StatusGatewayTimeout || resp.StatusCode == http.StatusTooManyRequests:
@@ -498,15 +502,6 @@ func (c *chaos) post(ctx context.Context, url string, body any) error {
 	return nil
 }
 
-// operatorToken is dev's operator token, from the keys it keeps in its data directory.
-func (c *chaos) operatorToken() string {
-	keys, err := loadDevKeys(filepath.Join(c.child.dir, "data", "dev-keys.json"))
-	if err != nil {
-		return ""
-	}
-	return keys.OperatorToken
-}
-
 func (c *chaos) outcomes() string {
 	n := map[workflows.State]int{}
 	for _, o := range c.orders {
@@ -526,11 +521,9 @@ func (c *chaos) outcomes() string {
 // window finds nothing.
 func (c *chaos) oracle(ctx context.Context, began time.Time) []string {
 	var bad []string
-	c.mu.Lock()
-	if n := c.statuses["500"]; n > 0 {
+	if n := c.internalErrors.Load(); n > 0 {
 		bad = append(bad, fmt.Sprintf("%d answers were 500", n))
 	}
-	c.mu.Unlock()
 	var started struct{ ID string }
 	if err := c.call(ctx, http.MethodPost, "/v1/ops/reconciliations", "", map[string]time.Time{"from": began.Add(-time.Minute), "to": time.Now().Add(time.Minute)}, &started); err != nil {
 		return append(bad, "reconciliation: "+err.Error())
@@ -572,16 +565,7 @@ func (c *chaos) books(ctx context.Context, dir string) []string {
 		return []string{"configuration: " + err.Error()}
 	}
 	cfg.DataDir, cfg.DatabaseURL = data, ""
-	cfg = keys.apply(cfg)
-	secrets, err := cfg.Secrets()
-	if err != nil {
-		return []string{"keys: " + err.Error()}
-	}
-	hasher, err := pii.NewHasher(secrets.Lookup)
-	if err != nil {
-		return []string{"keys: " + err.Error()}
-	}
-	st, err := store.Open(ctx, cfg.DatabaseDSN(), secrets.PII, hasher)
+	st, _, _, err := openStore(ctx, keys.apply(cfg))
 	if err != nil {
 		return []string{"store: " + err.Error()}
 	}
