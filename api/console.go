@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -154,10 +152,4 @@ func consoleWriteRefused(c *gin.Context, cs store.ConsoleSession) *Problem {
 		return problem(http.StatusForbidden, "CSRF_REQUIRED", "a console write carries its session's X-CSRF-Token")
 	}
 	return nil
-}
-
-func randomToken() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }

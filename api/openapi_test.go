@@ -35,6 +35,8 @@ type stubStore struct{ Store }
 
 type stubWebhooks struct{ Webhooks }
 
+type stubDeliveries struct{ Deliveries }
+
 type stubConsoleSessions struct{ ConsoleSessions }
 type stubLogin struct{ Login }
 type stubNotify struct{ PayNotifications }
@@ -45,7 +47,7 @@ func TestOpenAPIMatchesTheRouter(t *testing.T) {
 	sessions, _ := NewSessions([]byte("0123456789abcdef0123456789abcdef"), 0)
 	r, err := New(Deps{Temporal: stubTemporal{}, Store: stubStore{}, Login: stubLogin{}, Sessions: sessions, Proofs: testProofs(), PayNotify: stubNotify{},
 		Codec: http.NotFoundHandler(), MetricsHandler: http.NotFoundHandler(), Recon: stubRecon{}, Schedules: stubSchedules{}, Exports: stubExports{}, ReceiptFiles: stubFiles{},
-		Webhooks: stubWebhooks{}, Console: ConsoleOptions{Files: fstest.MapFS{"index.html": {}}, Sessions: stubConsoleSessions{}}})
+		Webhooks: stubWebhooks{}, Deliveries: stubDeliveries{}, Console: ConsoleOptions{Files: fstest.MapFS{"index.html": {}}, Sessions: stubConsoleSessions{}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -221,7 +221,7 @@ func (h *handlers) opsPutPayer(c *gin.Context) {
 	if !bind(c, &req) {
 		return
 	}
-	id, secret := c.Param("payerId"), newMerchantSecret()
+	id, secret := c.Param("payerId"), randomToken()
 	created, err := h.Store.RegisterPayer(c.Request.Context(), store.Payer{ID: id, Name: req.Name, Secret: secret,
 		Account: store.Account{Name: req.Account.Name, Number: req.Account.Number}}, c.GetString("operator"))
 	if err != nil {
@@ -240,7 +240,7 @@ func (h *handlers) opsPutPayer(c *gin.Context) {
 // opsRotatePayerSecret gives a payer a new merchant API secret, shown only in this answer; the old one stops
 // working at once. Audited.
 func (h *handlers) opsRotatePayerSecret(c *gin.Context) {
-	id, secret := c.Param("payerId"), newMerchantSecret()
+	id, secret := c.Param("payerId"), randomToken()
 	if err := h.Store.RotatePayerSecret(c.Request.Context(), id, secret, c.GetString("operator")); err != nil {
 		abort(c, fromError(err))
 		return
@@ -248,8 +248,9 @@ func (h *handlers) opsRotatePayerSecret(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"payerId": id, "secret": secret})
 }
 
-// newMerchantSecret is 32 random bytes, base64url: what a payer signs its requests with.
-func newMerchantSecret() string {
+// randomToken is 32 random bytes, base64url: a payer's merchant secret, a console session's cookie and CSRF token,
+// the Web UI gate's cookie.
+func randomToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)

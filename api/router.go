@@ -121,9 +121,11 @@ type Deps struct {
 	PlatformName   string
 	// Console, when its Files and Sessions are set, serves the operator console at /console/.
 	Console ConsoleOptions
-	// Webhooks, when set, lets payers and operators set webhook endpoints and read and replay their deliveries.
-	Webhooks Webhooks
-	Webhook  WebhookSettings
+	// Webhooks and Deliveries, when set, let payers and operators set webhook endpoints and read and replay their
+	// deliveries.
+	Webhooks   Webhooks
+	Deliveries Deliveries
+	Webhook    WebhookSettings
 	// SetupCheck, when set, tells whether the namespace holds what the runs need (readiness fails until it does).
 	SetupCheck func(context.Context) error
 	Logger     *slog.Logger
@@ -227,7 +229,7 @@ func (h *handlers) merchantRoutes(v1 *gin.RouterGroup, lim *limiters) {
 	if h.ReceiptFiles != nil {
 		merchant.GET("/orders/:orderId/receipt", h.merchantBillReceipt)
 	}
-	if h.Webhooks != nil {
+	if h.Webhooks != nil && h.Deliveries != nil {
 		h.webhookRoutes(merchant, func(c *gin.Context) string { return c.GetString("payer") },
 			func(c *gin.Context) string { return "payer:" + c.GetString("payer") })
 	}
@@ -250,7 +252,7 @@ func (h *handlers) opsRoutes(v1 *gin.RouterGroup, lim *limiters) {
 	ops.GET("/payers", h.opsPayers)
 	ops.PUT("/payers/:payerId", h.opsPutPayer)
 	ops.POST("/payers/:payerId/secret", h.opsRotatePayerSecret)
-	if h.Webhooks != nil {
+	if h.Webhooks != nil && h.Deliveries != nil {
 		h.webhookRoutes(ops.Group("/payers/:payerId"), func(c *gin.Context) string { return c.Param("payerId") },
 			func(c *gin.Context) string { return c.GetString("operator") })
 	}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"html/template"
@@ -158,9 +157,7 @@ func (g *uiGate) signIn(w http.ResponseWriter, r *http.Request) {
 		g.signInPage(w, r, http.StatusUnauthorized, "令牌无效（UNAUTHENTICATED）")
 		return
 	}
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	cookie := base64.RawURLEncoding.EncodeToString(raw)
+	cookie := randomToken()
 	now := time.Now()
 	g.mu.Lock()
 	for k, s := range g.sessions {

@@ -9,8 +9,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/webhook"
@@ -42,6 +40,11 @@ func oldestPendingWebhook(w Webhooks) prometheus.Collector {
 		}
 		return time.Since(oldest).Seconds()
 	})
+}
+
+// Deliveries starts an event's delivery workflow (worker.Deliveries, which the worker's steps use too).
+type Deliveries interface {
+	StartDelivery(ctx context.Context, in workflows.DeliveryInput) error
 }
 
 // WebhookSettings are where webhooks may go and how long a delivery is retried.
@@ -176,11 +179,7 @@ func (w webhookHandlers) redeliver(c *gin.Context) {
 		return
 	}
 	in := workflows.DeliveryInput{EventID: ev.ID, Redelivery: int(time.Now().UnixMilli()), RetryFor: w.h.Webhook.RetryFor}
-	if _, err := w.h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.DeliveryWorkflowID(ev.ID, in.Redelivery), TaskQueue: w.h.TaskQueue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		StaticSummary:         "商户通知 webhook " + ev.ID + " (redelivery)",
-	}, workflows.DeliveryWorkflowName, in); err != nil {
+	if err := w.h.Deliveries.StartDelivery(ctx, in); err != nil {
 		abort(c, fromError(err))
 		return
 	}

@@ -104,11 +104,15 @@ type Deliveries struct {
 }
 
 func (d Deliveries) StartDelivery(ctx context.Context, in workflows.DeliveryInput) error {
+	summary := "商户通知 webhook " + in.EventID
+	if in.Redelivery > 0 {
+		summary += " (redelivery)"
+	}
 	_, err := d.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: workflows.DeliveryWorkflowID(in.EventID, in.Redelivery), TaskQueue: d.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		StaticSummary:            "商户通知 webhook " + in.EventID,
+		StaticSummary:            summary,
 	}, workflows.DeliveryWorkflowName, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {

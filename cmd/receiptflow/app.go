@@ -237,6 +237,7 @@ func (d *deps) router(c client.Client, dev *devAccess) (http.Handler, error) {
 		StatementFonts: newFontLoader(d.cfg.PDFFont, d.cfg.PDFLatinFont, d.log).Fonts,
 		PlatformName:   d.cfg.PlatformName,
 		Webhooks:       d.store,
+		Deliveries:     worker.Deliveries{Client: c, TaskQueue: d.cfg.Temporal.TaskQueue},
 		Namespace:      d.cfg.Temporal.Namespace,
 		Console: api.ConsoleOptions{Files: console.Files, Sessions: d.store, Secure: d.cfg.ConsoleCookieSecure, TTL: d.cfg.ConsoleSessionTTL,
 			WebUI: d.cfg.WebUIURL},
