@@ -75,19 +75,7 @@ func (s *Store) export(ctx context.Context, id string) (Export, error) {
 // Exports lists the latest files, newest first, without their content.
 func (s *Store) Exports(ctx context.Context, limit int) ([]Export, error) {
 	rows, err := s.query(ctx, s.db, `SELECT `+exportColumns+` FROM exports ORDER BY created_at DESC, id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Export{}
-	for rows.Next() {
-		e, err := scanExport(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return scanExports(rows, err)
 }
 
 // ExportContent opens a file for an operator and records the download (who, when) in the same transaction.
@@ -163,19 +151,7 @@ func (s *Store) SupersededFilings(ctx context.Context) ([]Export, error) {
 	rows, err := s.query(ctx, s.db, `SELECT `+exportColumns+` FROM exports e WHERE kind = ? AND superseded_at IS NOT NULL
 		AND NOT EXISTS (SELECT 1 FROM exports c WHERE c.kind = e.kind AND c.period = e.period AND c.created_at > e.superseded_at)
 		ORDER BY period, created_at`, ExportWithholding)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Export{}
-	for rows.Next() {
-		e, err := scanExport(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return scanExports(rows, err)
 }
 
 // Filed reports whether a withholding filing of period exists.
@@ -240,4 +216,21 @@ func (s *Store) ReportIdentities(ctx context.Context, quarter, exportID string, 
 		return nil
 	})
 	return out, err
+}
+
+// scanExports reads a query's exports (its error, if it failed).
+func scanExports(rows *sql.Rows, err error) ([]Export, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Export{}
+	for rows.Next() {
+		e, err := scanExport(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }

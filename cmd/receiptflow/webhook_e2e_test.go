@@ -41,23 +41,26 @@ type hook struct {
 
 func newReceiver(t *testing.T, script ...func(w http.ResponseWriter)) *receiver {
 	r := &receiver{script: script}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.got = append(r.got, hook{req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp"), req.Header.Get("webhook-signature"), body})
-		var answer func(http.ResponseWriter)
-		if len(r.script) > 0 {
-			answer, r.script = r.script[0], r.script[1:]
-		}
-		r.mu.Unlock()
-		if answer != nil {
-			answer(w)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
+	r.Server = httptest.NewServer(http.HandlerFunc(r.record))
 	t.Cleanup(r.Close)
 	return r
+}
+
+// record keeps a request and answers it from the script.
+func (r *receiver) record(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	r.got = append(r.got, hook{req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp"), req.Header.Get("webhook-signature"), body})
+	var answer func(http.ResponseWriter)
+	if len(r.script) > 0 {
+		answer, r.script = r.script[0], r.script[1:]
+	}
+	r.mu.Unlock()
+	if answer != nil {
+		answer(w)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 func (r *receiver) hooks() []hook {
@@ -237,12 +240,7 @@ func TestWebhookWaitsForAReceiverThatIsDown(t *testing.T) {
 // newReceiverOn is a receiver on a given address (one that was closed).
 func newReceiverOn(t *testing.T, addr string) *receiver {
 	r := &receiver{}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.got = append(r.got, hook{req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp"), req.Header.Get("webhook-signature"), body})
-		r.mu.Unlock()
-	}))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(r.record))
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
