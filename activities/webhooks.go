@@ -67,16 +67,25 @@ func (a *Activities) Announce(ctx context.Context, in workflows.AnnounceInput) (
 	if a.Webhooks == nil || a.Deliveries == nil {
 		return workflows.Done{}, nil
 	}
-	o, err := a.Orders.Order(ctx, in.OrderID)
-	if err != nil {
-		return workflows.Done{}, classify(err)
+	payer := in.PayerID
+	if payer == "" { // a run that ended before eligibility knew its payer
+		o, err := a.Orders.Order(ctx, in.OrderID)
+		if err != nil {
+			return workflows.Done{}, classify(err)
+		}
+		payer = o.PayerID
 	}
-	ep, err := a.Webhooks.WebhookEndpointOf(ctx, o.PayerID)
+	// Most payers have no endpoint: one read decides, on every run's end.
+	ep, err := a.Webhooks.WebhookEndpointOf(ctx, payer)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !ep.Subscribed(in.Type)) {
 		return workflows.Done{}, nil
 	}
 	if err != nil {
 		return workflows.Done{}, err
+	}
+	o, err := a.Orders.Order(ctx, in.OrderID)
+	if err != nil {
+		return workflows.Done{}, classify(err)
 	}
 	data := EventData{OrderID: o.ID, MerchantOrderNo: o.MerchantOrderNo, State: string(in.State), GrossFen: o.GrossFen,
 		OutBillNo: in.OutBillNo, Reasons: append([]workflows.Reason{}, in.Reasons...)}

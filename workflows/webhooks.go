@@ -35,6 +35,7 @@ type AnnounceInput struct {
 	Type      string    `json:"type"`
 	At        time.Time `json:"at"`
 	OrderID   string    `json:"orderId"`
+	PayerID   string    `json:"payerId,omitempty"` // whose endpoint (empty: read from the order)
 	State     State     `json:"state"`
 	Amounts   *Amounts  `json:"amounts,omitempty"`
 	OutBillNo string    `json:"outBillNo,omitempty"`
@@ -54,7 +55,7 @@ func (r *run) announce(ctx workflow.Context, t string) {
 	}
 	r.announced[t] = true
 	in := AnnounceInput{EventID: EventID(workflow.GetInfo(ctx).WorkflowExecution.RunID, t), Type: t, At: workflow.Now(ctx),
-		OrderID: r.in.OrderID, State: r.view.State, Amounts: r.view.Amounts, Reasons: r.view.Reasons}
+		OrderID: r.in.OrderID, PayerID: r.elig.PayerID, State: r.view.State, Amounts: r.view.Amounts, Reasons: r.view.Reasons}
 	if r.view.Payout != nil {
 		in.OutBillNo = r.view.Payout.OutBillNo
 	}
