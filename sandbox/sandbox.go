@@ -145,7 +145,14 @@ func (s *Sandbox) Pay() *Pay { return s.pay }
 func (s *Sandbox) AppID() string  { return s.opts.AppID }
 func (s *Sandbox) Secret() string { return s.opts.Secret }
 
-func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP answers a call once what it changed (and everything changed before it) is on disk.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	held := &answerAfterSync{w: w, header: http.Header{}}
+	s.mux.ServeHTTP(held, r)
+	_ = s.stateFile.synced()
+	_ = s.pay.state.synced()
+	held.send()
+}
 
 // Stats returns a copy of the call counters.
 func (s *Sandbox) Stats() Stats {
@@ -170,11 +177,11 @@ func (s *Sandbox) SetRiskRank(openid string, rank int) {
 // save notes a change of the WeChat state for its state file; s.mu is held.
 func (s *Sandbox) save() { s.stateFile.changed() }
 
-// Close writes pending state and waits for callbacks in flight.
+// Close waits for the callback attempts in flight and the state's last write; callbacks still owed stay in the
+// state file, for the next start.
 func (s *Sandbox) Close() {
-	s.stateFile.Flush()
-	s.pay.Wait()
-	s.pay.state.Flush()
+	s.pay.close()
+	_ = s.stateFile.synced()
 }
 
 // wechatEndpoint wraps a WeChat endpoint with call counting and fault injection.

@@ -1,32 +1,37 @@
 package sandbox
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 )
 
-// stateFile keeps a sandbox's state in a JSON file across restarts (dev). A durable file is written, and synced to
-// disk, at every change before the call that made it answers — real WeChat Pay never forgets a bill it accepted, so
-// neither may a kill -9 make the sandbox forget one. Otherwise a change schedules a write a moment later, so a burst
-// of calls costs one write, and Flush writes what is pending (at shutdown).
+// stateFile keeps a sandbox's state in a JSON file across restarts (dev). Nothing the sandbox answers may be
+// forgotten by a kill -9 — real WeChat never forgets a bill it accepted or a face it verified — so an answer is
+// sent only once every change made before it is on disk (Sandbox.ServeHTTP waits with synced). The writes are
+// group-committed: one writer marshals the whole state and syncs it while changes gather, and every answer waiting
+// meanwhile is covered by the next write, so a burst of calls costs one write, not one each.
 type stateFile struct {
-	path    string
-	owner   sync.Locker // guards value; held while the value is marshalled
-	value   any
-	durable bool
+	path  string
+	owner sync.Locker // guards value; held while the value is marshalled
+	value any
 
-	mu      sync.Mutex
-	pending bool
+	mu       sync.Mutex
+	done     *sync.Cond // signalled after each write
+	changes  uint64     // changes noted so far
+	written  uint64     // changes on disk
+	writing  bool       // the writer runs
+	writeErr error      // the last write's
 }
-
-const stateFlushDelay = 200 * time.Millisecond
 
 func newStateFile(path string, owner sync.Locker, value any) (*stateFile, error) {
 	f := &stateFile{path: path, owner: owner, value: value}
+	f.done = sync.NewCond(&f.mu)
 	if path == "" {
 		return f, nil
 	}
@@ -43,41 +48,104 @@ func newStateFile(path string, owner sync.Locker, value any) (*stateFile, error)
 	return f, nil
 }
 
-// changed notes that the value changed; the owner's lock is held.
+// changed notes that the value changed; the owner's lock is held. The writer is started if it does not run.
 func (f *stateFile) changed() {
 	if f.path == "" {
 		return
 	}
-	if f.durable {
-		if raw, err := json.Marshal(f.value); err == nil {
-			_ = writeSynced(f.path, raw)
-		}
-		return
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.pending {
-		f.pending = true
-		time.AfterFunc(stateFlushDelay, f.Flush)
+	f.changes++
+	if !f.writing {
+		f.writing = true
+		go f.write()
 	}
 }
 
-// Flush writes the value now if a change is pending, atomically (temporary file, then rename).
-func (f *stateFile) Flush() {
+// write writes the value until no change is left unwritten. The count of changes a write covers is read under the
+// owner's lock, with the value, so it never claims a change the marshalled value does not hold.
+func (f *stateFile) write() {
+	for {
+		f.owner.Lock()
+		raw, err := json.Marshal(f.value)
+		f.mu.Lock()
+		covers := f.changes
+		f.mu.Unlock()
+		f.owner.Unlock()
+		if err == nil {
+			err = writeSynced(f.path, raw)
+		}
+		f.mu.Lock()
+		f.written, f.writeErr = covers, err
+		f.done.Broadcast()
+		if f.changes == f.written {
+			f.writing = false
+			f.mu.Unlock()
+			return
+		}
+		f.mu.Unlock()
+	}
+}
+
+// synced waits until every change noted so far is on disk (or its write failed: the sandbox then answers anyway,
+// as a machine whose disk fails would, and says so in the error).
+func (f *stateFile) synced() error {
 	f.mu.Lock()
-	pending := f.pending
-	f.pending = false
-	f.mu.Unlock()
-	if !pending {
+	defer f.mu.Unlock()
+	want := f.changes
+	for f.written < want {
+		f.done.Wait()
+	}
+	return f.writeErr
+}
+
+// answerAfterSync holds a handler's answer until the state it reports is on disk. A handler that takes the
+// connection over (a dropped connection) answers nothing and is let through.
+type answerAfterSync struct {
+	w        http.ResponseWriter
+	header   http.Header
+	status   int
+	body     []byte
+	hijacked bool
+}
+
+func (a *answerAfterSync) Header() http.Header { return a.header }
+func (a *answerAfterSync) Write(p []byte) (int, error) {
+	if a.status == 0 {
+		a.status = http.StatusOK
+	}
+	a.body = append(a.body, p...)
+	return len(p), nil
+}
+func (a *answerAfterSync) WriteHeader(status int) {
+	if a.status == 0 {
+		a.status = status
+	}
+}
+
+// Hijack hands the connection over (dropConnection).
+func (a *answerAfterSync) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := a.w.(http.Hijacker)
+	if !ok {
+		return nil, nil, http.ErrNotSupported
+	}
+	a.hijacked = true
+	return hj.Hijack()
+}
+
+// send writes the held answer.
+func (a *answerAfterSync) send() {
+	if a.hijacked {
 		return
 	}
-	f.owner.Lock()
-	raw, err := json.Marshal(f.value)
-	f.owner.Unlock()
-	if err != nil {
-		return
+	for k, v := range a.header {
+		a.w.Header()[k] = v
 	}
-	_ = writeSynced(f.path, raw)
+	if a.status == 0 {
+		a.status = http.StatusOK
+	}
+	a.w.WriteHeader(a.status)
+	_, _ = a.w.Write(a.body)
 }
 
 // writeSynced replaces path with raw atomically (a temporary file, synced, then renamed over it, and the

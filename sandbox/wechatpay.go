@@ -38,6 +38,9 @@ type PayOptions struct {
 	StateFile string
 	// CallbackClient delivers callbacks (default: a client with a 5 s timeout).
 	CallbackClient *http.Client
+	// CallbackRetries are the waits between a callback's attempts until it is acknowledged; after the last it
+	// is given up (default: WeChat Pay's, CallbackSchedule).
+	CallbackRetries []time.Duration
 	// ReceiptHash is the hash_type electronic receipts are given with: SHA256 (default) or SM3, both of which
 	// WeChat Pay uses.
 	ReceiptHash string
@@ -50,10 +53,13 @@ type Pay struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	mu    sync.Mutex
-	bills map[string]*payBill
-	state *stateFile
-	wg    sync.WaitGroup
+	mu         sync.Mutex
+	bills      map[string]*payBill
+	state      *stateFile
+	wg         sync.WaitGroup // slow settlements and callbacks owed
+	quit       chan struct{}  // closed by Close: callbacks still owed wait in the state file for the next start
+	closed     bool
+	delivering map[string]bool // bills whose owed callbacks a goroutine delivers
 }
 
 // payBill is one transfer bill. The payee's name is checked and kept in memory only: the state file never holds
@@ -82,6 +88,12 @@ type payBill struct {
 	// and SettleCallback how that is called back: kept, so a restart resumes the wait instead of losing it.
 	SettlesAt      string `json:"settles_at,omitempty"`
 	SettleCallback string `json:"settle_callback,omitempty"`
+	// CallbacksOwed are the callbacks of the final state not yet acknowledged (two for a duplicated one),
+	// CallbackAt when the next attempt is due and CallbackTries the attempts that failed: kept, so a restart
+	// goes on calling back where it was, as WeChat Pay does until the merchant acknowledges.
+	CallbacksOwed int    `json:"callbacks_owed,omitempty"`
+	CallbackAt    string `json:"callback_at,omitempty"`
+	CallbackTries int    `json:"callback_tries,omitempty"`
 }
 
 // BillSnapshot is a bill as tests see it. UserName is empty after a restart (it is never written to disk).
@@ -111,15 +123,21 @@ func newPay(o PayOptions, log *slog.Logger, now func() time.Time) (*Pay, error) 
 	if o.CallbackClient == nil {
 		o.CallbackClient = &http.Client{Timeout: 5 * time.Second}
 	}
-	p := &Pay{opts: o, log: log, now: now, bills: map[string]*payBill{}}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.CallbackRetries == nil {
+		o.CallbackRetries = CallbackSchedule
+	}
+	p := &Pay{opts: o, log: log, now: now, bills: map[string]*payBill{}, quit: make(chan struct{}), delivering: map[string]bool{}}
 	var err error
 	if p.state, err = newStateFile(o.StateFile, &p.mu, &p.bills); err != nil {
 		return nil, err
 	}
-	p.state.durable = true // bills are money: written before the call answers
 	p.mu.Lock()
 	for _, b := range p.bills {
 		p.resumeSettlement(b) // a slow confirm a restart interrupted goes on where it was
+		p.callBack(b)         // and so do the callbacks it still owes
 	}
 	p.mu.Unlock()
 	return p, nil
@@ -155,8 +173,21 @@ func (p *Pay) Bills() int {
 	return len(p.bills)
 }
 
-// Wait waits for callbacks in flight.
+// Wait waits until every callback owed has been acknowledged or given up, and every slow confirm has settled.
 func (p *Pay) Wait() { p.wg.Wait() }
+
+// close abandons the callbacks still owed (they stay in the state file, for the next start) and waits for the
+// attempts in flight and the state's last write.
+func (p *Pay) close() {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.quit)
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	_ = p.state.synced()
+}
 
 // save notes a change of the bills for the state file; p.mu is held.
 func (p *Pay) save() { p.state.changed() }

@@ -48,7 +48,7 @@ func generateSandboxKeys() (sandboxKeys, error) {
 }
 
 // newSandbox builds the WeChat and WeChat Pay sandbox that dev and the end-to-end tests run against; opts carries
-// faults, seed and logger, and gains the WeChat Pay keys here.
+// faults, seed, logger and WeChat Pay's callback retries, and gains the WeChat Pay keys here.
 func newSandbox(keys sandboxKeys, opts sandbox.Options, stateFile string) (*sandbox.Sandbox, error) {
 	merchant, err := utils.LoadPrivateKey(keys.MerchantKey)
 	if err != nil {
@@ -59,7 +59,7 @@ func newSandbox(keys sandboxKeys, opts sandbox.Options, stateFile string) (*sand
 		return nil, err
 	}
 	opts.Pay = sandbox.PayOptions{MerchantSerial: sandboxMerchantSerial, MerchantPublicKey: &merchant.PublicKey, PlatformKey: platform,
-		APIv3Key: keys.APIv3Key, StateFile: stateFile}
+		APIv3Key: keys.APIv3Key, StateFile: stateFile, CallbackRetries: opts.Pay.CallbackRetries}
 	return sandbox.New(opts)
 }
 
