@@ -90,6 +90,7 @@ func (stubRecon) Findings(context.Context, string) ([]store.Finding, error) { re
 func (stubRecon) ResolveFinding(context.Context, string, string, string, string) (store.Finding, error) {
 	return store.Finding{}, nil
 }
+func (stubRecon) CheckBooks(context.Context) ([]string, error) { return nil, nil }
 
 type stubSchedules struct{ Schedules }
 

@@ -258,6 +258,7 @@ func (h *handlers) opsRoutes(v1 *gin.RouterGroup, lim *limiters) {
 	}
 	if h.Recon != nil {
 		ops.GET("/reconciliations", h.opsReconciliations)
+		ops.GET("/books/check", h.opsCheckBooks)
 		ops.POST("/reconciliations", h.opsStartReconciliation)
 		ops.GET("/reconciliations/:id", h.opsReconciliation)
 		ops.POST("/reconciliations/:id/findings/:outBillNo/resolve", h.opsResolveFinding)

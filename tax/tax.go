@@ -8,6 +8,8 @@ package tax
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -50,6 +52,35 @@ func Yuan(fen int64) string {
 		sign, fen = "-", -fen
 	}
 	return fmt.Sprintf("%s%d.%02d", sign, fen/100, fen%100)
+}
+
+// ParseYuan reads an amount in 元 with up to two decimals exactly (Yuan's inverse, and the fund-flow bill's); a leading '-' negates the whole amount (so -0.50
+// is -50 fen, not 50, and -1.50 is -150, not -50).
+func ParseYuan(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	neg := strings.HasPrefix(s, "-")
+	whole, frac, _ := strings.Cut(strings.TrimPrefix(s, "-"), ".")
+	if whole == "" || len(frac) > 2 || !digits(whole) || !digits(frac) {
+		return 0, fmt.Errorf("amount %q", s)
+	}
+	y, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || y > 1<<53 {
+		return 0, fmt.Errorf("amount %q", s)
+	}
+	f, _ := strconv.ParseInt((frac + "00")[:2], 10, 64)
+	if neg {
+		return -(y*100 + f), nil
+	}
+	return y*100 + f, nil
+}
+
+func digits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Withholding is what one payment withholds.

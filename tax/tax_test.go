@@ -184,3 +184,23 @@ func TestYuan(t *testing.T) {
 		}
 	}
 }
+
+// Amounts in filings and the fund-flow bill are 元 with up to two decimals; a negative one keeps its sign in every
+// part (an old parser turned -0.50 into +0.50 and -12.34 into -11.66); ParseYuan reads back what Yuan writes.
+func TestParseYuan(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "1234.56": 123456, "1.5": 150, "-0.50": -50, "-12.34": -1234, "-7": -700, " 8.00 ": 800} {
+		if got, err := ParseYuan(in); err != nil || got != want {
+			t.Errorf("ParseYuan(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, fen := range []int64{0, 1, 99, 150000, -50, -123456} {
+		if got, err := ParseYuan(Yuan(fen)); err != nil || got != fen {
+			t.Errorf("ParseYuan(Yuan(%d)) = %d, %v", fen, got, err)
+		}
+	}
+	for _, bad := range []string{"", "-", "abc", "1.234", "+1", "--1", "1.-5", "1e3", "1,000.00"} {
+		if got, err := ParseYuan(bad); err == nil {
+			t.Errorf("ParseYuan(%q) = %d, want an error", bad, got)
+		}
+	}
+}

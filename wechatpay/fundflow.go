@@ -10,8 +10,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
+
+	"github.com/receiptflow/receiptflow/tax"
 )
 
 // FundFlowRow is one money movement of the merchant's account on the fund-flow bill (资金账单).
@@ -91,40 +92,11 @@ func parseFundFlow(raw []byte) ([]FundFlowRow, error) {
 		for k := range rec {
 			rec[k] = strings.TrimPrefix(rec[k], "`")
 		}
-		fen, err := fenOf(rec[6])
+		fen, err := tax.ParseYuan(rec[6])
 		if err != nil {
 			return nil, fmt.Errorf("wechatpay: fund-flow bill row %d: %w", i, err)
 		}
 		rows = append(rows, FundFlowRow{Time: rec[0], TransferBillNo: rec[1], Business: rec[3], Direction: rec[5], AmountFen: fen, OutBillNo: rec[10]})
 	}
 	return rows, nil
-}
-
-// fenOf reads an amount in 元 with up to two decimals exactly; a leading '-' negates the whole amount (so -0.50
-// is -50 fen, not 50, and -1.50 is -150, not -50).
-func fenOf(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	neg := strings.HasPrefix(s, "-")
-	whole, frac, _ := strings.Cut(strings.TrimPrefix(s, "-"), ".")
-	if whole == "" || len(frac) > 2 || !digits(whole) || !digits(frac) {
-		return 0, fmt.Errorf("amount %q", s)
-	}
-	y, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || y > 1<<53 {
-		return 0, fmt.Errorf("amount %q", s)
-	}
-	f, _ := strconv.ParseInt((frac + "00")[:2], 10, 64)
-	if neg {
-		return -(y*100 + f), nil
-	}
-	return y*100 + f, nil
-}
-
-func digits(s string) bool {
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
 }

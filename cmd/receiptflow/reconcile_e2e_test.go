@@ -3,15 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/receiptflow/receiptflow/config"
 	"github.com/receiptflow/receiptflow/internal/bench"
 	"github.com/receiptflow/receiptflow/pii"
 	"github.com/receiptflow/receiptflow/sandbox"
+	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/worker"
 	"github.com/receiptflow/receiptflow/workflows"
 )
@@ -292,4 +296,36 @@ func TestPayeeIncomeStatement(t *testing.T) {
 	e.problem(e.call(http.MethodGet, "/v1/me/income/26.pdf", e.login("o_income"), nil, nil), http.StatusBadRequest, "BAD_REQUEST")
 	e.problem(e.call(http.MethodGet, "/v1/me/income?year=26", e.login("o_income"), nil, nil), http.StatusBadRequest, "BAD_REQUEST")
 	e.problem(e.call(http.MethodGet, "/v1/me/income", "", nil, nil), http.StatusUnauthorized, "UNAUTHENTICATED")
+}
+
+// GET /v1/ops/books/check answers the ledger's invariants as they stand: nothing after a payout, and a balance that
+// drifted from its postings by name.
+func TestOpsCheckBooks(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.PayoutChannel = "wechatpay" })
+	e.settledBill(1, 150000, true)
+	var check struct {
+		CheckedAt  time.Time
+		Violations []string
+	}
+	e.must(e.call(http.MethodGet, "/v1/ops/books/check", opToken, nil, &check), http.StatusOK)
+	if len(check.Violations) != 0 || check.CheckedAt.IsZero() {
+		t.Fatalf("books after a payout: %+v", check)
+	}
+	db, err := sql.Open("sqlite", e.cfg.DatabaseDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	drift := func(fen int64) {
+		if _, err := db.Exec(`UPDATE ledger_balances SET balance_fen = balance_fen + ? WHERE account = ?`, fen, store.AccountPayerFunds("payer1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drift(-100)
+	defer drift(100) // the harness checks the books the test leaves
+	e.must(e.call(http.MethodGet, "/v1/ops/books/check", opToken, nil, &check), http.StatusOK)
+	if len(check.Violations) != 1 || !strings.Contains(check.Violations[0], "balance is not the sum of the account's postings: "+store.AccountPayerFunds("payer1")) {
+		t.Fatalf("books with a drifted balance: %q", check.Violations)
+	}
+	e.problem(e.call(http.MethodGet, "/v1/ops/books/check", "", nil, nil), http.StatusUnauthorized, "UNAUTHENTICATED")
 }

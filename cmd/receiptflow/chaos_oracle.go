@@ -1,0 +1,289 @@
+//go:build !nodev
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/receiptflow/receiptflow/activities"
+	"github.com/receiptflow/receiptflow/config"
+	"github.com/receiptflow/receiptflow/store"
+	"github.com/receiptflow/receiptflow/tax"
+	"github.com/receiptflow/receiptflow/workflows"
+)
+
+func (c *chaos) outcomes() string {
+	n := map[workflows.State]int{}
+	for _, o := range c.orders {
+		n[o.final]++
+	}
+	var parts []string
+	for s, k := range n {
+		if s == "" {
+			s = "not ended"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s", k, s))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// watch is the oracle during the run: every --check-every it asks dev to check the books' invariants
+// (GET /v1/ops/books/check), which must hold at every moment, kills or not. A check dev cannot answer (it is down)
+// is skipped.
+func (c *chaos) watch(ctx context.Context, done <-chan struct{}) {
+	seen := map[string]bool{}
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-time.After(c.o.CheckEvery):
+		}
+		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		var check struct{ Violations []string }
+		err := c.call(cctx, http.MethodGet, "/v1/ops/books/check", "", nil, &check)
+		cancel()
+		if err != nil {
+			continue
+		}
+		c.checks.Add(1)
+		for _, v := range check.Violations {
+			if !seen[v] {
+				seen[v] = true
+				c.mu.Lock()
+				c.during = append(c.during, fmt.Sprintf("books during the run (%s in): %s", time.Since(c.began).Round(time.Second), v))
+				c.mu.Unlock()
+			}
+		}
+	}
+}
+
+// oracle checks, while dev still runs: no answer was a 500, and the product's own reconciliation of the run's
+// window finds nothing.
+func (c *chaos) oracle(ctx context.Context, began time.Time) []string {
+	var bad []string
+	if n := c.internalErrors.Load(); n > 0 {
+		bad = append(bad, fmt.Sprintf("%d answers were 500", n))
+	}
+	var started struct{ ID string }
+	if err := c.call(ctx, http.MethodPost, "/v1/ops/reconciliations", "", map[string]time.Time{"from": began.Add(-time.Minute), "to": time.Now().Add(time.Minute)}, &started); err != nil {
+		return append(bad, "reconciliation: "+err.Error())
+	}
+	var d struct {
+		Reconciliation struct {
+			State    string `json:"state"`
+			Findings int    `json:"findings"`
+		} `json:"reconciliation"`
+		Findings []store.Finding `json:"findings"`
+	}
+	for deadline := time.Now().Add(2 * time.Minute); d.Reconciliation.State != "DONE"; time.Sleep(500 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return append(bad, fmt.Sprintf("reconciliation %s did not finish: %+v", started.ID, d.Reconciliation))
+		}
+		// (404 until the run has written its first page)
+		if err := c.call(ctx, http.MethodGet, "/v1/ops/reconciliations/"+started.ID, "", nil, &d); err != nil && !strings.Contains(err.Error(), " 404 ") {
+			return append(bad, "reconciliation: "+err.Error())
+		}
+	}
+	for _, f := range d.Findings {
+		bad = append(bad, fmt.Sprintf("order %s: reconciliation finding %s on bill %s: ours %s %d fen, WeChat Pay %s %d fen (%s)",
+			f.OrderID, f.Kind, f.OutBillNo, f.OurState, f.OurAmountFen, f.WeChatState, f.WeChatAmountFen, f.Detail))
+	}
+	return bad
+}
+
+// books checks, with dev stopped, the store against the sandbox's own record of WeChat Pay: the books' invariants
+// (each transaction balances, balances equal their postings, …), one SUCCESS bill and one posted payment per PAID
+// order, and none for any other.
+func (c *chaos) books(ctx context.Context, dir string) []string {
+	data := filepath.Join(dir, "data")
+	keys, err := loadDevKeys(filepath.Join(data, "dev-keys.json"))
+	if err != nil {
+		return []string{"dev keys: " + err.Error()}
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return []string{"configuration: " + err.Error()}
+	}
+	cfg.DataDir, cfg.DatabaseURL = data, ""
+	st, _, _, err := openStore(ctx, keys.apply(cfg))
+	if err != nil {
+		return []string{"store: " + err.Error()}
+	}
+	defer st.Close()
+	broken, err := st.CheckBooks(ctx)
+	if err != nil {
+		return []string{"books: " + err.Error()}
+	}
+	bad := append([]string(nil), broken...)
+	raw, err := os.ReadFile(filepath.Join(data, "sandbox-wechatpay.json"))
+	var bills map[string]struct {
+		State     string `json:"state"`
+		AmountFen int64  `json:"transfer_amount"`
+	}
+	if err == nil {
+		err = json.Unmarshal(raw, &bills)
+	}
+	if err != nil {
+		return append(bad, "the sandbox's bills: "+err.Error())
+	}
+	known := map[string]bool{}
+	for _, o := range c.orders {
+		if o.id == "" {
+			continue
+		}
+		known[o.id] = true
+		success := 0
+		for no, b := range bills {
+			if strings.HasPrefix(no, o.id+"T") && b.State == "SUCCESS" {
+				success++
+			}
+		}
+		posted, err := st.Payments(ctx, store.PaymentQuery{OrderID: o.id, States: []string{store.PaymentPosted}})
+		if err != nil {
+			return append(bad, "payments: "+err.Error())
+		}
+		want := 0
+		if o.final == workflows.StatePaid {
+			want = 1
+		}
+		if success != want || len(posted) != want {
+			bad = append(bad, fmt.Sprintf("order %s ended %s (%s): %d SUCCESS bills at WeChat Pay, %d posted payments in the books, want %d",
+				o.id, o.final, o.story(), success, len(posted), want))
+		} else if want == 1 && posted[0].GrossFen != o.grossFen {
+			bad = append(bad, fmt.Sprintf("order %s (%s): posted %d fen gross, the order was for %d", o.id, o.story(), posted[0].GrossFen, o.grossFen))
+		}
+	}
+	for no, b := range bills {
+		if i := strings.LastIndex(no, "T"); b.State == "SUCCESS" && (i < 0 || !known[no[:i]]) {
+			bad = append(bad, fmt.Sprintf("bill %s: SUCCESS at WeChat Pay for an order this run does not know", no))
+		}
+	}
+	return append(bad, c.filing(ctx, st, cfg)...)
+}
+
+// filing builds each month's withholding filing from the books, as the filing run's step does, and checks it
+// against what the run saw: one row per payee the run paid, with the income of the order it drove to PAID, none
+// for anyone else, and the tax withheld in the rows equal to the posted ledger's.
+func (c *chaos) filing(ctx context.Context, st *store.Store, cfg config.Config) []string {
+	method, err := tax.ParseMethod(cfg.TaxMethod)
+	if err != nil {
+		return []string{"tax method: " + err.Error()}
+	}
+	paid := map[string]map[string]*chaosOrder{} // period → payee → order
+	for _, o := range c.orders {
+		if o.final != workflows.StatePaid {
+			continue
+		}
+		posted, err := st.Payments(ctx, store.PaymentQuery{OrderID: o.id, States: []string{store.PaymentPosted}})
+		if err != nil || len(posted) != 1 {
+			continue // named by books
+		}
+		if paid[posted[0].Period] == nil {
+			paid[posted[0].Period] = map[string]*chaosOrder{}
+		}
+		paid[posted[0].Period][posted[0].PayeeID] = o
+	}
+	var bad []string
+	for period, payees := range paid {
+		ledger, err := st.Payments(ctx, store.PaymentQuery{Period: period, States: []string{store.PaymentPosted}})
+		if err != nil {
+			return append(bad, "payments: "+err.Error())
+		}
+		var ledgerTax int64
+		for _, p := range ledger {
+			ledgerTax += p.TaxFen
+		}
+		rows, err := c.buildFiling(ctx, st, method, period)
+		if err != nil {
+			return append(bad, fmt.Sprintf("filing %s: %v", period, err))
+		}
+		var filedTax int64
+		for _, r := range rows {
+			filedTax += r.taxFen
+			o := payees[r.payeeID]
+			switch {
+			case o == nil:
+				bad = append(bad, fmt.Sprintf("filing %s: a row for payee %s, whom the run did not pay", period, r.payeeID))
+			case r.income != tax.Yuan(o.grossFen):
+				bad = append(bad, fmt.Sprintf("filing %s: payee %s's income %s 元, order %s paid %s 元 (%s)", period, r.payeeID, r.income, o.id, tax.Yuan(o.grossFen), o.story()))
+			}
+			delete(payees, r.payeeID)
+		}
+		for payee, o := range payees {
+			bad = append(bad, fmt.Sprintf("filing %s: no row for payee %s, paid by order %s (%s)", period, payee, o.id, o.story()))
+		}
+		if filedTax != ledgerTax {
+			bad = append(bad, fmt.Sprintf("filing %s: %s 元 withheld in its rows, the posted ledger %s 元", period, tax.Yuan(filedTax), tax.Yuan(ledgerTax)))
+		}
+	}
+	return bad
+}
+
+// filedRow is what the oracle reads of a filing's row: whose, the period's income (元, as filed) and the tax
+// withheld in the period (fen).
+type filedRow struct {
+	payeeID, income string
+	taxFen          int64
+}
+
+// buildFiling runs the filing's own step (BuildWithholdingFiling) on the books and reads back its CSV files.
+func (c *chaos) buildFiling(ctx context.Context, st *store.Store, method tax.Method, period string) ([]filedRow, error) {
+	acts := &activities.Activities{Filings: st, Config: activities.Config{TaxMethod: method}}
+	suite := &testsuite.WorkflowTestSuite{}
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	val, err := env.ExecuteActivity(acts.BuildWithholdingFiling, workflows.FilingInput{Period: period, ExportID: "chaos-" + period, RequestedBy: "chaos"})
+	var res workflows.FilingResult
+	if err == nil {
+		err = val.Get(&res)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rows []filedRow
+	for _, ref := range res.Exports {
+		x, err := st.ExportContent(ctx, ref.ID, "chaos")
+		if err != nil {
+			return nil, err
+		}
+		if !strings.HasSuffix(x.FileName, ".csv") {
+			continue
+		}
+		table, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(x.Content, []byte("\ufeff")))).ReadAll()
+		if err != nil || len(table) == 0 {
+			return nil, fmt.Errorf("%s: %v", x.FileName, err)
+		}
+		// 本期应预扣预缴税额 (累计预扣法) or 已扣缴税额 (预扣率表二) is the last column: the period's tax.
+		payee, income := slices.Index(table[0], "工号"), slices.Index(table[0], "本期收入")
+		if payee < 0 || income < 0 {
+			return nil, fmt.Errorf("%s: no 工号 or 本期收入 column in %q", x.FileName, table[0])
+		}
+		for _, r := range table[1:] {
+			withheld, err := tax.ParseYuan(r[len(r)-1])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", x.FileName, err)
+			}
+			rows = append(rows, filedRow{payeeID: r[payee], income: r[income], taxFen: withheld})
+		}
+	}
+	return rows, nil
+}
