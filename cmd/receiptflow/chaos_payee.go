@@ -4,8 +4,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -27,14 +29,15 @@ const (
 type chaosOrder struct {
 	openid, id string
 	grossFen   int64
-	face       bool   // a newcomer: no face verification has bound their identity yet, so one is asked
-	faceStory  string // when a face is asked (a newcomer's, or for the risk): "" (passes), "misses once", faceFailOut, walkAway
-	review     bool   // after faceFailOut, the operator approves (else rejects)
-	cancelWins bool   // cancel_crossing: the operator's cancel goes first (else with the payee's accept)
-	confirm    string // before the bill: "" (confirms), walkAway, opsCancel
-	plan       string // what the payee was drawn to do on WeChat's confirm page
-	action     string // what it does next there: accept, accept_slow, decline (then accept), fail or expire (then tap again), cancel_crossing
-	callback   string // how WeChat Pay calls back
+	face       bool          // a newcomer: no face verification has bound their identity yet, so one is asked
+	faceStory  string        // when a face is asked (a newcomer's, or for the risk): "" (passes), "misses once", faceFailOut, walkAway
+	review     bool          // after faceFailOut, the operator approves (else rejects)
+	cancelWins bool          // cancel_crossing: the operator's cancel goes first (else with the payee's accept)
+	confirm    string        // before the bill: "" (confirms), walkAway, opsCancel
+	plan       string        // what the payee was drawn to do on WeChat's confirm page
+	action     string        // what it does next there: accept, accept_slow, decline (then accept), fail or expire (then tap again), cancel_crossing
+	callback   string        // how WeChat Pay calls back
+	reads      time.Duration // how long the payee reads WeChat's confirm page before acting on it
 	final      workflows.State
 	retapped   bool
 	err        error
@@ -82,6 +85,7 @@ func (c *chaos) drawOrder() *chaosOrder {
 		o.grossFen = 200000 + int64(c.draw(650000))
 	}
 	o.faceStory, o.review, o.cancelWins = faces[c.draw(len(faces))], c.draw(2) == 0, c.draw(2) == 0
+	o.reads = time.Duration(c.draw(3000)) * time.Millisecond // while the bill waits: a late callback of the last one may land
 	o.plan = o.action
 	return o
 }
@@ -157,10 +161,15 @@ func (s *payeeSteps) act(ctx context.Context, v workflows.View) error {
 		return c.call(ctx, http.MethodPost, s.path+"/confirm", s.token, nil, nil)
 	case v.State == workflows.StateAwaitingTransferConfirm && v.Payout != nil && v.Payout.Confirm != nil && s.page != v.Payout.Confirm.Package:
 		s.page = v.Payout.Confirm.Package
+		time.Sleep(o.reads)
 		switch o.action {
 		case billExpires:
 			o.saw("WeChat Pay closes the bill")
-			return c.phone.ExpireTransfer(ctx, v.Payout.OutBillNo, o.callback)
+			err := c.onPhone(ctx, func() error { return c.phone.ExpireTransfer(ctx, v.Payout.OutBillNo, o.callback) })
+			if err != nil && strings.Contains(err.Error(), "no bill waiting") {
+				return nil // the payee's page was quicker, or a retry after a lost answer: the view says which
+			}
+			return err
 		case cancelCrosse:
 			// The operator's cancel and the payee's accept cross: either may win, the money must agree.
 			var wg sync.WaitGroup
@@ -173,7 +182,10 @@ func (s *payeeSteps) act(ctx context.Context, v workflows.View) error {
 			o.saw("page accept")
 			cf := v.Payout.Confirm
 			// A cancel that won leaves no bill to accept ("invalid package"): that answer is one of the two outcomes.
-			_, err := c.phone.ConfirmTransfer(ctx, sandbox.TransferConfirm{MchID: cf.MchID, AppID: cf.AppID, Package: cf.Package}, sandbox.PayAccept, "", o.callback)
+			err := c.onPhone(ctx, func() error {
+				_, err := c.phone.ConfirmTransfer(ctx, sandbox.TransferConfirm{MchID: cf.MchID, AppID: cf.AppID, Package: cf.Package}, sandbox.PayAccept, "", o.callback)
+				return err
+			})
 			wg.Wait()
 			if err == nil {
 				err = cancelErr
@@ -231,7 +243,7 @@ func (c *chaos) face(ctx context.Context, o *chaosOrder, token string) error {
 		outcome = "mismatch_face"
 	}
 	o.saw("face " + outcome)
-	if _, err := c.phone.VerifyV2(ctx, cred.VerifyID, outcome); err != nil {
+	if err := c.onPhone(ctx, func() error { _, err := c.phone.VerifyV2(ctx, cred.VerifyID, outcome); return err }); err != nil {
 		return err
 	}
 	return c.call(ctx, http.MethodPost, path+"/result", token, map[string]string{"verifyId": cred.VerifyID}, nil)
@@ -243,18 +255,44 @@ func (c *chaos) confirmPage(ctx context.Context, o *chaosOrder, cf *workflows.Me
 	if action == sandbox.PayFail {
 		reason = "ACCOUNT_FROZEN"
 	}
-	o.saw("page " + action)
-	res, err := c.phone.ConfirmTransfer(ctx, sandbox.TransferConfirm{MchID: cf.MchID, AppID: cf.AppID, Package: cf.Package}, action, reason, o.callback)
-	if action == sandbox.PayDecline {
+	page := sandbox.TransferConfirm{MchID: cf.MchID, AppID: cf.AppID, Package: cf.Package}
+	var res sandbox.PhoneResult
+	tap := func(action, reason string) error {
+		o.saw("page " + action)
+		return c.onPhone(ctx, func() (err error) {
+			res, err = c.phone.ConfirmTransfer(ctx, page, action, reason, o.callback)
+			return err
+		})
+	}
+	err := tap(action, reason)
+	if err == nil && action == sandbox.PayDecline {
 		o.action = sandbox.PayAccept
-		o.saw("page accept")
-		res, err = c.phone.ConfirmTransfer(ctx, sandbox.TransferConfirm{MchID: cf.MchID, AppID: cf.AppID, Package: cf.Package}, o.action, "", o.callback)
+		err = tap(o.action, "")
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	if !res.OK() {
+	case !res.OK() && strings.Contains(res.ErrMsg, "invalid package"):
+		return nil // the bill no longer waits (an answer lost to a kill, then the retry): the view says how it ended
+	case !res.OK():
 		return fmt.Errorf("confirm page: %s", res.ErrMsg)
 	}
 	return nil
+}
+
+// onPhone makes one of the phone's calls to the sandbox, again while it cannot be reached (dev is down: the
+// sandbox with it). Answers, even refusals, are returned.
+func (c *chaos) onPhone(ctx context.Context, call func() error) error {
+	for {
+		err := call()
+		var unreachable *url.Error
+		if err == nil || !errors.As(err, &unreachable) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
