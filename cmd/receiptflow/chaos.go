@@ -16,6 +16,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +40,7 @@ type chaosOptions struct {
 	CheckEvery  time.Duration
 	Binary      string
 	Keep        bool
+	Topology    string // deploy/local/run's directory: drive and kill that topology instead of a dev child
 }
 
 func parseChaosFlags(args []string, errOut io.Writer) (chaosOptions, error) {
@@ -58,6 +61,12 @@ any other; one posted payment per PAID order, of its amount; the books' invarian
 from the books, with one row per paid payee and the posted ledger's tax; the product's own reconciliation of the
 run's window finds nothing; no answer was a 500. The same seed gives the same schedule and the same payees.
 
+With --topology DIR (a topology deploy/local/run started with up --detach --dir DIR; run from the repository's
+root), the same payees go through its APIs in turn, onboarded as the mini-program and the merchant do, and each
+kill hits one of its processes: an API, a worker, Temporal, PostgreSQL (an immediate stop: a crash to it) or the
+sandbox (restarted at the start with --faults, and with them after every kill). Nobody walks away there (its
+deadlines are production's), and every payee is a newcomer.
+
 flags:
 `)
 		fs.PrintDefaults()
@@ -71,6 +80,7 @@ flags:
 	fs.DurationVar(&o.CheckEvery, "check-every", 10*time.Second, "how often the oracle checks the books during the run")
 	fs.StringVar(&o.Binary, "binary", "", "the receiptflow binary to run (default: this one)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the data directory and the child's log")
+	fs.StringVar(&o.Topology, "topology", "", "the directory of a running deploy/local/run topology (up --detach --dir DIR): drive it, and kill -9 one of its processes (a worker, an API, Temporal, PostgreSQL, the sandbox) at a time")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -111,32 +121,23 @@ func runChaos(ctx context.Context, args []string, out, errOut io.Writer) error {
 			return err
 		}
 	}
-	dir, err := os.MkdirTemp("", "receiptflow-chaos-")
+	stack, err := o.stack(ctx, errOut)
 	if err != nil {
 		return err
 	}
-	if o.Keep {
-		fmt.Fprintf(errOut, "chaos: data and log in %s\n", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	child, err := newChaosChild(o, dir)
-	if err != nil {
-		return err
-	}
-	if err := child.start(ctx); err != nil {
-		return err
-	}
-	defer child.stop()
-	c := &chaos{o: o, child: child, rng: rand.New(rand.NewPCG(o.Seed, 0x5eed)), log: errOut,
-		http: &http.Client{Timeout: 30 * time.Second}, phone: sandbox.Phone{BaseURL: child.sandbox}, began: time.Now()}
+	defer stack.stop()
+	c := &chaos{o: o, stack: stack, rng: rand.New(rand.NewPCG(o.Seed, 0x5eed)), log: errOut,
+		http: &http.Client{Timeout: 30 * time.Second}, phone: sandbox.Phone{BaseURL: stack.sandbox()}, began: time.Now()}
 	verdict := c.run(ctx)
 	verdict = append(verdict, c.during...)
 	verdict = append(verdict, c.oracle(ctx, c.began)...)
-	child.stop()
-	verdict = append(verdict, c.books(ctx, dir)...)
-	fmt.Fprintf(out, "chaos: %d orders (%s), %d kills (back in %s at most), %d outages, WeChat faults at %.0f%% of calls, %d checks of the books during the run, %s\n",
-		o.Orders, c.outcomes(), c.kills.Load(), c.slowestRestart.Round(100*time.Millisecond), c.outages.Load(), o.Faults*100, c.checks.Load(), time.Since(c.began).Round(time.Second))
+	if cfg, bills, err := stack.settle(ctx); err != nil {
+		verdict = append(verdict, "the books could not be read: "+err.Error())
+	} else {
+		verdict = append(verdict, c.books(ctx, cfg, bills)...)
+	}
+	fmt.Fprintf(out, "chaos: %d orders (%s), %d kills (%s), %d outages, WeChat faults at %.0f%% of calls, %d checks of the books during the run, %s\n",
+		o.Orders, c.outcomes(), c.kills.Load(), c.recoveries(), c.outages.Load(), o.Faults*100, c.checks.Load(), time.Since(c.began).Round(time.Second))
 	for _, v := range verdict {
 		fmt.Fprintf(out, "VIOLATION %s\n", v)
 	}
@@ -147,15 +148,95 @@ func runChaos(ctx context.Context, args []string, out, errOut io.Writer) error {
 	return nil
 }
 
+// chaosStack is what a run drives and kills: dev as a child process (chaosChild), or the production topology of
+// deploy/local/run (chaosTopology).
+type chaosStack interface {
+	api() string // where the next API call goes
+	sandbox() string
+	operatorToken() string
+	// seed onboards a new payee with a funded order of grossFen; a newcomer's identity is not bound by a face yet.
+	seed(ctx context.Context, c *chaos, grossFen int64, newcomer bool) (openid, orderID string, err error)
+	// crash kills one process (kill -9, or what is as abrupt) and starts it again; it answers which.
+	crash(ctx context.Context, rng *rand.Rand) (string, error)
+	// settle stops what must not run while the books are read and answers the store's configuration and the file
+	// of the sandbox's bills.
+	settle(ctx context.Context) (config.Config, string, error)
+	stop()
+}
+
+// stack starts the dev child on a fresh data directory, or attaches to --topology.
+func (o chaosOptions) stack(ctx context.Context, errOut io.Writer) (chaosStack, error) {
+	if o.Topology != "" {
+		return attachTopology(ctx, o)
+	}
+	dir, err := os.MkdirTemp("", "receiptflow-chaos-")
+	if err != nil {
+		return nil, err
+	}
+	if o.Keep {
+		fmt.Fprintf(errOut, "chaos: data and log in %s\n", dir)
+	}
+	child, err := newChaosChild(o, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := child.start(ctx); err != nil {
+		child.stop()
+		return nil, err
+	}
+	return child, nil
+}
+
+// sandboxFaults is --faults as the sandbox's settings: a third each busy, HTTP 5xx and dropped.
+func (o chaosOptions) sandboxFaults() []string {
+	f := strconv.FormatFloat(o.Faults/3, 'f', 4, 64)
+	return []string{config.Prefix + "_SANDBOX_FAULT_BUSY=" + f, config.Prefix + "_SANDBOX_FAULT_HTTP_5XX=" + f, config.Prefix + "_SANDBOX_FAULT_DROP=" + f}
+}
+
 // chaosChild is the dev process the run kills and restarts, always on the same ports and data.
 type chaosChild struct {
-	o             chaosOptions
-	dir, logPath  string
-	api, sandbox  string
-	operatorToken string // dev's, from the keys it keeps in its data directory (read once it is up)
-	env           []string
-	mu            sync.Mutex
-	cmd           *exec.Cmd
+	o                  chaosOptions
+	dir, logPath       string
+	apiURL, sandboxURL string
+	token              string // dev's operator token, from the keys it keeps in its data directory (read once it is up)
+	env                []string
+	mu                 sync.Mutex
+	cmd                *exec.Cmd
+}
+
+func (c *chaosChild) api() string           { return c.apiURL }
+func (c *chaosChild) sandbox() string       { return c.sandboxURL }
+func (c *chaosChild) operatorToken() string { return c.token }
+
+// seed is dev's simulator's seed: a payee of the demo payer with one funded order.
+func (c *chaosChild) seed(ctx context.Context, ch *chaos, grossFen int64, newcomer bool) (string, string, error) {
+	var seeded struct{ OpenID, OrderID string }
+	err := ch.call(ctx, http.MethodPost, "/simulator/seed", "", map[string]any{"grossFen": grossFen, "face": newcomer}, &seeded)
+	return seeded.OpenID, seeded.OrderID, err
+}
+
+// crash is kill -9 of the whole dev process (Temporal, worker, API, sandbox) and a restart on the same data.
+func (c *chaosChild) crash(ctx context.Context, rng *rand.Rand) (string, error) {
+	c.kill()
+	time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+	return "dev", c.start(ctx)
+}
+
+// settle stops dev (the store is its SQLite file) and answers its store's configuration.
+func (c *chaosChild) settle(ctx context.Context) (config.Config, string, error) {
+	c.halt()
+	data := filepath.Join(c.dir, "data")
+	keys, err := loadDevKeys(filepath.Join(data, "dev-keys.json"))
+	if err != nil {
+		return config.Config{}, "", err
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return config.Config{}, "", err
+	}
+	cfg.DataDir, cfg.DatabaseURL = data, ""
+	return keys.apply(cfg), filepath.Join(data, "sandbox-wechatpay.json"), nil
 }
 
 func newChaosChild(o chaosOptions, dir string) (*chaosChild, error) {
@@ -168,16 +249,15 @@ func newChaosChild(o chaosOptions, dir string) (*chaosChild, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 		defer l.Close()
 	}
-	f := strconv.FormatFloat(o.Faults/3, 'f', 4, 64)
 	c := &chaosChild{o: o, dir: dir, logPath: filepath.Join(dir, "dev.log"),
-		api: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), sandbox: fmt.Sprintf("http://127.0.0.1:%d", ports[1])}
+		apiURL: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), sandboxURL: fmt.Sprintf("http://127.0.0.1:%d", ports[1])}
 	c.env = append(os.Environ(), config.Prefix+"_DATA_DIR="+filepath.Join(dir, "data"),
 		config.Prefix+"_HTTP_PORT="+strconv.Itoa(ports[0]), config.Prefix+"_SANDBOX_PORT="+strconv.Itoa(ports[1]),
 		config.Prefix+"_UI_PORT="+strconv.Itoa(ports[2]), config.Prefix+"_TEMPORAL_ADDRESS=127.0.0.1:"+strconv.Itoa(ports[3]),
 		config.Prefix+"_LOG_LEVEL=warn", config.Prefix+"_TRANSFER_POLL_INTERVAL=2s",
-		// Deadlines short enough that a payee who walks away is seen to expire within the run.
-		config.Prefix+"_FACE_DEADLINE=60s", config.Prefix+"_CONFIRM_DEADLINE=60s",
-		config.Prefix+"_SANDBOX_FAULT_BUSY="+f, config.Prefix+"_SANDBOX_FAULT_HTTP_5XX="+f, config.Prefix+"_SANDBOX_FAULT_DROP="+f)
+		// Deadlines short enough that a payee who walks away is seen to expire within the run:
+		config.Prefix+"_FACE_DEADLINE=60s", config.Prefix+"_CONFIRM_DEADLINE=60s")
+	c.env = append(c.env, o.sandboxFaults()...)
 	return c, nil
 }
 
@@ -200,15 +280,15 @@ func (c *chaosChild) start(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		resp, err := http.Get(c.api + "/readyz")
+		resp, err := http.Get(c.apiURL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				if c.operatorToken != "" { // a restart: the keys stay
+				if c.token != "" { // a restart: the keys stay
 					return nil
 				}
 				keys, err := loadDevKeys(filepath.Join(c.dir, "data", "dev-keys.json"))
-				c.operatorToken = keys.OperatorToken
+				c.token = keys.OperatorToken
 				return err
 			}
 		}
@@ -228,8 +308,16 @@ func (c *chaosChild) kill() {
 	}
 }
 
-// stop asks dev to stop (SIGINT) and waits for it.
+// stop stops dev; its data directory goes unless --keep.
 func (c *chaosChild) stop() {
+	c.halt()
+	if !c.o.Keep {
+		os.RemoveAll(c.dir)
+	}
+}
+
+// halt asks dev to stop (SIGINT) and waits for it.
+func (c *chaosChild) halt() {
 	c.mu.Lock()
 	cmd := c.cmd
 	c.cmd = nil
@@ -248,7 +336,7 @@ func (c *chaosChild) stop() {
 // chaos is one run: its payees, its faults, and what it saw.
 type chaos struct {
 	o     chaosOptions
-	child *chaosChild
+	stack chaosStack
 	log   io.Writer
 	http  *http.Client
 	phone sandbox.Phone
@@ -259,8 +347,18 @@ type chaos struct {
 	during []string // what the oracle found during the run
 
 	began                                  time.Time
-	slowestRestart                         time.Duration
-	kills, outages, internalErrors, checks atomic.Int64 // internalErrors: answers that were 500
+	restarts                               map[string][]time.Duration // by process killed: from the kill until all was ready again
+	kills, outages, internalErrors, checks atomic.Int64               // internalErrors: answers that were 500
+}
+
+// recoveries says, per process killed, how often and the slowest time back.
+func (c *chaos) recoveries() string {
+	var parts []string
+	for what, times := range c.restarts {
+		parts = append(parts, fmt.Sprintf("%s ×%d, back in ≤ %s", what, len(times), slices.Max(times).Round(100*time.Millisecond)))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "; ")
 }
 
 func (c *chaos) draw(n int) int {
@@ -327,23 +425,24 @@ func (c *chaos) schedule(ctx context.Context, done <-chan struct{}) {
 		}
 		if step%3 != 2 {
 			ep, secs := endpoints[rng.IntN(len(endpoints))], 2+rng.IntN(5)
-			if c.post(ctx, c.child.sandbox+"/sandbox/outage", map[string]any{"endpoint": ep, "seconds": secs}) == nil {
+			if c.post(ctx, c.stack.sandbox()+"/sandbox/outage", map[string]any{"endpoint": ep, "seconds": secs}) == nil {
 				c.outages.Add(1)
 			}
 			continue
 		}
-		fmt.Fprintf(c.log, "chaos: kill -9 dev (%d)\n", c.kills.Load()+1)
-		c.child.kill()
+		killed := time.Now()
+		what, err := c.stack.crash(ctx, rng)
 		c.kills.Add(1)
-		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
-		restarted := time.Now()
-		if err := c.child.start(ctx); err != nil {
-			fmt.Fprintf(c.log, "chaos: restart: %v\n", err)
+		if err != nil {
+			fmt.Fprintf(c.log, "chaos: kill -9 %s (%d): did not come back: %v\n", what, c.kills.Load(), err)
 			return
 		}
-		back := time.Since(restarted)
-		c.slowestRestart = max(c.slowestRestart, back)
-		fmt.Fprintf(c.log, "chaos: dev back in %s\n", back.Round(100*time.Millisecond))
+		back := time.Since(killed)
+		if c.restarts == nil {
+			c.restarts = map[string][]time.Duration{}
+		}
+		c.restarts[what] = append(c.restarts[what], back)
+		fmt.Fprintf(c.log, "chaos: kill -9 %s (%d), back in %s\n", what, c.kills.Load(), back.Round(100*time.Millisecond))
 	}
 }
 
@@ -355,13 +454,13 @@ func (c *chaos) call(ctx context.Context, method, path, token string, body, out 
 		raw, _ = json.Marshal(body)
 	}
 	for {
-		req, _ := http.NewRequestWithContext(ctx, method, c.child.api+path, bytes.NewReader(raw))
+		req, _ := http.NewRequestWithContext(ctx, method, c.stack.api()+path, bytes.NewReader(raw))
 		req.Header.Set("Content-Type", "application/json")
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
 		if strings.HasPrefix(path, "/v1/ops/") {
-			req.Header.Set("Authorization", "Bearer "+c.child.operatorToken)
+			req.Header.Set("Authorization", "Bearer "+c.stack.operatorToken())
 		}
 		resp, err := c.http.Do(req)
 		if err == nil {

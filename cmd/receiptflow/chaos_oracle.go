@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -112,18 +111,8 @@ func (c *chaos) oracle(ctx context.Context, began time.Time) []string {
 // books checks, with dev stopped, the store against the sandbox's own record of WeChat Pay: the books' invariants
 // (each transaction balances, balances equal their postings, …), one SUCCESS bill and one posted payment per PAID
 // order, and none for any other.
-func (c *chaos) books(ctx context.Context, dir string) []string {
-	data := filepath.Join(dir, "data")
-	keys, err := loadDevKeys(filepath.Join(data, "dev-keys.json"))
-	if err != nil {
-		return []string{"dev keys: " + err.Error()}
-	}
-	cfg, err := config.Load()
-	if err != nil {
-		return []string{"configuration: " + err.Error()}
-	}
-	cfg.DataDir, cfg.DatabaseURL = data, ""
-	st, _, _, err := openStore(ctx, keys.apply(cfg))
+func (c *chaos) books(ctx context.Context, cfg config.Config, billsFile string) []string {
+	st, _, _, err := openStore(ctx, cfg)
 	if err != nil {
 		return []string{"store: " + err.Error()}
 	}
@@ -133,7 +122,7 @@ func (c *chaos) books(ctx context.Context, dir string) []string {
 		return []string{"books: " + err.Error()}
 	}
 	bad := append([]string(nil), broken...)
-	raw, err := os.ReadFile(filepath.Join(data, "sandbox-wechatpay.json"))
+	raw, err := os.ReadFile(billsFile)
 	var bills map[string]struct {
 		State     string `json:"state"`
 		AmountFen int64  `json:"transfer_amount"`
@@ -251,7 +240,7 @@ func (c *chaos) buildFiling(ctx context.Context, st *store.Store, method tax.Met
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
-	val, err := env.ExecuteActivity(acts.BuildWithholdingFiling, workflows.FilingInput{Period: period, ExportID: "chaos-" + period, RequestedBy: "chaos"})
+	val, err := env.ExecuteActivity(acts.BuildWithholdingFiling, workflows.FilingInput{Period: period, ExportID: fmt.Sprintf("chaos-%d-%s", c.o.Seed, period), RequestedBy: "chaos"})
 	var res workflows.FilingResult
 	if err == nil {
 		err = val.Get(&res)

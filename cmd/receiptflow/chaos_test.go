@@ -11,7 +11,8 @@ func TestChaosFlags(t *testing.T) {
 	if err != nil || o.Seed != 7 || o.Orders != 12 || o.Kills != 0 || o.Faults != 0.2 || o.Concurrency != 6 || o.CheckEvery != 10*time.Second || o.KillEvery != 0 {
 		t.Fatalf("%+v %v", o, err)
 	}
-	if o, err := parseChaosFlags([]string{"--kill-every", "10s", "--check-every", "3s"}, io.Discard); err != nil || o.KillEvery != 10*time.Second || o.CheckEvery != 3*time.Second {
+	if o, err := parseChaosFlags([]string{"--kill-every", "10s", "--check-every", "3s", "--topology", "/tmp/topo"}, io.Discard); err != nil ||
+		o.KillEvery != 10*time.Second || o.CheckEvery != 3*time.Second || o.Topology != "/tmp/topo" {
 		t.Fatalf("--kill-every: %+v %v", o, err)
 	}
 	// No seed: a random one, which the run prints so that it can be run again.
