@@ -39,6 +39,7 @@ type chaosTopology struct {
 	processes   []string // what a crash may hit
 	next        atomic.Int64
 	payerSecret string
+	runID       int64 // this run's number (its start, in seconds): payees and orders of earlier runs stay theirs
 	seq         atomic.Int64
 	mu          sync.Mutex // one crash at a time
 }
@@ -53,7 +54,7 @@ func attachTopology(ctx context.Context, o chaosOptions) (*chaosTopology, error)
 	if err != nil {
 		return nil, fmt.Errorf("--topology %s: %w (start it with deploy/local/run up --detach --dir %s)", dir, err, dir)
 	}
-	t := &chaosTopology{dir: dir, env: env, script: filepath.Join("deploy", "local", "run")}
+	t := &chaosTopology{dir: dir, env: env, script: filepath.Join("deploy", "local", "run"), runID: time.Now().Unix()}
 	if _, err := os.Stat(t.script); err != nil {
 		return nil, fmt.Errorf("--topology: run chaos from the repository's root (it kills and starts processes with %s): %w", t.script, err)
 	}
@@ -136,19 +137,19 @@ func (t *chaosTopology) ops(ctx context.Context, method, path string, body, out 
 // face has bound a typed-in identity yet.
 func (t *chaosTopology) seed(ctx context.Context, c *chaos, grossFen int64, _ bool) (string, string, error) {
 	n := t.seq.Add(1)
-	openid := fmt.Sprintf("o_chaos_%d_%d", c.o.Seed, n)
+	openid := fmt.Sprintf("o_chaos_%d_%d", t.runID, n)
 	token, err := c.session(ctx, openid)
 	if err != nil {
 		return "", "", err
 	}
-	id := bench.IDNumber(int(c.o.Seed%500)*2000 + int(n)) // one person per payee, another set per seed
+	id := bench.IDNumber(int(t.runID%500)*2000 + int(n)) // one person per payee, another set per run
 	if err := c.call(ctx, http.MethodPost, "/v1/me/identity", token, map[string]string{"name": "李四", "idNumber": id}, nil); err != nil && !strings.Contains(err.Error(), " 409 ") {
 		return "", "", err
 	}
 	if err := c.call(ctx, http.MethodPost, "/v1/me/agreements/"+chaosPayer, token, nil, nil); err != nil && !strings.Contains(err.Error(), " 409 ") {
 		return "", "", err
 	}
-	no := fmt.Sprintf("CHAOS-%d-%d", c.o.Seed, n)
+	no := fmt.Sprintf("CHAOS-%d-%d", t.runID, n)
 	var o store.Order
 	if err := t.merchant(ctx, c, http.MethodPost, "/v1/merchant/orders", "idem-"+no,
 		map[string]any{"merchantOrderNo": no, "payeeOpenId": openid, "serviceItem": "delivery", "description": "配送服务费", "grossFen": grossFen}, &o); err != nil {
