@@ -31,6 +31,7 @@ type chaosOptions struct {
 	Concurrency int
 	Kills       int
 	Faults      float64
+	Duration    time.Duration // 0: --orders of them; else new orders until it has passed
 	KillEvery   time.Duration // 0: --kills of them, spread over the run
 	CheckEvery  time.Duration
 	Binary      string
@@ -68,6 +69,7 @@ flags:
 	}
 	fs.Uint64Var(&o.Seed, "seed", 0, "the schedule's seed (0: a random one, printed)")
 	fs.IntVar(&o.Orders, "orders", 60, "receipts to drive")
+	fs.DurationVar(&o.Duration, "duration", 0, "drive new receipts until this long has passed, instead of --orders")
 	fs.IntVar(&o.Concurrency, "concurrency", 6, "payees at once")
 	fs.IntVar(&o.Kills, "kills", 3, "kill -9 (and restart) of the dev process during the run, with two WeChat Pay outages before each")
 	fs.Float64Var(&o.Faults, "faults", 0.2, "share of WeChat and WeChat Pay calls that fail (busy, HTTP 5xx, dropped)")
@@ -87,6 +89,8 @@ flags:
 		return o, errors.New("--orders and --concurrency must be at least 1, --kills at least 0")
 	case o.Faults < 0 || o.Faults > 0.6:
 		return o, errors.New("--faults is a share between 0 and 0.6")
+	case o.Duration < 0:
+		return o, errors.New("--duration must not be negative")
 	case o.KillEvery != 0 && o.KillEvery < 5*time.Second || o.CheckEvery < time.Second:
 		return o, errors.New("--kill-every is at least 5s (dev needs a few to come back), --check-every at least 1s")
 	}
@@ -106,11 +110,14 @@ func runChaos(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	kills := fmt.Sprintf("--kills %d", o.Kills)
+	orders, kills := fmt.Sprintf("--orders %d", o.Orders), fmt.Sprintf("--kills %d", o.Kills)
+	if o.Duration > 0 {
+		orders = "--duration " + o.Duration.String()
+	}
 	if o.KillEvery > 0 {
 		kills = "--kill-every " + o.KillEvery.String()
 	}
-	fmt.Fprintf(out, "chaos: seed %d (again: receiptflow chaos --seed %d --orders %d --concurrency %d %s --faults %g)\n", o.Seed, o.Seed, o.Orders, o.Concurrency, kills, o.Faults)
+	fmt.Fprintf(out, "chaos: seed %d (again: receiptflow chaos --seed %d %s --concurrency %d %s --faults %g)\n", o.Seed, o.Seed, orders, o.Concurrency, kills, o.Faults)
 	if o.Binary == "" {
 		if o.Binary, err = os.Executable(); err != nil {
 			return err
@@ -132,7 +139,7 @@ func runChaos(ctx context.Context, args []string, out, errOut io.Writer) error {
 		verdict = append(verdict, c.books(ctx, cfg, bills)...)
 	}
 	fmt.Fprintf(out, "chaos: %d orders (%s), %d kills (%s), %d outages, WeChat faults at %.0f%% of calls, %d checks of the books during the run, %s\n",
-		o.Orders, c.outcomes(), c.kills.Load(), c.recoveries(), c.outages.Load(), o.Faults*100, c.checks.Load(), time.Since(c.began).Round(time.Second))
+		len(c.orders), c.outcomes(), c.kills.Load(), c.recoveries(), c.outages.Load(), o.Faults*100, c.checks.Load(), time.Since(c.began).Round(time.Second))
 	for _, v := range verdict {
 		fmt.Fprintf(out, "VIOLATION %s\n", v)
 	}
@@ -219,9 +226,6 @@ func (c *chaos) draw(n int) int {
 
 // run drives every order while the fault schedule runs beside it; it returns the orders that did not end.
 func (c *chaos) run(ctx context.Context) []string {
-	for range c.o.Orders {
-		c.orders = append(c.orders, c.drawOrder())
-	}
 	done := make(chan struct{})
 	var beside sync.WaitGroup
 	beside.Go(func() { c.schedule(ctx, done) })
@@ -239,7 +243,10 @@ func (c *chaos) run(ctx context.Context) []string {
 			}
 		}()
 	}
-	for _, o := range c.orders {
+	// The payees, drawn in turn from the seed: --orders of them, or as many as --duration leaves time for.
+	for len(c.orders) < c.o.Orders && c.o.Duration == 0 || c.o.Duration > 0 && time.Since(c.began) < c.o.Duration {
+		o := c.drawOrder()
+		c.orders = append(c.orders, o)
 		next <- o
 	}
 	close(next)
