@@ -18,11 +18,11 @@ import (
 
 // What a payee (and the operators around them) was drawn to do at each step.
 const (
-	faceFailOut  = "fails every scan" // then an operator reviews
-	walkAway     = "walks away"       // the step's deadline ends the run (EXPIRED)
-	opsCancel    = "is cancelled"     // an operator cancels the order at the step
-	billExpires  = "expire"           // on WeChat's confirm page: nobody confirms, WeChat Pay closes the bill
-	cancelCrosse = "cancel_crossing"  // on WeChat's confirm page: an operator cancels while the payee accepts
+	faceFailOut    = "fails every scan" // then an operator reviews
+	walkAway       = "walks away"       // the step's deadline ends the run (EXPIRED)
+	opsCancel      = "is cancelled"     // an operator cancels the order at the step
+	billExpires    = "expire"           // on WeChat's confirm page: nobody confirms, WeChat Pay closes the bill
+	cancelCrossing = "cancel_crossing"  // on WeChat's confirm page: an operator cancels while the payee accepts
 )
 
 // chaosOrder is one payee's receipt, how the payee, the operators and WeChat Pay will behave, and what it saw.
@@ -67,7 +67,7 @@ func (o *chaosOrder) story() string {
 		face += ", face " + o.faceStory
 	}
 	plan := o.plan
-	if plan == cancelCrosse && o.cancelWins {
+	if plan == cancelCrossing && o.cancelWins {
 		plan += " (cancel first)"
 	}
 	return fmt.Sprintf("%s, confirm %q, page %s, callback %s; saw %s", face, o.confirm, plan, o.callback, strings.Join(o.trail, " → "))
@@ -75,7 +75,7 @@ func (o *chaosOrder) story() string {
 
 // drawOrder draws one payee's story from the seed.
 func (c *chaos) drawOrder() *chaosOrder {
-	actions := []string{sandbox.PayAccept, sandbox.PayAccept, sandbox.PayAccept, sandbox.PayAcceptSlow, sandbox.PayDecline, sandbox.PayFail, billExpires, cancelCrosse}
+	actions := []string{sandbox.PayAccept, sandbox.PayAccept, sandbox.PayAccept, sandbox.PayAcceptSlow, sandbox.PayDecline, sandbox.PayFail, billExpires, cancelCrossing}
 	callbacks := []string{"normal", "normal", "none", "duplicate", "delayed"}
 	faces := []string{"", "", "", "misses once", "misses once", faceFailOut, faceFailOut, walkAway}
 	confirms := []string{"", "", "", "", "", "", "", "", walkAway, opsCancel}
@@ -176,7 +176,7 @@ func (s *payeeSteps) act(ctx context.Context, v workflows.View) error {
 				return nil // the payee's page was quicker, or a retry after a lost answer: the view says which
 			}
 			return err
-		case cancelCrosse:
+		case cancelCrossing:
 			// The operator's cancel and the payee's accept cross: either may win, the money must agree.
 			var wg sync.WaitGroup
 			var cancelErr error
