@@ -138,8 +138,12 @@ func runChaos(ctx context.Context, args []string, out, errOut io.Writer) error {
 	} else {
 		verdict = append(verdict, c.books(ctx, cfg, bills)...)
 	}
-	fmt.Fprintf(out, "chaos: %d orders (%s), %d kills (%s), %d outages, WeChat faults at %.0f%% of calls, %d checks of the books during the run, %s\n",
-		len(c.orders), c.outcomes(), c.kills.Load(), c.recoveries(), c.outages.Load(), o.Faults*100, c.checks.Load(), time.Since(c.began).Round(time.Second))
+	killed := fmt.Sprintf("%d kills", c.kills.Load())
+	if r := c.recoveries(); r != "" {
+		killed += " (" + r + ")"
+	}
+	fmt.Fprintf(out, "chaos: %d orders (%s), %s, %d outages, WeChat faults at %.0f%% of calls, %d checks of the books during the run, %s\n",
+		len(c.orders), c.outcomes(), killed, c.outages.Load(), o.Faults*100, c.checks.Load(), time.Since(c.began).Round(time.Second))
 	for _, v := range verdict {
 		fmt.Fprintf(out, "VIOLATION %s\n", v)
 	}
@@ -303,9 +307,22 @@ func (c *chaos) schedule(ctx context.Context, done <-chan struct{}) {
 	}
 }
 
-// call makes one API request, again and again while dev is down or restarting (no answer, 502/503/504, 429);
-// other answers above 299 are errors ("… 409 …" for a step the run no longer waits for).
+// call makes one API request as a payee (token) or, under /v1/ops/, as the operator; see send.
 func (c *chaos) call(ctx context.Context, method, path, token string, body, out any) error {
+	return c.send(ctx, method, path, body, out, func(req *http.Request, _ []byte) {
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if strings.HasPrefix(path, "/v1/ops/") {
+			req.Header.Set("Authorization", "Bearer "+c.stack.operatorToken())
+		}
+	})
+}
+
+// send makes one API request, again and again while the API is down or restarting (no answer, 502/503/504, 429);
+// other answers above 299 are errors ("… 409 …" for a step the run no longer waits for). headers sets each
+// attempt's credentials from the body sent (a merchant's signature is made afresh for every attempt).
+func (c *chaos) send(ctx context.Context, method, path string, body, out any, headers func(req *http.Request, raw []byte)) error {
 	var raw []byte
 	if body != nil {
 		raw, _ = json.Marshal(body)
@@ -313,12 +330,7 @@ func (c *chaos) call(ctx context.Context, method, path, token string, body, out 
 	for {
 		req, _ := http.NewRequestWithContext(ctx, method, c.stack.api()+path, bytes.NewReader(raw))
 		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		if strings.HasPrefix(path, "/v1/ops/") {
-			req.Header.Set("Authorization", "Bearer "+c.stack.operatorToken())
-		}
+		headers(req, raw)
 		resp, err := c.http.Do(req)
 		if err == nil {
 			answer, _ := io.ReadAll(resp.Body)
@@ -344,6 +356,27 @@ func (c *chaos) call(ctx context.Context, method, path, token string, body, out 
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// waitReady waits until base/readyz answers 200.
+func waitReady(ctx context.Context, base string, limit time.Duration) error {
+	return waitUp(ctx, base+"/readyz", limit)
+}
+
+// waitUp waits until url answers 200.
+func waitUp(ctx context.Context, url string, limit time.Duration) error {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%s did not answer 200 in %s", url, limit)
 }
 
 func (c *chaos) post(ctx context.Context, url string, body any) error {

@@ -107,24 +107,15 @@ func (c *chaosChild) start(ctx context.Context) error {
 	c.mu.Lock()
 	c.cmd = cmd
 	c.mu.Unlock()
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		resp, err := http.Get(c.apiURL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				if c.token != "" { // a restart: the keys stay
-					return nil
-				}
-				keys, err := loadDevKeys(filepath.Join(c.dir, "data", "dev-keys.json"))
-				c.token = keys.OperatorToken
-				return err
-			}
-		}
+	if err := waitReady(ctx, c.apiURL, 2*time.Minute); err != nil {
+		return fmt.Errorf("dev did not get ready: %w (log: %s)", err, c.logPath)
 	}
-	return fmt.Errorf("dev did not get ready in 2 minutes (log: %s)", c.logPath)
+	if c.token != "" { // a restart: the keys stay
+		return nil
+	}
+	keys, err := loadDevKeys(filepath.Join(c.dir, "data", "dev-keys.json"))
+	c.token = keys.OperatorToken
+	return err
 }
 
 // kill is kill -9: no drain, no flush, nothing said to Temporal or the store.

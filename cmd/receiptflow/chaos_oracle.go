@@ -134,6 +134,7 @@ func (c *chaos) books(ctx context.Context, cfg config.Config, billsFile string) 
 		return append(bad, "the sandbox's bills: "+err.Error())
 	}
 	known := map[string]bool{}
+	paid := map[*chaosOrder]store.Payment{} // each PAID order's one posted payment
 	for _, o := range c.orders {
 		if o.id == "" {
 			continue
@@ -156,8 +157,11 @@ func (c *chaos) books(ctx context.Context, cfg config.Config, billsFile string) 
 		if success != want || len(posted) != want {
 			bad = append(bad, fmt.Sprintf("order %s ended %s (%s): %d SUCCESS bills at WeChat Pay, %d posted payments in the books, want %d",
 				o.id, o.final, o.story(), success, len(posted), want))
-		} else if want == 1 && posted[0].GrossFen != o.grossFen {
-			bad = append(bad, fmt.Sprintf("order %s (%s): posted %d fen gross, the order was for %d", o.id, o.story(), posted[0].GrossFen, o.grossFen))
+		} else if want == 1 {
+			paid[o] = posted[0]
+			if posted[0].GrossFen != o.grossFen {
+				bad = append(bad, fmt.Sprintf("order %s (%s): posted %d fen gross, the order was for %d", o.id, o.story(), posted[0].GrossFen, o.grossFen))
+			}
 		}
 	}
 	for no, b := range bills {
@@ -165,7 +169,7 @@ func (c *chaos) books(ctx context.Context, cfg config.Config, billsFile string) 
 			bad = append(bad, fmt.Sprintf("bill %s: SUCCESS at WeChat Pay for an order this run does not know", no))
 		}
 	}
-	return append(bad, c.filing(ctx, st, cfg)...)
+	return append(bad, c.filing(ctx, st, cfg, paid)...)
 }
 
 // earlier reports whether an order is an earlier run's: a topology outlives runs, dev's data directory does not.
@@ -179,32 +183,30 @@ func (c *chaos) earlier(ctx context.Context, st *store.Store, orderID string) bo
 
 // filing builds each month's withholding filing from the books, as the filing run's step does, and checks it
 // against what the run saw: one row per payee the run paid, with the income of the order it drove to PAID, none
-// for anyone else, and the tax withheld in the rows equal to the posted ledger's.
-func (c *chaos) filing(ctx context.Context, st *store.Store, cfg config.Config) []string {
+// for anyone else, and the tax withheld in the rows equal to the posted ledger's. paid is each PAID order's posted
+// payment, as books found it (an order books named is left out).
+func (c *chaos) filing(ctx context.Context, st *store.Store, cfg config.Config, paid map[*chaosOrder]store.Payment) []string {
 	method, err := tax.ParseMethod(cfg.TaxMethod)
 	if err != nil {
 		return []string{"tax method: " + err.Error()}
 	}
-	paid := map[string]map[string]*chaosOrder{} // period → payee → order
-	ours := map[string]bool{}                   // the run's payees, paid or not, and its orders
-	for _, o := range c.orders {
-		if order, err := st.Order(ctx, o.id); err == nil {
-			ours[order.PayeeID], ours[o.id] = true, true
+	byPeriod := map[string]map[string]*chaosOrder{} // period → payee → order
+	for o, p := range paid {
+		if byPeriod[p.Period] == nil {
+			byPeriod[p.Period] = map[string]*chaosOrder{}
 		}
-		if o.final != workflows.StatePaid {
-			continue
+		byPeriod[p.Period][p.PayeeID] = o
+	}
+	ours := map[string]bool{} // on a topology: the run's payees, paid or not, and its orders
+	if c.o.Topology != "" {
+		for _, o := range c.orders {
+			if order, err := st.Order(ctx, o.id); err == nil {
+				ours[order.PayeeID], ours[o.id] = true, true
+			}
 		}
-		posted, err := st.Payments(ctx, store.PaymentQuery{OrderID: o.id, States: []string{store.PaymentPosted}})
-		if err != nil || len(posted) != 1 {
-			continue // named by books
-		}
-		if paid[posted[0].Period] == nil {
-			paid[posted[0].Period] = map[string]*chaosOrder{}
-		}
-		paid[posted[0].Period][posted[0].PayeeID] = o
 	}
 	var bad []string
-	for period, payees := range paid {
+	for period, payees := range byPeriod {
 		ledger, err := st.Payments(ctx, store.PaymentQuery{Period: period, States: []string{store.PaymentPosted}})
 		if err != nil {
 			return append(bad, "payments: "+err.Error())

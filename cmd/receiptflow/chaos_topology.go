@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,7 +40,6 @@ type chaosTopology struct {
 	payerSecret string
 	runID       int64 // this run's number (its start, in seconds): payees and orders of earlier runs stay theirs
 	seq         atomic.Int64
-	mu          sync.Mutex // one crash at a time
 }
 
 const chaosPayer = "chaos-payer"
@@ -162,48 +160,24 @@ func (t *chaosTopology) seed(ctx context.Context, c *chaos, grossFen int64, _ bo
 	return openid, o.ID, nil
 }
 
-// merchant is one signed merchant request, again while the topology cannot answer (the same Idempotency-Key).
+// merchant is one merchant request, signed afresh for every attempt the run makes of it (the same
+// Idempotency-Key, so a retried create is one order).
 func (t *chaosTopology) merchant(ctx context.Context, c *chaos, method, path, idemKey string, body, out any) error {
-	raw, _ := json.Marshal(body)
-	for {
+	return c.send(ctx, method, path, body, out, func(req *http.Request, raw []byte) {
 		nonce := make([]byte, 12)
 		_, _ = rand.Read(nonce)
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
-		req, _ := http.NewRequestWithContext(ctx, method, t.api()+path, bytes.NewReader(raw))
-		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", idemKey)
 		req.Header.Set(api.HeaderPayer, chaosPayer)
 		req.Header.Set(api.HeaderTimestamp, ts)
 		req.Header.Set(api.HeaderNonce, hex.EncodeToString(nonce))
 		req.Header.Set(api.HeaderSignature, api.SignMerchantRequest(t.payerSecret, method, path, ts, hex.EncodeToString(nonce), raw))
-		resp, err := c.http.Do(req)
-		if err == nil {
-			answer, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			switch {
-			case resp.StatusCode == http.StatusInternalServerError:
-				c.internalErrors.Add(1)
-				return fmt.Errorf("%s %s: 500 %s", method, path, answer)
-			case resp.StatusCode/100 == 2:
-				return json.Unmarshal(answer, out)
-			case resp.StatusCode != http.StatusBadGateway && resp.StatusCode != http.StatusServiceUnavailable &&
-				resp.StatusCode != http.StatusGatewayTimeout && resp.StatusCode != http.StatusTooManyRequests:
-				return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, answer)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s %s: gave up: %w", method, path, ctx.Err())
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+	})
 }
 
 // crash kills one of the topology's processes, drawn from rng, starts it again, and waits until every API is
 // ready (a worker's own readiness too).
 func (t *chaosTopology) crash(ctx context.Context, rng *mrand.Rand) (string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	name := t.processes[rng.IntN(len(t.processes))]
 	if name == "postgres" {
 		if err := t.pgCtl("stop", "-m", "immediate"); err != nil {
@@ -250,26 +224,6 @@ func (t *chaosTopology) pgCtl(args ...string) error {
 		return fmt.Errorf("pg_ctl %s: %v: %s", strings.Join(args, " "), err, out)
 	}
 	return nil
-}
-
-func waitReady(ctx context.Context, base string, limit time.Duration) error {
-	return waitUp(ctx, base+"/readyz", limit)
-}
-
-// waitUp waits until url answers 200.
-func waitUp(ctx context.Context, url string, limit time.Duration) error {
-	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("%s did not answer 200 in %s", url, limit)
 }
 
 // settle answers the topology's store configuration (its processes keep running: the books are read on
