@@ -34,6 +34,7 @@ func TestAnAnswerIsOnDiskBeforeItIsSent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.Close()
 	p := s.Pay()
 	p.mu.Lock()
 	p.bills["ord1T1"] = &payBill{OutBillNo: "ord1T1", State: "WAIT_USER_CONFIRM", AmountFen: 150000, PackageInfo: "pkg1"}
@@ -47,6 +48,7 @@ func TestAnAnswerIsOnDiskBeforeItIsSent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer again.close()
 	if got, ok := again.Bill("ord1T1"); !ok || got.State != "SUCCESS" || got.AmountFen != 150000 {
 		t.Fatalf("the accepted bill after the kill: %+v %v", got, ok)
 	}
@@ -63,7 +65,6 @@ func TestAnAnswerIsOnDiskBeforeItIsSent(t *testing.T) {
 	if code, _ := login["code"].(string); kept.Codes[code].OpenID != "o_payee" {
 		t.Fatalf("the login code %q after the kill: %+v", code, kept.Codes)
 	}
-	s.Close()
 }
 
 // A slow confirm a restart interrupts still settles, from its file.
@@ -86,6 +87,9 @@ func TestASlowConfirmSettlesAfterARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The settled bill is written by the state's own writer after Wait returns: close waits for that write, or
+	// the test's directory would be removed under it.
+	defer again.close()
 	again.Wait()
 	if got, _ := again.Bill("ord2T1"); got.State != "SUCCESS" {
 		t.Fatalf("the slow confirm did not settle after the restart: %+v", got)
