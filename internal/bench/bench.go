@@ -51,6 +51,7 @@ type Options struct {
 	DataDir     string
 	Reference   bool
 	CPUProfile  string
+	RefProfile  string
 	MemProfile  string
 }
 
@@ -86,6 +87,7 @@ flags:
 	fs.StringVar(&o.DataDir, "data-dir", "", "keep the run's data here (default: a temporary directory, removed afterwards)")
 	fs.BoolVar(&o.Reference, "reference", true, "also measure the reference flow straight through the SDK")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured receipts (not the reference) to this file")
+	fs.StringVar(&o.RefProfile, "reference-cpuprofile", "", "write a CPU profile of the reference's concurrent flows to this file")
 	fs.StringVar(&o.MemProfile, "memprofile", "", "with --park: write a heap profile with the runs parked to this file")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -131,7 +133,7 @@ func Run(ctx context.Context, sys System, o Options, out, errOut io.Writer) erro
 	}
 	if o.Reference && o.Park == 0 {
 		progress("reference: the same shape straight through the SDK, %d at a time", o.Concurrency)
-		ref, err := runReference(ctx, sys.HostPort, sys.Namespace, o.Concurrency, max(res.Receipts, 50))
+		ref, err := runReference(ctx, sys.HostPort, sys.Namespace, o.Concurrency, max(res.Receipts, 50), o.RefProfile)
 		if err != nil {
 			return fmt.Errorf("reference: %w", err)
 		}

@@ -43,8 +43,9 @@ func referenceFlow(ctx workflow.Context) error {
 	return workflow.Await(ctx, func() bool { return done == 3 })
 }
 
-// runReference measures the reference: 20 flows one at a time (each update alone), then flows at concurrency.
-func runReference(ctx context.Context, hostPort, namespace string, concurrency, flows int) (referenceResult, error) {
+// runReference measures the reference: 20 flows one at a time (each update alone), then flows at concurrency (their
+// CPU profile to cpuProfile, when given).
+func runReference(ctx context.Context, hostPort, namespace string, concurrency, flows int, cpuProfile string) (referenceResult, error) {
 	c, err := client.Dial(client.Options{HostPort: hostPort, Namespace: namespace, Logger: quietLogger{}})
 	if err != nil {
 		return referenceResult{}, err
@@ -71,7 +72,12 @@ func runReference(ctx context.Context, hostPort, namespace string, concurrency, 
 	var mu sync.Mutex
 	var errs []error
 	next := make(chan int)
-	start := time.Now()
+	stopProfile, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return referenceResult{}, err
+	}
+	defer stopProfile()
+	cpu0, start := cpuSeconds(), time.Now()
 	for range concurrency {
 		wg.Add(1)
 		go func() {
@@ -90,12 +96,13 @@ func runReference(ctx context.Context, hostPort, namespace string, concurrency, 
 	}
 	close(next)
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuSeconds()-cpu0
+	stopProfile()
 	if len(errs) > 0 {
 		return referenceResult{}, fmt.Errorf("%d reference flows failed: %w", len(errs), errors.Join(errs[:min(3, len(errs))]...))
 	}
 	all := lat.summary()
-	res := referenceResult{Flows: flows, Seconds: elapsed.Seconds(), FlowsPerSecond: float64(flows) / elapsed.Seconds(),
+	res := referenceResult{Flows: flows, Seconds: elapsed.Seconds(), FlowsPerSecond: float64(flows) / elapsed.Seconds(), CPUSeconds: cpu,
 		Updates: all["update"], OneAtATime: alone.summary()["update"], ByUpdate: map[string]endpointLatency{}}
 	for _, name := range []string{"tap", "face", "confirm"} {
 		res.ByUpdate[name] = all[name]

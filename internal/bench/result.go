@@ -42,6 +42,7 @@ type referenceResult struct {
 	Flows          int                        `json:"flows"`
 	Seconds        float64                    `json:"seconds"`
 	FlowsPerSecond float64                    `json:"flowsPerSecond"`
+	CPUSeconds     float64                    `json:"cpuSeconds"` // the process's, over the concurrent flows
 	Updates        endpointLatency            `json:"updates"`
 	OneAtATime     endpointLatency            `json:"oneAtATime"` // per-update latency with nothing else running
 	ByUpdate       map[string]endpointLatency `json:"byUpdate"`   // tap (update-with-start), face, confirm
@@ -130,8 +131,8 @@ func printBench(w io.Writer, r Result) {
 		fmt.Fprintf(w, "%-20s %7d %9.1f %9.1f %9.1f %9.1f\n", k, e.Count, e.P50, e.P95, e.P99, e.Max)
 	}
 	if ref := r.Reference; ref != nil {
-		fmt.Fprintf(w, "\nreference (SDK, same shape, no-op local activities): %.1f flows/s, update p50 %.1f ms, p99 %.1f ms; one at a time p50 %.1f ms\n",
-			ref.FlowsPerSecond, ref.Updates.P50, ref.Updates.P99, ref.OneAtATime.P50)
+		fmt.Fprintf(w, "\nreference (SDK, same shape, no-op local activities): %.1f flows/s, update p50 %.1f ms, p99 %.1f ms; one at a time p50 %.1f ms; CPU %.1f s\n",
+			ref.FlowsPerSecond, ref.Updates.P50, ref.Updates.P99, ref.OneAtATime.P50, ref.CPUSeconds)
 		for _, k := range []string{"tap", "face", "confirm"} {
 			e := ref.ByUpdate[k]
 			fmt.Fprintf(w, "%-20s %7d %9.1f %9.1f %9.1f %9.1f\n", "reference "+k, e.Count, e.P50, e.P95, e.P99, e.Max)
