@@ -116,7 +116,9 @@ func TestCancelWhilePayingWaitsForTheBill(t *testing.T) {
 	for _, via := range []string{"update", "signal"} {
 		t.Run(via, func(t *testing.T) {
 			f := newFake()
-			f.createErrs = []error{temporal.NewNonRetryableApplicationError("HTTP 503", "WeChatPay", nil)}
+			// The first try and the first round fail.
+			unavailable := temporal.NewNonRetryableApplicationError("HTTP 503", "WeChatPay", nil)
+			f.createErrs = []error{unavailable, unavailable}
 			// When the cancel comes, WeChat Pay cannot be asked at once: the cancel waits for the bill.
 			f.queryErrs = 1
 			f.queried = []TransferStatus{waitingBill}
@@ -144,7 +146,7 @@ func TestCancelWhilePayingWaitsForTheBill(t *testing.T) {
 				t.Fatalf("while paying: %+v (cancel %+v)", pending, pending.Cancel)
 			}
 			// No bill was created after the cancel: WeChat Pay was asked about the same one, which existed.
-			if v.State != StateCancelled || v.Cancel.Pending || f.n(CancelTransfer) != 1 || len(f.released) != 1 || f.n(CreateTransfer) != 1 {
+			if v.State != StateCancelled || v.Cancel.Pending || f.n(CancelTransfer) != 1 || len(f.released) != 1 || f.n(CreateTransfer) != 2 {
 				t.Fatalf("result %+v, calls %v", v, f.calls)
 			}
 		})

@@ -109,25 +109,35 @@ func (r *run) transferInput(since string) TransferInput {
 		NetFen: p.Amounts.NetFen, Since: since, MaxLookInterval: r.set.TransferPollInterval}
 }
 
-// createBill creates the plan's bill, in rounds: a failed round shows as retrying (view, search attributes,
-// current details) and the next one comes after a backoff. When a cancel waits, or after createGiveUp, it stops
-// creating and asks WeChat Pay about the same bill instead: a bill that exists is followed (and withdrawn, for a
-// cancel), and only a bill known not to exist is given up.
+// createBill creates the plan's bill. The first try is a local activity in the workflow task that took the
+// payee's confirm: one quick call to WeChat Pay, and the bill exists when that task completes, with no round trip
+// through the server in between. A first try that fails starts the rounds: the regular activity, a few tries a
+// round (operators see it pending with its attempts and last failure), and a failed round shows as retrying (view,
+// search attributes, current details) before the next one comes after a backoff. Every try after the first asks
+// WeChat Pay about the same out_bill_no before it creates anything. When a cancel waits, or after createGiveUp, it
+// stops creating and asks WeChat Pay about the same bill instead: a bill that exists is followed (and withdrawn,
+// for a cancel), and only a bill known not to exist is given up.
 func (r *run) createBill(ctx workflow.Context) (TransferStatus, bool) {
 	in := r.transferInput("")
+	summary := "创建微信转账单 create bill " + in.OutBillNo
+	if r.cancel == nil {
+		first := createFirstOptions
+		first.Summary = summary
+		st, err := CreateTransfer.Local(ctx, first, in)
+		if st, ok := createOutcome(in, st, err); ok {
+			return st, true
+		}
+		r.pay.tries++
+	}
 	opts := createOptions
-	opts.Summary = "创建微信转账单 create bill " + in.OutBillNo
+	opts.Summary = summary
 	backoff, giveUp := firstCreateBackoff, workflow.Now(ctx).Add(createGiveUp)
 	for {
 		if r.cancel == nil {
 			st, err := r.createOnce(ctx, opts, in)
-			if err == nil {
+			if st, ok := createOutcome(in, st, err); ok {
 				r.showRetrying(ctx, false, "")
 				return st, true
-			}
-			if isType(err, ErrTypeTransferParam) {
-				// Refused before any bill existed: nothing to follow.
-				return TransferStatus{OutBillNo: in.OutBillNo, State: TransferNotFound, FailReason: errorText(err)}, true
 			}
 			r.pay.tries += createTriesPerRound
 			r.showRetrying(ctx, true, errorText(err))
@@ -141,6 +151,18 @@ func (r *run) createBill(ctx workflow.Context) (TransferStatus, bool) {
 		waitFor(ctx, backoff, "付款重试 payout retry backoff", func() bool { return !asked && r.cancel != nil })
 		backoff = min(backoff*2, maxCreateBackoff)
 	}
+}
+
+// createOutcome reads a create's outcome: the bill, or a request refused before any bill existed (nothing to
+// follow); false while it is unknown and the bill must be tried again.
+func createOutcome(in TransferInput, st TransferStatus, err error) (TransferStatus, bool) {
+	switch {
+	case err == nil:
+		return st, true
+	case isType(err, ErrTypeTransferParam):
+		return TransferStatus{OutBillNo: in.OutBillNo, State: TransferNotFound, FailReason: errorText(err)}, true
+	}
+	return TransferStatus{}, false
 }
 
 // createOnce runs one round of CreateTransfer. A cancel that arrives meanwhile stops the round's further tries

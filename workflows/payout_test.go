@@ -27,8 +27,9 @@ func TestPayoutFailureReversesTax(t *testing.T) {
 	s.finished(StateFailed)
 }
 
-// A bill that cannot be created yet is retried in rounds, each failed round shown to operators (view, search
-// attributes); the bill is still the same out_bill_no when it finally goes through.
+// A bill that cannot be created yet — the first try failed, then the first round — is retried in rounds, each
+// failed round shown to operators (view, search attributes); the bill is still the same out_bill_no when it
+// finally goes through.
 func TestCreateRetriesInRoundsShowingRetrying(t *testing.T) {
 	f := newFake()
 	f.createErrs = []error{temporal.NewNonRetryableApplicationError("HTTP 503", "WeChatPay", nil), temporal.NewNonRetryableApplicationError("HTTP 503", "WeChatPay", nil)}
@@ -38,7 +39,7 @@ func TestCreateRetriesInRoundsShowingRetrying(t *testing.T) {
 	var during View
 	s.query(time.Minute+15*time.Second, &during)
 	v := s.run()
-	if during.State != StatePaying || !during.Payout.Retrying || during.Payout.LastError != "HTTP 503" || during.Payout.Tries != createTriesPerRound {
+	if during.State != StatePaying || !during.Payout.Retrying || during.Payout.LastError != "HTTP 503" || during.Payout.Tries != 1+createTriesPerRound {
 		t.Fatalf("while retrying: %+v", during.Payout)
 	}
 	if v.State != StatePaid || v.Payout.Retrying || f.n(CreateTransfer) != 3 || len(f.released) != 0 || len(f.bills) != 1 || f.bills[0] != "ord1T1" {

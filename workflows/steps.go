@@ -76,8 +76,9 @@ var Steps = []interface{ StepName() string }{CheckEligibility, IssueFaceCredenti
 	FilingsDue, OpenPayments, BuildWithholdingFiling, BuildPlatformReport, RequestBillReceipt, StoreBillReceipt, Announce, SendWebhook, GiveUpWebhook}
 
 // How each step runs. Local activities are short steps, safe to re-run (store reads, idempotent writes, quick
-// WeChat calls): one marker event each, no server round trip. Creating the bill and waiting for it are regular
-// activities: operators see them, with their attempts and last failure, and the server schedules their retries.
+// WeChat calls): one marker event each, no server round trip. Creating the bill is tried once locally; its
+// retries, and waiting for the bill, are regular activities: operators see them, with their attempts and last
+// failure, and the server schedules their retries.
 var (
 	checkOptions = workflow.LocalActivityOptions{
 		Summary:             "资格校验 eligibility: 实名, 三流合一, risk",
@@ -105,7 +106,12 @@ var (
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
 			NonRetryableErrorTypes: []string{ErrTypeNotFound}},
 	}
-	// Creating the bill moves money: a regular activity, a few tries a round (each round is visible as retrying
+	// The first try at creating the bill, in the confirm's workflow task: one call (WeChat Pay's client gives up
+	// after 10 s), no retry of its own — a failure goes on to the rounds below, which query before they create.
+	createFirstOptions = workflow.LocalActivityOptions{
+		StartToCloseTimeout: 15 * time.Second, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
+	}
+	// Creating the bill moves money: after the first try, a regular activity, a few tries a round (each round is visible as retrying
 	// in the view, the search attributes and the current details); the activity resolves an unknown outcome by
 	// querying the same out_bill_no. StartToClose fits one call (WeChat Pay's client gives up after 10 s), so a
 	// worker that dies mid-call costs seconds, not minutes.

@@ -146,7 +146,7 @@ func TestCancelWhilePayingIsTheSameThroughTheAPIAndTheUI(t *testing.T) {
 // unreachablePayout is WeChat Pay out of reach until recover: creates and queries fail as a network would.
 type unreachablePayout struct {
 	activities.Payout
-	refusal   error // what a create answers while down (default: a refused connection)
+	refusal   error // what a call answers while down (default: a refused connection)
 	mu        sync.Mutex
 	up        bool
 	attempted int
@@ -162,20 +162,28 @@ func (u *unreachablePayout) Create(ctx context.Context, req activities.TransferR
 	u.mu.Lock()
 	u.attempted++
 	u.mu.Unlock()
-	if !u.isUp() {
-		if u.refusal != nil {
-			return workflows.TransferStatus{}, u.refusal
-		}
-		return workflows.TransferStatus{}, errors.New("dial tcp: connection refused")
+	if err := u.down(); err != nil {
+		return workflows.TransferStatus{}, err
 	}
 	return u.Payout.Create(ctx, req)
 }
 
 func (u *unreachablePayout) Query(ctx context.Context, outBillNo string) (workflows.TransferStatus, error) {
-	if !u.isUp() {
-		return workflows.TransferStatus{}, errors.New("dial tcp: connection refused")
+	if err := u.down(); err != nil {
+		return workflows.TransferStatus{}, err
 	}
 	return u.Payout.Query(ctx, outBillNo)
+}
+
+// down is what a call answers while WeChat Pay is out of reach, nil once it is back.
+func (u *unreachablePayout) down() error {
+	switch {
+	case u.isUp():
+		return nil
+	case u.refusal != nil:
+		return u.refusal
+	}
+	return errors.New("dial tcp: connection refused")
 }
 
 // What the Web UI shows an operator: the static summary, the current details saying why the run waits, named
@@ -208,7 +216,8 @@ func TestTheWebUIShowsWhyARunWaits(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if details := e.currentDetails(id); !strings.Contains(details, "merchant certificate revoked") || !strings.Contains(details, "attempt 4") {
+	// The first try and the first round's four.
+	if details := e.currentDetails(id); !strings.Contains(details, "merchant certificate revoked") || !strings.Contains(details, "attempt 5") {
 		t.Fatalf("current details %q", details)
 	}
 	stuck := fmt.Sprintf("PayoutRetrying = true AND MerchantOrderNo = '%s'", e.merchantOrderNo(order))
