@@ -241,3 +241,27 @@ func codecHandler(t *testing.T, maxBody int64) http.Handler {
 	ops := NewOperators(map[string]string{"operator-token-0123456789": "op-alice"})
 	return codec.Handler(codec.New(ring), codec.HandlerOptions{Authorize: ops.CodecAuthorized, MaxBody: maxBody})
 }
+
+// The run cache holds at most runCacheSize orders, the newest always among them, and forgets a run only while it
+// is the one held.
+func TestRunCacheIsBounded(t *testing.T) {
+	var c runCache
+	for i := range runCacheSize + 10 {
+		c.put(fmt.Sprintf("ord%d", i), fmt.Sprintf("run%d", i))
+	}
+	if len(c.runs) != runCacheSize {
+		t.Fatalf("%d orders held, bound %d", len(c.runs), runCacheSize)
+	}
+	last := fmt.Sprintf("ord%d", runCacheSize+9)
+	if run, ok := c.get(last); !ok || run != fmt.Sprintf("run%d", runCacheSize+9) {
+		t.Fatalf("the newest order: %q %v", run, ok)
+	}
+	c.forget(last, "an older run")
+	if _, ok := c.get(last); !ok {
+		t.Fatal("forgetting another run dropped the one held")
+	}
+	c.forget(last, fmt.Sprintf("run%d", runCacheSize+9))
+	if _, ok := c.get(last); ok {
+		t.Fatal("the run was not forgotten")
+	}
+}

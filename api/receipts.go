@@ -93,6 +93,7 @@ func (h *handlers) openReceipt(c *gin.Context) {
 	})
 	var view workflows.View
 	if err == nil {
+		h.runs.put(o.ID, handle.RunID())
 		err = handle.Get(ctx, &view)
 	}
 	if err != nil && !stillRunning(err) {

@@ -278,6 +278,7 @@ func (h *handlers) opsRoutes(v1 *gin.RouterGroup, lim *limiters) {
 type handlers struct {
 	Deps
 	temporal *temporalHealth
+	runs     runCache
 }
 
 var requestIDPattern = regexp.MustCompile(`^[0-9A-Za-z._-]{1,64}$`)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -77,20 +78,41 @@ func (h *handlers) closedView(ctx context.Context, orderID string) (workflows.Vi
 	return h.queryView(ctx, orderID)
 }
 
-// update sends a workflow update (ID id, see updateID) for an order and waits for its outcome. The server aborts
-// an update whose workflow task failed for reasons of its own (a signal landing while the run completes, say) with
-// WorkflowNotReady: the same update ID is sent again, so it is still applied at most once.
+// update sends a workflow update (ID id, see updateID) for an order and waits for its outcome. The proof names the
+// run the update is for, and the update goes to that run only: copied into the order's next run, it is refused.
+// The run is the one this process last knew open (runs); a run that has ended since answers NotFound, and the
+// update is signed and sent again to the run Temporal says is open.
 func (h *handlers) update(ctx context.Context, orderID, name, id string, who actor, arg func(proof string) any, out any) error {
 	if !h.temporal.Up(ctx) {
 		return errTemporalDown
 	}
-	// The proof names the run the update is for, and the update goes to that run only: copied into the order's
-	// next run, it is refused.
-	run, err := h.openRun(ctx, orderID)
-	if err != nil {
-		return h.closedRun(ctx, orderID, err)
+	run, known := h.runs.get(orderID)
+	for {
+		if !known {
+			var err error
+			if run, err = h.openRun(ctx, orderID); err != nil {
+				return h.closedRun(ctx, orderID, err)
+			}
+			h.runs.put(orderID, run)
+		}
+		err := h.send(ctx, orderID, run, name, id, who, arg(h.prove(who, orderID, run, name, id)), out)
+		var notFound *serviceerror.NotFound
+		if known && errors.As(err, &notFound) {
+			h.runs.forget(orderID, run)
+			known = false
+			continue
+		}
+		if err != nil {
+			return h.closedRun(ctx, orderID, err)
+		}
+		return nil
 	}
-	msg := arg(h.prove(who, orderID, run, name, id))
+}
+
+// send audits the step and sends the update to run. The server aborts an update whose workflow task failed for
+// reasons of its own (a signal landing while the run completes, say) with WorkflowNotReady: the same update ID is
+// sent again, so it is still applied at most once.
+func (h *handlers) send(ctx context.Context, orderID, run, name, id string, who actor, msg, out any) error {
 	h.auditStep(ctx, who, orderID, run, name, id)
 	for attempt := 1; ; attempt++ {
 		handle, err := h.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
@@ -102,10 +124,7 @@ func (h *handlers) update(ctx context.Context, orderID, name, id string, who act
 		}
 		var notReady *serviceerror.WorkflowNotReady
 		if !errors.As(err, &notReady) || attempt == 5 {
-			if err != nil {
-				return h.closedRun(ctx, orderID, err)
-			}
-			return nil
+			return err
 		}
 		select {
 		case <-ctx.Done():
@@ -114,6 +133,50 @@ func (h *handlers) update(ctx context.Context, orderID, name, id string, who act
 		// that the payee waited on every return from WeChat's confirm page that crossed the callback.
 		case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
 		}
+	}
+}
+
+// runCache is the run each order's updates last went to, as this process saw it: the tap's start answers it, so a
+// step needs no Describe first. Nothing depends on it being right (a stale run answers NotFound, and the open one
+// is asked for), and it is bounded: past runCacheSize orders, one it holds is dropped for each new one.
+type runCache struct {
+	mu   sync.Mutex
+	runs map[string]string // order → run
+}
+
+const runCacheSize = 4096
+
+func (c *runCache) get(orderID string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	run, ok := c.runs[orderID]
+	return run, ok
+}
+
+func (c *runCache) put(orderID, run string) {
+	if run == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.runs == nil {
+		c.runs = map[string]string{}
+	}
+	if _, ok := c.runs[orderID]; !ok && len(c.runs) >= runCacheSize {
+		for other := range c.runs { // any one: map order is unspecified
+			delete(c.runs, other)
+			break
+		}
+	}
+	c.runs[orderID] = run
+}
+
+// forget drops the order's run if it is still that run (another request may have put a newer one meanwhile).
+func (c *runCache) forget(orderID, run string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.runs[orderID] == run {
+		delete(c.runs, orderID)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -417,5 +418,56 @@ func TestATapTemporalNeverAnsweredAsksForAnotherTap(t *testing.T) {
 	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, &v), http.StatusOK)
 	if v.State != workflows.StateAwaitingConfirmation {
 		t.Fatalf("the tap after: %+v", v)
+	}
+}
+
+// An API process sends a payee's step to the run it saw the tap start, without asking Temporal first; when that
+// run has ended and another process started the order's next one, the step reaches the new run all the same (the
+// old run answers NotFound, and the open one is asked for once).
+func TestAStepReachesTheOrdersNextRunStartedElsewhere(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { perPayment(c); c.ConfirmDeadline = 2 * time.Second })
+	order := e.payee("o_two_runs", "李四", "110101200001010010", 150000)
+	token := e.login("o_two_runs")
+
+	var describes atomic.Int64
+	opts := e.dial
+	opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions, grpc.WithChainUnaryInterceptor(
+		func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, o ...grpc.CallOption) error {
+			if strings.HasSuffix(method, "/DescribeWorkflowExecution") {
+				describes.Add(1)
+			}
+			return invoke(ctx, method, req, reply, cc, o...)
+		}))
+	e.routeThrough(temporalServer.NewClientWithOptions(opts))
+	first := e.router.Load() // process A: taps the first run
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
+	e.waitState(order, token, workflows.StateExpired) // the payee never confirmed it
+
+	e.routeThrough(e.client) // process B: the payee's next tap starts the next run
+	var v workflows.View
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, &v), http.StatusOK)
+	if v.State != workflows.StateAwaitingConfirmation {
+		t.Fatalf("the second tap: %+v", v)
+	}
+
+	e.router.Store(first) // the confirm reaches process A, which knew the first run
+	before := describes.Load()
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, &v), http.StatusOK)
+	if v.State != workflows.StatePaid {
+		t.Fatalf("the confirm: %+v", v)
+	}
+	if n := describes.Load() - before; n != 1 {
+		t.Fatalf("the confirm asked Temporal for the open run %d times, want once (after the old run's NotFound)", n)
+	}
+	e.assertPaidOnce(order, 136000, 14000)
+
+	// And a step after a tap this process served asks Temporal nothing first.
+	other := e.payee("o_one_run", "王五", "110101200001010029", 150000)
+	otherToken := e.login("o_one_run")
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+other, otherToken, nil, nil), http.StatusOK)
+	before = describes.Load()
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+other+"/confirm", otherToken, nil, &v), http.StatusOK)
+	if n := describes.Load() - before; v.State != workflows.StatePaid || n != 0 {
+		t.Fatalf("a confirm after this process's tap: %s, %d Describe calls", v.State, n)
 	}
 }
