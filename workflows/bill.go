@@ -56,7 +56,7 @@ func (r *run) followBill(ctx workflow.Context, st TransferStatus) (billOutcome, 
 func (r *run) cancelBill(ctx workflow.Context, st TransferStatus, why string) (TransferStatus, bool) {
 	in := r.transferInput("")
 	in.Reason = why
-	got, err := CancelTransfer.Local(ctx, queryOptions, in)
+	got, err := runLocal(ctx, r, CancelTransfer, queryOptions, in)
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("cancel transfer failed; will try again", "outBillNo", in.OutBillNo, "error", err)
 		return st, false
@@ -89,7 +89,7 @@ func (r *run) awaitBill(ctx workflow.Context, st TransferStatus) TransferStatus 
 			return r.pay.latest
 		}
 	case r.pay.notices != notices:
-		if q, err := QueryTransfer.Local(ctx, queryOptions, r.transferInput("")); err == nil {
+		if q, err := runLocal(ctx, r, QueryTransfer, queryOptions, r.transferInput("")); err == nil {
 			return q
 		}
 	case r.pay.await.IsReady():
@@ -99,7 +99,7 @@ func (r *run) awaitBill(ctx workflow.Context, st TransferStatus) TransferStatus 
 			return got
 		}
 		// The wait outlived its bound (the bill never closed?): look once ourselves, and wait again.
-		if q, qerr := QueryTransfer.Local(ctx, queryOptions, r.transferInput("")); qerr == nil {
+		if q, qerr := runLocal(ctx, r, QueryTransfer, queryOptions, r.transferInput("")); qerr == nil {
 			return q
 		}
 	}
@@ -159,7 +159,7 @@ func (r *run) validateTransferCheck(req TransferCheckRequest) error {
 // transferCheck is the payee back from WeChat's confirm page: look at the bill now, and answer once the run has
 // taken in what was seen.
 func (r *run) transferCheck(ctx workflow.Context, _ TransferCheckRequest) (View, error) {
-	st, err := QueryTransfer.Local(ctx, queryOptions, r.transferInput(""))
+	st, err := runLocal(ctx, r, QueryTransfer, queryOptions, r.transferInput(""))
 	if err != nil {
 		return r.snapshot(), nil // the run's own looks will find it
 	}

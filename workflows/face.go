@@ -93,7 +93,7 @@ func (r *run) faceStart(ctx workflow.Context, _ FaceStartRequest) (FaceStartResu
 	defer func() { r.face.busy = false }()
 	now := workflow.Now(ctx)
 	if c := r.face.cred; c == nil || r.face.consumed || !now.Add(credentialReuseMargin).Before(c.ExpiresAt) {
-		cred, err := IssueFaceCredential.Local(ctx, credentialOptions, FaceCredentialInput{OrderID: r.in.OrderID, PayeeID: r.elig.PayeeID,
+		cred, err := runLocal(ctx, r, IssueFaceCredential, credentialOptions, FaceCredentialInput{OrderID: r.in.OrderID, PayeeID: r.elig.PayeeID,
 			OpenID: r.in.PayeeOpenID, Seq: r.face.seq + 1})
 		if err != nil {
 			return FaceStartResult{}, err
@@ -127,7 +127,7 @@ func (r *run) validateFaceSubmit(req FaceSubmitRequest) error {
 func (r *run) faceSubmit(ctx workflow.Context, req FaceSubmitRequest) (FaceSubmitResult, error) {
 	r.face.busy, r.face.consumed = true, true
 	defer func() { r.face.busy = false }()
-	v, err := VerifyFace.Local(ctx, verifyOptions, VerifyFaceInput{OrderID: r.in.OrderID, PayeeID: r.elig.PayeeID, OpenID: r.in.PayeeOpenID,
+	v, err := runLocal(ctx, r, VerifyFace, verifyOptions, VerifyFaceInput{OrderID: r.in.OrderID, PayeeID: r.elig.PayeeID, OpenID: r.in.PayeeOpenID,
 		Credential: *r.face.cred, VerifyResult: strings.TrimSpace(req.VerifyResult)})
 	if err != nil {
 		r.face.consumed = false // nothing was judged: the same scan may be submitted again

@@ -36,7 +36,7 @@ func TestHighRiskFacePassThenPaid(t *testing.T) {
 	if v.State != StatePaid || !v.Face.Passed || s.fake.n(IssueFaceCredential) != 1 {
 		t.Fatalf("result %+v, calls %v", v, s.fake.calls)
 	}
-	if want := []string{"FACE_REQUIRED", "AWAITING_CONFIRMATION", "PAYING", "PAID"}; !equal(s.state, want) {
+	if want := []string{"FACE_REQUIRED", "AWAITING_CONFIRMATION", "PAID"}; !equal(s.state, want) {
 		t.Fatalf("states %v", s.state)
 	}
 }
@@ -82,7 +82,7 @@ func TestFaceFailuresGoToManualReviewThenApproval(t *testing.T) {
 	if v.State != StatePaid || v.Review == nil || v.Review.OperatorID != "op1" || !v.Review.Approved {
 		t.Fatalf("result %+v", v)
 	}
-	if want := []string{"FACE_REQUIRED", "MANUAL_REVIEW", "AWAITING_CONFIRMATION", "PAYING", "PAID"}; !equal(s.state, want) {
+	if want := []string{"FACE_REQUIRED", "MANUAL_REVIEW", "AWAITING_CONFIRMATION", "PAID"}; !equal(s.state, want) {
 		t.Fatalf("states %v", s.state)
 	}
 }

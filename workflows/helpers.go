@@ -63,6 +63,7 @@ func beijingTime(t time.Time) string { return t.In(tax.Beijing).Format("2006-01-
 type searchAttrs struct {
 	pending   []namedUpdate
 	published map[string]string // by attribute name, the value written, as fmt prints it
+	held      int               // local activities running (runLocal): nothing is published meanwhile
 }
 
 type namedUpdate struct {
@@ -82,7 +83,8 @@ func (a *searchAttrs) set(key temporal.SearchAttributeKey, value any, u temporal
 	a.pending = append(a.pending, n)
 }
 
-func (a *searchAttrs) changed() bool { return len(a.pending) > 0 }
+// changed: there is something to publish, and no local activity holds it back.
+func (a *searchAttrs) changed() bool { return len(a.pending) > 0 && a.held == 0 }
 
 func (a *searchAttrs) publish(ctx workflow.Context) {
 	pending := a.pending

@@ -82,7 +82,7 @@ func (r *run) payOut(ctx workflow.Context) {
 // preparePayout books the tax (the standing booking, when a bill is replaced) and picks the bill to pay with.
 func (r *run) preparePayout(ctx workflow.Context) bool {
 	previous := r.pay.plan.OutBillNo != ""
-	plan, err := PreparePayout.Local(ctx, ledgerOptions, PayoutInput{OrderID: r.in.OrderID, PayeeID: r.elig.PayeeID, OpenID: r.in.PayeeOpenID})
+	plan, err := runLocal(ctx, r, PreparePayout, ledgerOptions, PayoutInput{OrderID: r.in.OrderID, PayeeID: r.elig.PayeeID, OpenID: r.in.PayeeOpenID})
 	if err != nil {
 		workflow.GetLogger(ctx).Error("prepare payout failed", "error", err)
 		r.compensate(ctx, "prepare payout failed")
@@ -123,7 +123,7 @@ func (r *run) createBill(ctx workflow.Context) (TransferStatus, bool) {
 	if r.cancel == nil {
 		first := createFirstOptions
 		first.Summary = summary
-		st, err := CreateTransfer.Local(ctx, first, in)
+		st, err := runLocal(ctx, r, CreateTransfer, first, in)
 		if st, ok := createOutcome(in, st, err); ok {
 			return st, true
 		}
@@ -202,7 +202,7 @@ func (r *run) compensate(ctx workflow.Context, why string) {
 	if r.pay.released || bill == "" {
 		return
 	}
-	rel, err := ReleasePayment.Local(ctx, ledgerOptions, TransferInput{OrderID: r.in.OrderID, PayeeID: r.elig.PayeeID, OutBillNo: bill, Reason: why})
+	rel, err := runLocal(ctx, r, ReleasePayment, ledgerOptions, TransferInput{OrderID: r.in.OrderID, PayeeID: r.elig.PayeeID, OutBillNo: bill, Reason: why})
 	if err != nil {
 		workflow.GetLogger(ctx).Error("releasing the payment failed: reconciliation will show it", "orderId", r.in.OrderID, "outBillNo", bill, "error", err)
 		return

@@ -101,7 +101,7 @@ func TestPayeeConfirmsInWeChatAfterNotice(t *testing.T) {
 	if v.State != StatePaid || f.n(QueryTransfer) != 1 || f.n(AwaitTransfer) < 1 {
 		t.Fatalf("result %+v, calls %v", v, f.calls)
 	}
-	if want := []string{"AWAITING_CONFIRMATION", "PAYING", "AWAITING_TRANSFER_CONFIRM", "PAID"}; !equal(s.state, want) {
+	if want := []string{"AWAITING_CONFIRMATION", "AWAITING_TRANSFER_CONFIRM", "PAID"}; !equal(s.state, want) {
 		t.Fatalf("states %v", s.state)
 	}
 }

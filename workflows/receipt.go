@@ -69,7 +69,7 @@ func (r *run) run(ctx workflow.Context) {
 
 // checkEligibility answers the 金额明细 page: login binding, real-name, 三流合一, risk and the amounts.
 func (r *run) checkEligibility(ctx workflow.Context) bool {
-	elig, err := CheckEligibility.Local(ctx, checkOptions, EligibilityInput{OrderID: r.in.OrderID, OpenID: r.in.PayeeOpenID, ClientIP: r.in.ClientIP})
+	elig, err := runLocal(ctx, r, CheckEligibility, checkOptions, EligibilityInput{OrderID: r.in.OrderID, OpenID: r.in.PayeeOpenID, ClientIP: r.in.ClientIP})
 	if err != nil {
 		workflow.GetLogger(ctx).Error("eligibility check failed", "error", err)
 		r.finish(ctx, StateRejected, reasonFor(err, reasonCheckUnavailable))
@@ -159,7 +159,7 @@ func (r *run) finish(ctx workflow.Context, s State, reasons ...Reason) {
 	if s == StatePaid {
 		in.PaidFen = r.pay.plan.Amounts.NetFen
 	}
-	if _, err := FinishOrder.Local(ctx, ledgerOptions, in); err != nil {
+	if _, err := runLocal(ctx, r, FinishOrder, ledgerOptions, in); err != nil {
 		workflow.GetLogger(ctx).Error("recording the order's final state failed", "orderId", r.in.OrderID, "state", s, "error", err)
 	}
 	r.announce(ctx, finalEvents[s])
@@ -182,12 +182,22 @@ func (r *run) enter(ctx workflow.Context, s State, details string) {
 	}
 }
 
-// publishWhenWaiting writes the search attributes the run has set, once each time everything in it waits: a
-// workflow task that moves through several states costs one upsert (one visibility write), not one per state.
+// publishWhenWaiting writes the search attributes the run has set, once each time everything in it waits for the
+// outside (runLocal holds it back while a local activity runs): a workflow task that moves through several states
+// costs one upsert (one visibility write), not one per state — the confirm's task goes through PAYING to PAID with
+// one, written as the run completes.
 func (r *run) publishWhenWaiting(ctx workflow.Context) {
 	for workflow.Await(ctx, r.attrs.changed) == nil {
 		r.attrs.publish(ctx)
 	}
+}
+
+// runLocal runs one of the run's steps as a local activity. The run's search attributes wait for it: its local
+// activities run inside the workflow task, and what they lead to is published with the task's outcome.
+func runLocal[I, O any](ctx workflow.Context, r *run, step Step[I, O], opts workflow.LocalActivityOptions, in I) (O, error) {
+	r.attrs.held++
+	defer func() { r.attrs.held-- }()
+	return step.Local(ctx, opts, in)
 }
 
 // snapshot is the page view: a copy, so callers never share the run's slices.

@@ -59,7 +59,7 @@ func (r *run) announce(ctx workflow.Context, t string) {
 	if r.view.Payout != nil {
 		in.OutBillNo = r.view.Payout.OutBillNo
 	}
-	if _, err := Announce.Local(ctx, announceOptions, in); err != nil {
+	if _, err := runLocal(ctx, r, Announce, announceOptions, in); err != nil {
 		// The run goes on: the payer can still read the order (GET /v1/merchant/orders/{id}); operators see this.
 		workflow.GetLogger(ctx).Error("announcing a webhook event failed", "orderId", r.in.OrderID, "type", t, "error", err)
 	}

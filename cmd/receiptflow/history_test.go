@@ -44,20 +44,20 @@ type historyScenario struct {
 }
 
 var historyScenarios = []historyScenario{
-	{name: "low_risk_paid", maxEvents: 24, configure: perPayment, drive: func(e *env) string {
+	{name: "low_risk_paid", maxEvents: 23, configure: perPayment, drive: func(e *env) string {
 		order := e.payee("o_low", "李四", "110101200001010010", 150000)
 		token := e.login("o_low")
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, nil), http.StatusOK)
 		return workflows.WorkflowID(order)
 	}},
-	{name: "face_pass_paid", maxEvents: 39, configure: perPayment, drive: func(e *env) string {
+	{name: "face_pass_paid", maxEvents: 38, configure: perPayment, drive: func(e *env) string {
 		order, token := highRiskOpened(e)
 		e.passFaceV2(order, token)
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/confirm", token, nil, nil), http.StatusOK)
 		return workflows.WorkflowID(order)
 	}},
-	{name: "face_fail_review_approved", maxEvents: 60, configure: func(c *config.Config) { perPayment(c); c.FaceAttempts = 2 }, drive: func(e *env) string {
+	{name: "face_fail_review_approved", maxEvents: 59, configure: func(c *config.Config) { perPayment(c); c.FaceAttempts = 2 }, drive: func(e *env) string {
 		order, token := highRiskOpened(e)
 		e.failFaceV2(order, token)
 		e.failFaceV2(order, token)
@@ -80,7 +80,7 @@ var historyScenarios = []historyScenario{
 		e.must(e.call(http.MethodPost, "/v1/ops/receipts/"+order+"/cancel", opToken, map[string]string{"reason": "payer withdrew the order"}, nil), http.StatusOK)
 		return workflows.WorkflowID(order)
 	}},
-	{name: "wechatpay_confirmed_paid", maxEvents: 33, configure: wechatPay, drive: func(e *env) string {
+	{name: "wechatpay_confirmed_paid", maxEvents: 32, configure: wechatPay, drive: func(e *env) string {
 		order, token, v := e.awaitingTransfer()
 		if res := e.payeeConfirms(v, sandbox.PayAccept, "normal"); !res.OK() {
 			e.t.Fatalf("confirm: %+v", res)
@@ -90,7 +90,7 @@ var historyScenarios = []historyScenario{
 	}},
 	// The payee takes their time: WeChat Pay is looked at every second (TransferPollInterval) while they do, and
 	// the history costs the same as when they confirm at once — the looks are the server's retries.
-	{name: "wechatpay_slow_payee_paid", maxEvents: 32, configure: func(c *config.Config) { wechatPay(c); c.TransferPollInterval = time.Second }, drive: func(e *env) string {
+	{name: "wechatpay_slow_payee_paid", maxEvents: 31, configure: func(c *config.Config) { wechatPay(c); c.TransferPollInterval = time.Second }, drive: func(e *env) string {
 		order, token, v := e.awaitingTransfer()
 		time.Sleep(4 * time.Second)
 		if res := e.payeeConfirms(v, sandbox.PayAccept, "none"); !res.OK() {
@@ -99,7 +99,7 @@ var historyScenarios = []historyScenario{
 		e.waitState(order, token, workflows.StatePaid)
 		return workflows.WorkflowID(order)
 	}},
-	{name: "wechatpay_expired_failed", maxEvents: 34, configure: wechatPay, drive: func(e *env) string {
+	{name: "wechatpay_expired_failed", maxEvents: 33, configure: wechatPay, drive: func(e *env) string {
 		order, token, v := e.awaitingTransfer()
 		if err := e.phone.ExpireTransfer(context.Background(), v.Payout.OutBillNo, "normal"); err != nil {
 			e.t.Fatal(err)
@@ -107,12 +107,12 @@ var historyScenarios = []historyScenario{
 		e.waitState(order, token, workflows.StateFailed)
 		return workflows.WorkflowID(order)
 	}},
-	{name: "wechatpay_cancelled_while_waiting", maxEvents: 47, configure: wechatPay, drive: func(e *env) string {
+	{name: "wechatpay_cancelled_while_waiting", maxEvents: 46, configure: wechatPay, drive: func(e *env) string {
 		order, _, _ := e.awaitingTransfer()
 		e.must(e.call(http.MethodPost, "/v1/ops/receipts/"+order+"/cancel", opToken, map[string]string{"reason": "payer withdrew"}, nil), http.StatusOK)
 		return workflows.WorkflowID(order)
 	}},
-	{name: "payout_failed", maxEvents: 25, configure: perPayment, adjust: []func(*activities.Activities){failingPayout}, drive: func(e *env) string {
+	{name: "payout_failed", maxEvents: 24, configure: perPayment, adjust: []func(*activities.Activities){failingPayout}, drive: func(e *env) string {
 		order := e.payee("o_low", "李四", "110101200001010010", 150000)
 		token := e.login("o_low")
 		e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
@@ -209,6 +209,18 @@ func TestHistories(t *testing.T) {
 			for _, ev := range hist.Events {
 				if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == workflows.CreateTransfer.Name {
 					t.Errorf("event %d schedules %s as an activity: the first try is a local activity", ev.GetEventId(), workflows.CreateTransfer.Name)
+				}
+			}
+			// A workflow task writes its search attributes once at most, however many states it passes through.
+			upserts := 0
+			for _, ev := range hist.Events {
+				switch ev.GetEventType() {
+				case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+					upserts = 0
+				case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+					if upserts++; upserts > 1 {
+						t.Errorf("event %d: a second search-attribute upsert in one workflow task", ev.GetEventId())
+					}
 				}
 			}
 			if want := map[bool]int{true: 1, false: 0}[sc.deadlineFires]; fired != want {
