@@ -85,7 +85,7 @@ func (s *Sandbox) getUserIDKey(w http.ResponseWriter, r *http.Request) {
 	key := randomID("uik_", 16)
 	s.mu.Lock()
 	s.state.UserIDKeys[key] = &userIDKey{NameMD5: md5hex(req.Name), IDMD5: md5hex(strings.ToUpper(req.IDNumber)), Expires: s.opts.Now().Add(faceCredentialLife)}
-	s.save()
+	s.save("userIdKeys", key)
 	s.mu.Unlock()
 	writeJSON(w, ok(map[string]any{"user_id_key": key, "expires_in": int(faceCredentialLife.Seconds())}))
 }
@@ -158,7 +158,8 @@ func (s *Sandbox) getVerifyID(w http.ResponseWriter, r *http.Request) {
 	id := randomID("vid_", 16)
 	s.state.VerifyIDs[id] = &verifyID{OutSeqNo: req.OutSeqNo, CertHash: hash, OpenID: req.OpenID, Expires: s.opts.Now().Add(faceCredentialLife)}
 	s.state.OutSeqNos[req.OutSeqNo] = id
-	s.save()
+	s.save("verifyIds", id)
+	s.save("outSeqNos", req.OutSeqNo)
 	writeJSON(w, ok(map[string]any{"verify_id": id, "expires_in": int(faceCredentialLife.Seconds())}))
 }
 
@@ -234,7 +235,7 @@ func (s *Sandbox) phoneScanV1(w http.ResponseWriter, r *http.Request) {
 	}
 	token := randomID("vr_", 20)
 	s.state.Results[token] = res
-	s.save()
+	s.save("results", token)
 	// The phone reports errCode 0 whenever the scan ran: the real result is only what the server asks getinfo.
 	writeJSON(w, map[string]any{"errCode": 0, "errMsg": "startFacialRecognitionVerify:ok", "verifyResult": token})
 }
@@ -280,7 +281,7 @@ func (s *Sandbox) phoneVerifyV2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Scanned = true
-	s.save()
+	s.save("verifyIds", req.VerifyID)
 	writeJSON(w, map[string]any{"errCode": 0, "errMsg": "requestFacialVerify:ok"})
 }
 

@@ -103,6 +103,6 @@ func (p *Pay) phantom(w http.ResponseWriter, r *http.Request) {
 	b := &payBill{OutBillNo: randomID("PHANTOM", 12), TransferBillNo: randomID("1330000", 10), OpenID: req.OpenID, AmountFen: req.AmountFen,
 		State: "SUCCESS", CreateTime: now, UpdateTime: now, Remark: "?"}
 	p.bills[b.OutBillNo] = b
-	p.save()
+	p.save(b.OutBillNo)
 	writeJSON(w, map[string]any{"outBillNo": b.OutBillNo})
 }

@@ -39,7 +39,7 @@ func (p *Pay) finish(b *payBill, state, reason, delivery string) {
 			b.CallbackAt = p.now().Add(2 * time.Second).Format(time.RFC3339Nano)
 		}
 	}
-	p.save()
+	p.save(b.OutBillNo)
 	p.callBack(b)
 }
 
@@ -106,7 +106,7 @@ func (p *Pay) deliverOwed(b *payBill) bool {
 			b.CallbackTries++
 		}
 	}
-	p.save()
+	p.save(b.OutBillNo)
 	return true
 }
 

@@ -158,7 +158,7 @@ func (p *Pay) tamper(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Forget {
 		delete(p.bills, req.OutBillNo)
-		p.state.changed()
+		p.save(req.OutBillNo)
 		writeJSON(w, map[string]any{"forgotten": true})
 		return
 	}
@@ -169,6 +169,6 @@ func (p *Pay) tamper(w http.ResponseWriter, r *http.Request) {
 		b.AmountFen = req.AmountFen
 	}
 	b.UpdateTime = p.now().In(beijing).Format(time.RFC3339)
-	p.state.changed()
+	p.save(b.OutBillNo)
 	writeJSON(w, map[string]any{"state": b.State, "transferAmount": b.AmountFen})
 }

@@ -36,7 +36,7 @@ func (p *Pay) applyReceipt(w http.ResponseWriter, _ *http.Request, body []byte) 
 	}
 	if b.ReceiptAppliedAt == "" {
 		b.ReceiptAppliedAt = p.now().In(beijing).Format(time.RFC3339)
-		p.save()
+		p.save(b.OutBillNo)
 	}
 	p.respond(w, http.StatusOK, map[string]any{"state": p.receiptState(b), "create_time": b.ReceiptAppliedAt})
 }
@@ -65,7 +65,7 @@ func (p *Pay) queryReceipt(w http.ResponseWriter, r *http.Request, _ []byte) {
 	}
 	out := map[string]any{"state": p.receiptState(b), "create_time": b.ReceiptAppliedAt, "update_time": p.now().In(beijing).Format(time.RFC3339)}
 	b.ReceiptQueries++
-	p.save()
+	p.save(b.OutBillNo)
 	if out["state"] == "FINISHED" {
 		file := receiptPDF(b, p.opts.MchID)
 		if p.opts.ReceiptHash == "SM3" {

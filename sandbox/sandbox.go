@@ -170,18 +170,18 @@ func (s *Sandbox) Stats() Stats {
 func (s *Sandbox) SetRiskRank(openid string, rank int) {
 	s.mu.Lock()
 	s.state.RiskRanks[openid] = rank
-	s.save()
+	s.save("riskRanks", openid)
 	s.mu.Unlock()
 }
 
 // save notes a change of the WeChat state for its state file; s.mu is held.
-func (s *Sandbox) save() { s.stateFile.changed() }
+func (s *Sandbox) save(collection, key string) { s.stateFile.changed(collection, key) }
 
 // Close waits for the callback attempts in flight and the state's last write; callbacks still owed stay in the
 // state file, for the next start.
 func (s *Sandbox) Close() {
 	s.pay.close()
-	_ = s.stateFile.synced()
+	_ = s.stateFile.close()
 }
 
 // wechatEndpoint wraps a WeChat endpoint with call counting and fault injection.

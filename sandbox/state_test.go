@@ -2,11 +2,13 @@ package sandbox
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,12 +56,8 @@ func TestAnAnswerIsOnDiskBeforeItIsSent(t *testing.T) {
 	}
 
 	login := call(t, s, "/sandbox/wx/login", map[string]string{"openid": "o_payee"})
-	raw, err := os.ReadFile(wechatFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var kept wechatState
-	if err := json.Unmarshal(raw, &kept); err != nil {
+	if _, err := newStateFile(wechatFile, &sync.Mutex{}, &kept); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := login["code"].(string); kept.Codes[code].OpenID != "o_payee" {
@@ -160,4 +158,102 @@ func TestCallbacksAreOwedUntilAcknowledged(t *testing.T) {
 		t.Fatalf("a merchant that never acknowledges: %d attempts (want %d), %d still owed", n, 1+len(retries), owed)
 	}
 	again.close()
+}
+
+// journalled is a state shaped like the sandbox's: a struct of maps.
+type journalled struct {
+	Items map[string]*journalItem `json:"items"`
+	Names map[string]string       `json:"names"`
+}
+
+type journalItem struct {
+	N     int    `json:"n"`
+	State string `json:"state"`
+}
+
+// The state file keeps what changed, entry by entry: a restart finds every change, removals included, whether it
+// is still in the journal or the snapshot was written again since (the journal grew past it), and after a crash
+// between writing the snapshot and emptying the journal; a last line torn by a crash is dropped, a torn line
+// before others is an error.
+func TestTheStateFileKeepsEveryChangeAcrossRestarts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	var mu sync.Mutex
+	v := journalled{Items: map[string]*journalItem{}, Names: map[string]string{}}
+	f, err := newStateFile(path, &mu, &v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	change := func(fn func()) {
+		mu.Lock()
+		fn()
+		mu.Unlock()
+		if err := f.synced(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reload := func() journalled {
+		var got journalled
+		if _, err := newStateFile(path, &sync.Mutex{}, &got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	change(func() { v.Items["a"] = &journalItem{N: 1, State: "WAIT"}; f.changed("items", "a") })
+	change(func() { v.Names["o1"] = "x"; f.changed("names", "o1") })
+	change(func() { v.Items["a"].State = "SUCCESS"; f.changed("items", "a") })
+	change(func() { v.Items["gone"] = &journalItem{N: 2}; f.changed("items", "gone") })
+	change(func() { delete(v.Items, "gone"); f.changed("items", "gone") })
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("the snapshot was written for a small journal: %v", err)
+	}
+	if got := reload(); got.Items["a"].State != "SUCCESS" || got.Names["o1"] != "x" || got.Items["gone"] != nil || len(got.Items) != 1 {
+		t.Fatalf("from the journal: %+v", got)
+	}
+
+	// Enough changes for the journal to outgrow the snapshot: the snapshot is written and the journal emptied (it
+	// never grows past the snapshot, or minSnapshot).
+	for i := range 2000 {
+		change(func() { k := fmt.Sprintf("k%04d", i); v.Items[k] = &journalItem{N: i}; f.changed("items", k) })
+	}
+	snapshot, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("no snapshot after %d changes: %v", 2000, err)
+	}
+	if fi, _ := os.Stat(path + ".journal"); fi.Size() > max(int64(len(snapshot)), minSnapshot) {
+		t.Fatalf("journal %d bytes beside a snapshot of %d", fi.Size(), len(snapshot))
+	}
+	change(func() { v.Items["a"].State = "FAIL"; f.changed("items", "a") })
+	got := reload()
+	if len(got.Items) != 2001 || got.Items["k1999"].N != 1999 || got.Items["a"].State != "FAIL" {
+		t.Fatalf("after the snapshot: %d items, a=%+v", len(got.Items), got.Items["a"])
+	}
+	if err := f.close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A crash after the snapshot was renamed into place, before its journal was emptied: every journalled entry is
+	// in the snapshot already.
+	journal, _ := os.ReadFile(path + ".journal")
+	full, _ := json.Marshal(v)
+	if err := os.WriteFile(path, full, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := reload(); got.Items["a"].State != "FAIL" || len(got.Items) != 2001 {
+		t.Fatalf("snapshot and the journal it holds: %d items, a=%+v", len(got.Items), got.Items["a"])
+	}
+
+	// A line torn by a crash at the end is dropped; before another line it is an error.
+	torn := append(append([]byte{}, journal...), []byte(`{"c":"items","k":"b","v":{"n":`)...)
+	if err := os.WriteFile(path+".journal", torn, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := reload(); got.Items["b"] != nil || got.Items["a"].State != "FAIL" {
+		t.Fatalf("with a torn last line: b=%+v a=%+v", got.Items["b"], got.Items["a"])
+	}
+	if err := os.WriteFile(path+".journal", append(torn, []byte("\n{\"c\":\"names\",\"k\":\"o2\",\"v\":\"y\"}\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newStateFile(path, &sync.Mutex{}, &journalled{}); err == nil {
+		t.Fatal("a torn line in the middle of the journal was taken")
+	}
 }

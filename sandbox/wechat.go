@@ -96,7 +96,7 @@ func (s *Sandbox) jscode2session(w http.ResponseWriter, r *http.Request) {
 	default:
 		c.Used = true
 		s.state.Codes[q.Get("js_code")] = c
-		s.save()
+		s.save("codes", q.Get("js_code"))
 		writeJSON(w, map[string]any{"openid": c.OpenID, "session_key": randomID("", 12), "unionid": "u" + c.OpenID})
 	}
 }
@@ -136,7 +136,7 @@ func (s *Sandbox) phoneLogin(w http.ResponseWriter, r *http.Request) {
 	code := randomID("code_", 12)
 	s.mu.Lock()
 	s.state.Codes[code] = loginCode{OpenID: req.OpenID, Expires: s.opts.Now().Add(5 * time.Minute)}
-	s.save()
+	s.save("codes", code)
 	s.mu.Unlock()
 	writeJSON(w, map[string]any{"code": code, "errMsg": "login:ok"})
 }

@@ -162,8 +162,27 @@ func (p *Pay) Bill(outBillNo string) (BillSnapshot, bool) {
 	if !ok {
 		return BillSnapshot{}, false
 	}
+	return b.snapshot(), true
+}
+
+func (b *payBill) snapshot() BillSnapshot {
 	return BillSnapshot{OutBillNo: b.OutBillNo, State: b.State, FailReason: b.FailReason, OpenID: b.OpenID, UserName: b.userName,
-		UserNameSent: b.UserNameSent, PackageInfo: b.PackageInfo, AmountFen: b.AmountFen}, true
+		UserNameSent: b.UserNameSent, PackageInfo: b.PackageInfo, AmountFen: b.AmountFen}
+}
+
+// ReadBills reads the bills a sandbox keeps in path (PayOptions.StateFile), as a restart would find them — for
+// checks made from outside its process. Names are never on disk: UserName is empty.
+func ReadBills(path string) (map[string]BillSnapshot, error) {
+	var bills map[string]*payBill
+	f := &stateFile{path: path, value: &bills}
+	if err := f.load(); err != nil {
+		return nil, err
+	}
+	out := make(map[string]BillSnapshot, len(bills))
+	for no, b := range bills {
+		out[no] = b.snapshot()
+	}
+	return out, nil
 }
 
 // Bills counts the bills the sandbox holds.
@@ -186,11 +205,11 @@ func (p *Pay) close() {
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
-	_ = p.state.synced()
+	_ = p.state.close()
 }
 
 // save notes a change of the bills for the state file; p.mu is held.
-func (p *Pay) save() { p.state.changed() }
+func (p *Pay) save(outBillNo string) { p.state.changed("", outBillNo) }
 
 func (s *Sandbox) routePay() {
 	p := s.pay
@@ -359,7 +378,7 @@ func (p *Pay) create(w http.ResponseWriter, r *http.Request, body []byte) {
 		SceneID: req.TransferSceneID, State: "WAIT_USER_CONFIRM", PackageInfo: "sandbox_pkg_" + randomID("", 16), RequestHash: hash,
 		CreateTime: now, UpdateTime: now}
 	p.bills[b.OutBillNo] = b
-	p.save()
+	p.save(b.OutBillNo)
 	p.respond(w, http.StatusOK, createAnswer(b))
 }
 

@@ -6,11 +6,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/receiptflow/receiptflow/activities"
 	"github.com/receiptflow/receiptflow/config"
+	"github.com/receiptflow/receiptflow/sandbox"
 	"github.com/receiptflow/receiptflow/store"
 	"github.com/receiptflow/receiptflow/tax"
 	"github.com/receiptflow/receiptflow/workflows"
@@ -122,14 +121,7 @@ func (c *chaos) books(ctx context.Context, cfg config.Config, billsFile string) 
 		return []string{"books: " + err.Error()}
 	}
 	bad := append([]string(nil), broken...)
-	raw, err := os.ReadFile(billsFile)
-	var bills map[string]struct {
-		State     string `json:"state"`
-		AmountFen int64  `json:"transfer_amount"`
-	}
-	if err == nil {
-		err = json.Unmarshal(raw, &bills)
-	}
+	bills, err := sandbox.ReadBills(billsFile)
 	if err != nil {
 		return append(bad, "the sandbox's bills: "+err.Error())
 	}

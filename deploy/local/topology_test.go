@@ -520,8 +520,8 @@ func (tp *topology) assertSettled(ctx context.Context, secret string, payees []*
 				b, ok := bills[tr.OutBillNo]
 				if ok && b.State == "SUCCESS" {
 					successes++
-					if b.Amount != o.Receipt.Amounts.NetFen {
-						t.Errorf("order %s: bill %s paid %d, net is %d", id, tr.OutBillNo, b.Amount, o.Receipt.Amounts.NetFen)
+					if b.AmountFen != o.Receipt.Amounts.NetFen {
+						t.Errorf("order %s: bill %s paid %d, net is %d", id, tr.OutBillNo, b.AmountFen, o.Receipt.Amounts.NetFen)
 					}
 				}
 			}
@@ -575,20 +575,12 @@ func (tp *topology) assertSettled(ctx context.Context, secret string, payees []*
 	}
 }
 
-type sandboxBill struct {
-	State  string `json:"state"`
-	Amount int64  `json:"transfer_amount"`
-}
-
-// sandboxBills reads the sandbox's bills from its state file (written within a moment of every change).
-func (tp *topology) sandboxBills() map[string]sandboxBill {
+// sandboxBills reads the sandbox's bills from its state files, as a restart of it would (each change is on disk
+// before the answer it made is sent; a moment is left for the changes no answer waits for, a callback's outcome).
+func (tp *topology) sandboxBills() map[string]sandbox.BillSnapshot {
 	time.Sleep(500 * time.Millisecond)
-	raw, err := os.ReadFile(filepath.Join(tp.dir, "data", "sandbox", "sandbox-wechatpay.json"))
+	bills, err := sandbox.ReadBills(filepath.Join(tp.dir, "data", "sandbox", "sandbox-wechatpay.json"))
 	if err != nil {
-		tp.t.Fatal(err)
-	}
-	bills := map[string]sandboxBill{}
-	if err := json.Unmarshal(raw, &bills); err != nil {
 		tp.t.Fatal(err)
 	}
 	return bills
