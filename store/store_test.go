@@ -752,3 +752,62 @@ func TestStatementsArePreparedOnce(t *testing.T) {
 		t.Fatalf("%d orders of 64", n)
 	}
 }
+
+// SQLite has one writer: a write waits for it in the store, not in SQLite's busy handler (which sleeps 1, 2, 5,
+// 10 … ms between tries, leaving the CPU idle under load), so a waiting write is handed the writer as soon as it
+// is free — and gives up when its context does, not after busy_timeout's 10 s.
+func TestAWriteWaitsForTheWriterAsLongAsItsContext(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "rf.db"))
+	entry := store.AuditEntry{Actor: "operator:op1", Action: "test.write", Subject: "order:ordW1"}
+	held, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- s.HoldWriter(context.Background(), func() { close(held); <-release }) }()
+	<-held
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := s.Audit(ctx, entry); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Fatalf("a write while another holds the writer: %v after %s", err, time.Since(start))
+	}
+
+	waiting := make(chan error, 1)
+	go func() { waiting <- s.Audit(context.Background(), entry) }()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waiting; err != nil {
+		t.Fatalf("the write waiting for the writer: %v", err)
+	}
+	if trail, err := s.AuditTrail(context.Background(), entry.Subject); err != nil || len(trail) != 1 {
+		t.Fatalf("audit trail %+v %v: want the one write that waited", trail, err)
+	}
+}
+
+// Concurrent writers on SQLite (go test ./store -bench ConcurrentWrites -benchtime 2000x): each waits for the
+// one writer in the store. Measured here, 2 cores, 16 writers per core, one-statement writes: 0.05 ms per write
+// with the wait in the store, 0.07 ms with SQLite's busy handler doing the waiting (longer transactions lose more:
+// `receiptflow bench` at 32 receipts at a time kept 1.56 of 2 cores busy before, 1.80 after).
+func BenchmarkConcurrentWrites(b *testing.B) {
+	ring, _ := keyring.Parse(keyring.Generate("t1"))
+	hasher, _ := pii.NewHasher([]byte("test-lookup-key-0123456789"))
+	s, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "rf.db"), ring, hasher)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.Audit(context.Background(), store.AuditEntry{Actor: "operator:op1", Action: "bench.write", Subject: "order:ordB1"}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

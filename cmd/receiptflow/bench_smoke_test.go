@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/pprof/profile"
 )
 
 // A short bench run: a few receipts of every kind through the real stack end PAID, and the JSON has every field the
@@ -18,9 +20,11 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out, plot := filepath.Join(dir, "bench.json"), filepath.Join(dir, "bench.svg")
+	cpu, refCPU := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "ref.prof")
 	var stdout, stderr bytes.Buffer
 	err := runBench(context.Background(), []string{"--count", "4", "--concurrency", "2", "--mix", "0.5", "--channel", "wechatpay",
-		"--data-dir", filepath.Join(dir, "data"), "--out", out, "--plot", plot}, &stdout, &stderr)
+		"--data-dir", filepath.Join(dir, "data"), "--out", out, "--plot", plot, "--rounds", "2",
+		"--cpuprofile", cpu, "--reference-cpuprofile", refCPU}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, stderr.String())
 	}
@@ -51,6 +55,22 @@ func TestBenchSmoke(t *testing.T) {
 	history, _ := res["historyEvents"].(map[string]any)
 	if history["face, wechatpay"] == nil || history["low risk, wechatpay"] == nil {
 		t.Errorf("history events per branch: %v", history)
+	}
+	// The reference took its turns: as many flows as receipts, in the rounds asked for; each side's turns are
+	// merged into one profile.
+	if ref, _ := res["reference"].(map[string]any); ref["flows"] != 4.0 || ref["rounds"] != 2.0 {
+		t.Errorf("reference: %v", ref)
+	}
+	for _, name := range []string{cpu, refCPU} {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := profile.Parse(f)
+		f.Close()
+		if err != nil || len(p.Sample) == 0 {
+			t.Errorf("profile %s: %v", name, err)
+		}
 	}
 	svg, err := os.ReadFile(plot)
 	if err != nil || !strings.Contains(string(svg), "<path") || !strings.Contains(string(svg), "face/result") {

@@ -50,6 +50,7 @@ type Options struct {
 	DatabaseURL string
 	DataDir     string
 	Reference   bool
+	Rounds      int // turns the receipts and the reference take (with --count)
 	CPUProfile  string
 	RefProfile  string
 	MemProfile  string
@@ -86,6 +87,7 @@ flags:
 	fs.StringVar(&o.DatabaseURL, "database-url", "", "the store on PostgreSQL (postgres://…); default SQLite in the temporary data dir")
 	fs.StringVar(&o.DataDir, "data-dir", "", "keep the run's data here (default: a temporary directory, removed afterwards)")
 	fs.BoolVar(&o.Reference, "reference", true, "also measure the reference flow straight through the SDK")
+	fs.IntVar(&o.Rounds, "rounds", 4, "with --count and the reference: the receipts and as many reference flows take turns, in this many rounds")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured receipts (not the reference) to this file")
 	fs.StringVar(&o.RefProfile, "reference-cpuprofile", "", "write a CPU profile of the reference's concurrent flows to this file")
 	fs.StringVar(&o.MemProfile, "memprofile", "", "with --park: write a heap profile with the runs parked to this file")
@@ -112,6 +114,8 @@ flags:
 		return o, errors.New("--concurrency must be at least 1")
 	case o.Count < 1 && o.Duration <= 0 && o.Park <= 0:
 		return o, errors.New("--count must be at least 1")
+	case o.Rounds < 1:
+		return o, errors.New("--rounds must be at least 1")
 	}
 	return o, nil
 }
@@ -131,16 +135,8 @@ func Run(ctx context.Context, sys System, o Options, out, errOut io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if o.Reference && o.Park == 0 {
-		progress("reference: the same shape straight through the SDK, %d at a time", o.Concurrency)
-		ref, err := runReference(ctx, sys.HostPort, sys.Namespace, o.Concurrency, max(res.Receipts, 50), o.RefProfile)
-		if err != nil {
-			return fmt.Errorf("reference: %w", err)
-		}
-		res.Reference = &ref
-		if ref.FlowsPerSecond > 0 {
-			res.RatioToReference = res.ReceiptsPerSecond / ref.FlowsPerSecond
-		}
+	if ref := res.Reference; ref != nil && ref.FlowsPerSecond > 0 {
+		res.RatioToReference = res.ReceiptsPerSecond / ref.FlowsPerSecond
 	}
 	res.Options = o
 	printBench(out, res)

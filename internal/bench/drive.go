@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/pprof/profile"
+
 	"github.com/receiptflow/receiptflow/sandbox"
 	"github.com/receiptflow/receiptflow/workflows"
 )
@@ -25,6 +27,7 @@ import (
 type bencher struct {
 	sys      System
 	o        Options
+	profile  cpuProfile // --cpuprofile
 	http     *http.Client
 	phone    sandbox.Phone
 	progress func(string, ...any)
@@ -44,7 +47,7 @@ func newBencher(sys System, o Options, progress func(string, ...any)) *bencher {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = o.Concurrency * 2
 	return &bencher{sys: sys, o: o, http: &http.Client{Transport: tr, Timeout: time.Minute}, phone: sandbox.Phone{BaseURL: sys.SandboxURL},
-		progress: progress, lat: newLatencies()}
+		progress: progress, lat: newLatencies(), profile: cpuProfile{path: o.CPUProfile}}
 }
 
 // seed onboards the next payee with a funded order (System.Seed).
@@ -62,48 +65,116 @@ func (b *bencher) isFace(i int) bool {
 	return share > 0 && int(float64(i+1)*share) > int(float64(i)*share)
 }
 
-// run measures --count receipts (or as many as --duration allows), --concurrency at a time.
+// run measures --count receipts (or as many as --duration allows), --concurrency at a time, and the reference
+// when asked. With a count, the two take turns (--rounds): each round drives its share of the receipts, then the
+// same number of reference flows, so a machine whose speed drifts during the run weighs on both alike.
 func (b *bencher) run(ctx context.Context) (Result, error) {
-	payees := make(chan benchPayee, b.o.Concurrency*4)
-	seedErr := make(chan error, 1)
-	seedOne := func(i int) bool {
+	var ref *reference
+	if b.o.Reference {
+		var err error
+		if ref, err = startReference(b.sys.HostPort, b.sys.Namespace, b.o.RefProfile); err != nil {
+			return Result{}, fmt.Errorf("reference: %w", err)
+		}
+		defer ref.close()
+	}
+	if b.o.Duration > 0 {
+		res, err := b.runFor(ctx)
+		if err == nil && ref != nil {
+			err = b.measureReference(ctx, ref, []int{max(res.Receipts, 50)}, &res)
+		}
+		return res, err
+	}
+	b.progress("seeding %d payees", b.o.Count)
+	payees := make([]benchPayee, b.o.Count)
+	for i := range payees {
 		p, err := b.seed(ctx, b.isFace(i))
 		if err != nil {
-			seedErr <- err
-			return false
+			return Result{}, err
 		}
-		payees <- p
-		return true
+		payees[i] = p
 	}
-	var deadline time.Time
-	if b.o.Duration > 0 {
-		// Seeded as they go: the producer stays a little ahead of the payees.
-		deadline = time.Now().Add(b.o.Duration)
-		go func() {
-			defer close(payees)
-			for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
-				if !seedOne(i) {
-					return
-				}
-			}
-		}()
-	} else {
-		// Seeded before the clock starts, so the measurement holds only what payees do.
-		b.progress("seeding %d payees", b.o.Count)
-		payees = make(chan benchPayee, b.o.Count)
-		for i := 0; i < b.o.Count; i++ {
-			if !seedOne(i) {
-				return Result{}, <-seedErr
+	rounds := min(max(b.o.Rounds, 1), b.o.Count)
+	if ref == nil {
+		rounds = 1
+	}
+	var m measured
+	var shares []int
+	for r := range rounds {
+		chunk := payees[r*len(payees)/rounds : (r+1)*len(payees)/rounds]
+		b.progress("round %d of %d: %d receipts, %d at a time", r+1, rounds, len(chunk), b.o.Concurrency)
+		queue := make(chan benchPayee, len(chunk))
+		for _, p := range chunk {
+			queue <- p
+		}
+		close(queue)
+		if err := b.drive(ctx, queue, &m); err != nil {
+			return Result{}, err
+		}
+		shares = append(shares, len(chunk))
+		if ref != nil {
+			if err := ref.turn(ctx, b, len(chunk)); err != nil {
+				return Result{}, fmt.Errorf("reference: %w", err)
 			}
 		}
-		close(payees)
 	}
-	b.progress("driving receipts, %d at a time", b.o.Concurrency)
-	stopProfile, err := startCPUProfile(b.o.CPUProfile)
-	if err != nil {
+	res := b.result(m)
+	if ref != nil {
+		res.Reference = ref.result(shares)
+	}
+	if err := b.writeProfiles(ref); err != nil {
 		return Result{}, err
 	}
-	defer stopProfile()
+	res.HistoryEvents = b.historyEvents(ctx)
+	return res, nil
+}
+
+// runFor drives new payees until --duration has passed, seeded as they go (the producer stays a little ahead).
+func (b *bencher) runFor(ctx context.Context) (Result, error) {
+	payees := make(chan benchPayee, b.o.Concurrency*4)
+	seedErr := make(chan error, 1)
+	deadline := time.Now().Add(b.o.Duration)
+	go func() {
+		defer close(payees)
+		for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+			p, err := b.seed(ctx, b.isFace(i))
+			if err != nil {
+				seedErr <- err
+				return
+			}
+			payees <- p
+		}
+	}()
+	var m measured
+	if err := b.drive(ctx, payees, &m); err != nil {
+		return Result{}, err
+	}
+	select {
+	case err := <-seedErr:
+		return Result{}, err
+	default:
+	}
+	res := b.result(m)
+	if err := b.writeProfiles(nil); err != nil {
+		return Result{}, err
+	}
+	res.HistoryEvents = b.historyEvents(ctx)
+	return res, nil
+}
+
+// measured adds up the turns receipts were driven in.
+type measured struct {
+	paid, failed int
+	elapsed      time.Duration
+	cpu          float64
+}
+
+// drive runs the payees from queue, --concurrency at a time, adding to m what it took (under --cpuprofile, in
+// the profile).
+func (b *bencher) drive(ctx context.Context, queue <-chan benchPayee, m *measured) error {
+	stopProfile, err := b.profile.start()
+	if err != nil {
+		return err
+	}
 	cpu0, start := cpuSeconds(), time.Now()
 	var paid, failed atomic.Int64
 	var wg sync.WaitGroup
@@ -112,7 +183,7 @@ func (b *bencher) run(ctx context.Context) (Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for p := range payees {
+			for p := range queue {
 				if err := b.receipt(ctx, p); err != nil {
 					failed.Add(1)
 					b.progress("%s: %v", p.order, err)
@@ -124,16 +195,11 @@ func (b *bencher) run(ctx context.Context) (Result, error) {
 	}
 	wg.Wait()
 	stopProgress()
-	stopProfile()
-	select {
-	case err := <-seedErr:
-		return Result{}, err
-	default:
-	}
-	elapsed := time.Since(start)
-	res := b.result(int(paid.Load()), int(failed.Load()), elapsed, cpuSeconds()-cpu0)
-	res.HistoryEvents = b.historyEvents(ctx)
-	return res, nil
+	m.elapsed += time.Since(start)
+	m.cpu += cpuSeconds() - cpu0
+	m.paid += int(paid.Load())
+	m.failed += int(failed.Load())
+	return stopProfile()
 }
 
 // reportProgress prints a line on stderr every few seconds until the returned function is called.
@@ -376,7 +442,7 @@ func (b *bencher) park(ctx context.Context) (Result, error) {
 	elapsed := time.Since(start)
 	park.FinishSeconds = elapsed.Seconds()
 	park.Paid = int(paid.Load())
-	res := b.result(park.Paid, n-park.Paid, elapsed, cpuSeconds()-cpu0)
+	res := b.result(measured{paid: park.Paid, failed: n - park.Paid, elapsed: elapsed, cpu: cpuSeconds() - cpu0})
 	res.Park = park
 	res.HistoryEvents = b.historyEvents(ctx)
 	return res, nil
@@ -420,9 +486,9 @@ func (b *bencher) historyEvents(ctx context.Context) map[string]int {
 	return out
 }
 
-func (b *bencher) result(paid, failed int, elapsed time.Duration, cpu float64) Result {
-	res := Result{Receipts: paid, Failed: failed, Seconds: elapsed.Seconds(), CPUSeconds: cpu,
-		ReceiptsPerSecond: float64(paid) / elapsed.Seconds(), Endpoints: b.lat.summary(), Errors: map[string]int64{}}
+func (b *bencher) result(m measured) Result {
+	res := Result{Receipts: m.paid, Failed: m.failed, Seconds: m.elapsed.Seconds(), CPUSeconds: m.cpu,
+		ReceiptsPerSecond: float64(m.paid) / m.elapsed.Seconds(), Endpoints: b.lat.summary(), Errors: map[string]int64{}}
 	b.errs.Range(func(k, v any) bool {
 		res.Errors[k.(string)] = v.(*atomic.Int64).Load()
 		return true
@@ -454,21 +520,61 @@ func memoryNow(mib *float64) {
 	}
 }
 
-// startCPUProfile writes a CPU profile to path until the returned function is called (once or more).
-func startCPUProfile(path string) (func(), error) {
-	if path == "" {
-		return func() {}, nil
+// cpuProfile gathers one side's CPU profile (the receipts', the reference's) into one file: the sides take turns,
+// so each turn is profiled on its own and the turns merged at the end.
+type cpuProfile struct {
+	path  string
+	turns []*profile.Profile
+}
+
+// start profiles until the returned stop is called. Without a path it does nothing.
+func (p *cpuProfile) start() (stop func() error, err error) {
+	if p.path == "" {
+		return func() error { return nil }, nil
 	}
-	f, err := os.Create(path)
+	var buf bytes.Buffer
+	if err := pprof.StartCPUProfile(&buf); err != nil {
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		turn, err := profile.Parse(&buf)
+		if err == nil {
+			p.turns = append(p.turns, turn)
+		}
+		return err
+	}, nil
+}
+
+// write merges the turns into the profile's file.
+func (p *cpuProfile) write() error {
+	if p.path == "" || len(p.turns) == 0 {
+		return nil
+	}
+	merged, err := profile.Merge(p.turns)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	f, err := os.Create(p.path)
+	if err != nil {
+		return err
+	}
+	if err := merged.Write(f); err != nil {
 		f.Close()
-		return nil, err
+		return err
 	}
-	var once sync.Once
-	return func() { once.Do(func() { pprof.StopCPUProfile(); f.Close() }) }, nil
+	return f.Close()
+}
+
+// writeProfiles writes the receipts' profile and, when it ran, the reference's.
+func (b *bencher) writeProfiles(ref *reference) error {
+	if err := b.profile.write(); err != nil {
+		return err
+	}
+	if ref != nil {
+		return ref.profile.write()
+	}
+	return nil
 }
 
 func writeHeapProfile(path string) error {

@@ -2,9 +2,9 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -43,71 +43,98 @@ func referenceFlow(ctx workflow.Context) error {
 	return workflow.Await(ctx, func() bool { return done == 3 })
 }
 
-// runReference measures the reference: 20 flows one at a time (each update alone), then flows at concurrency (their
-// CPU profile to cpuProfile, when given).
-func runReference(ctx context.Context, hostPort, namespace string, concurrency, flows int, cpuProfile string) (referenceResult, error) {
+// reference is the reference's own client and worker on the system's server, and what its turns measured.
+type reference struct {
+	c       client.Client
+	w       sdkworker.Worker
+	profile cpuProfile // --reference-cpuprofile
+
+	alone   *latencies // 20 flows one at a time, each update alone (the first turn)
+	lat     *latencies // the flows of every turn, at the bench's concurrency
+	flows   int
+	elapsed time.Duration
+	cpu     float64
+	stamp   int64
+}
+
+func startReference(hostPort, namespace, cpuProfilePath string) (*reference, error) {
 	c, err := client.Dial(client.Options{HostPort: hostPort, Namespace: namespace, Logger: quietLogger{}})
 	if err != nil {
-		return referenceResult{}, err
+		return nil, err
 	}
-	defer c.Close()
 	w := sdkworker.New(c, referenceQueue, sdkworker.Options{})
 	w.RegisterWorkflowWithOptions(referenceFlow, workflow.RegisterOptions{Name: "BenchReference"})
 	w.RegisterActivity(referenceStep)
 	if err := w.Start(); err != nil {
-		return referenceResult{}, err
+		c.Close()
+		return nil, err
 	}
-	defer w.Stop()
-	run := func(id string, lat *latencies) error { return referenceRun(ctx, c, id, lat) }
-	stamp := time.Now().UnixNano()
-	// One at a time first: the per-update latency with nothing else running.
-	alone := newLatencies()
-	for i := range 20 {
-		if err := run(fmt.Sprintf("bench-ref-%d-alone-%d", stamp, i), alone); err != nil {
-			return referenceResult{}, err
+	return &reference{c: c, w: w, profile: cpuProfile{path: cpuProfilePath}, alone: newLatencies(), lat: newLatencies(), stamp: time.Now().UnixNano()}, nil
+}
+
+func (r *reference) close() {
+	r.w.Stop()
+	r.c.Close()
+}
+
+// turn runs n reference flows at the bench's concurrency (the first turn begins with the 20 flows one at a time).
+func (r *reference) turn(ctx context.Context, b *bencher, n int) error {
+	if r.flows == 0 {
+		b.progress("reference: the same shape straight through the SDK")
+		for i := range 20 {
+			if err := referenceRun(ctx, r.c, fmt.Sprintf("bench-ref-%d-alone-%d", r.stamp, i), r.alone); err != nil {
+				return err
+			}
 		}
 	}
-	lat := newLatencies()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
-	next := make(chan int)
-	stopProfile, err := startCPUProfile(cpuProfile)
+	b.progress("reference: %d flows, %d at a time", n, b.o.Concurrency)
+	stopProfile, err := r.profile.start()
 	if err != nil {
-		return referenceResult{}, err
+		return err
 	}
-	defer stopProfile()
+	first := r.flows
+	var failed atomic.Int64
+	var firstErr error
+	var once sync.Once
 	cpu0, start := cpuSeconds(), time.Now()
-	for range concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := run(fmt.Sprintf("bench-ref-%d-%d", stamp, i), lat); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}
-		}()
+	b.each(n, func(i int) {
+		if err := referenceRun(ctx, r.c, fmt.Sprintf("bench-ref-%d-%d", r.stamp, first+i), r.lat); err != nil {
+			failed.Add(1)
+			once.Do(func() { firstErr = err })
+		}
+	})
+	r.elapsed += time.Since(start)
+	r.cpu += cpuSeconds() - cpu0
+	r.flows += n
+	if err := stopProfile(); err != nil {
+		return err
 	}
-	for i := range flows {
-		next <- i
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("%d reference flows failed: %w", n, firstErr)
 	}
-	close(next)
-	wg.Wait()
-	elapsed, cpu := time.Since(start), cpuSeconds()-cpu0
-	stopProfile()
-	if len(errs) > 0 {
-		return referenceResult{}, fmt.Errorf("%d reference flows failed: %w", len(errs), errors.Join(errs[:min(3, len(errs))]...))
-	}
-	all := lat.summary()
-	res := referenceResult{Flows: flows, Seconds: elapsed.Seconds(), FlowsPerSecond: float64(flows) / elapsed.Seconds(), CPUSeconds: cpu,
-		Updates: all["update"], OneAtATime: alone.summary()["update"], ByUpdate: map[string]endpointLatency{}}
+	return nil
+}
+
+// result is what the turns measured; shares are the receipts of each round, as many flows as the reference ran.
+func (r *reference) result(shares []int) *referenceResult {
+	all := r.lat.summary()
+	res := &referenceResult{Flows: r.flows, Seconds: r.elapsed.Seconds(), FlowsPerSecond: float64(r.flows) / r.elapsed.Seconds(), CPUSeconds: r.cpu,
+		Rounds: len(shares), Updates: all["update"], OneAtATime: r.alone.summary()["update"], ByUpdate: map[string]endpointLatency{}}
 	for _, name := range []string{"tap", "face", "confirm"} {
 		res.ByUpdate[name] = all[name]
 	}
-	return res, nil
+	return res
+}
+
+// measureReference runs the reference after the receipts (a --duration run), in turns of the given sizes.
+func (b *bencher) measureReference(ctx context.Context, ref *reference, turns []int, res *Result) error {
+	for _, n := range turns {
+		if err := ref.turn(ctx, b, n); err != nil {
+			return fmt.Errorf("reference: %w", err)
+		}
+	}
+	res.Reference = ref.result(turns)
+	return ref.profile.write()
 }
 
 // referenceRun is one reference flow: update-with-start "tap", then "face" and "confirm", each a two-step update;

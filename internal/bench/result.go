@@ -43,6 +43,7 @@ type referenceResult struct {
 	Seconds        float64                    `json:"seconds"`
 	FlowsPerSecond float64                    `json:"flowsPerSecond"`
 	CPUSeconds     float64                    `json:"cpuSeconds"` // the process's, over the concurrent flows
+	Rounds         int                        `json:"rounds"`     // turns taken with the receipts
 	Updates        endpointLatency            `json:"updates"`
 	OneAtATime     endpointLatency            `json:"oneAtATime"` // per-update latency with nothing else running
 	ByUpdate       map[string]endpointLatency `json:"byUpdate"`   // tap (update-with-start), face, confirm
