@@ -418,5 +418,12 @@ func DynamicConfig() dynamicconfig.StaticClient {
 		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():        value(4096),
 		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  value(1),
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): value(1),
+		// The system worker's task-queue and history scanners (housekeeping of leftover task rows and orphaned history
+		// branches) and its parent-close-policy worker (receiptflow starts no child workflows) are off: each long-poll
+		// held the server's stop for a second, a third of dev's whole stop on Ctrl-C. Closed runs are still deleted
+		// at the end of their retention: that is the history service's own timer, not a scanner.
+		dynamicconfig.TaskQueueScannerEnabled.Key():       value(false),
+		dynamicconfig.HistoryScannerEnabled.Key():         value(false),
+		dynamicconfig.EnableParentClosePolicyWorker.Key(): value(false),
 	}
 }

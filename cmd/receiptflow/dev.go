@@ -58,7 +58,7 @@ func runDev(ctx context.Context, cfg config.Config, dev devSettings, logger *slo
 		cfg.ReceiptPollInterval = 3 * time.Second
 	}
 	if _, set := os.LookupEnv(config.Prefix + "_STOP_GRACE"); !set {
-		cfg.StopGrace = 500 * time.Millisecond // Ctrl-C in a terminal: its steps are retried after a restart
+		cfg.StopGrace = 250 * time.Millisecond // Ctrl-C in a terminal: its steps are retried after a restart
 	}
 	s, err := startStack(ctx, cfg, dev, logger, true)
 	if err != nil {
