@@ -47,6 +47,7 @@ type Faults struct {
 	MinuteQuota float64       `envconfig:"MINUTE_QUOTA" desc:"probability of errcode 45011 (minute quota)"`
 	HTTP5xx     float64       `envconfig:"HTTP_5XX" desc:"probability of an HTTP 503"`
 	Drop        float64       `envconfig:"DROP" desc:"probability of a connection closed without an answer"`
+	Lost        float64       `envconfig:"LOST" desc:"probability of a call carried out whose answer is lost (the connection closes without it)"`
 	Slow        float64       `envconfig:"SLOW" desc:"probability of answering after SLOW_DELAY"`
 	SlowDelay   time.Duration `envconfig:"SLOW_DELAY" default:"2s" desc:"how long a slow answer takes"`
 }
@@ -191,11 +192,11 @@ func (s *Sandbox) wechatEndpoint(name string, h http.HandlerFunc) http.HandlerFu
 		s.stats.Calls[name]++
 		f := s.opts.Faults
 		roll := func(p float64) bool { return p > 0 && s.rng.Float64() < p }
-		drop, fail5xx, busy, quota, slow := roll(f.Drop), roll(f.HTTP5xx), roll(f.Busy), roll(f.MinuteQuota), roll(f.Slow)
+		drop, fail5xx, busy, quota, slow, lost := roll(f.Drop), roll(f.HTTP5xx), roll(f.Busy), roll(f.MinuteQuota), roll(f.Slow), roll(f.Lost)
 		if until, down := s.outages[name]; down && s.opts.Now().Before(until) {
-			drop, fail5xx, busy, quota, slow = false, true, false, false, false
+			drop, fail5xx, busy, quota, slow, lost = false, true, false, false, false, false
 		}
-		if drop || fail5xx || busy || quota {
+		if drop || fail5xx || busy || quota || lost {
 			s.stats.Faults++
 		}
 		s.mu.Unlock()
@@ -215,6 +216,10 @@ func (s *Sandbox) wechatEndpoint(name string, h http.HandlerFunc) http.HandlerFu
 			writeErr(w, -1, "system error")
 		case quota:
 			writeErr(w, 45011, "api minute-quota reach limit  mustslower retry next minute")
+		case lost:
+			// Done — a bill created, a code used — and the answer lost on its way back: only asking again tells.
+			h(discardAnswer{}, r)
+			dropConnection(w)
 		default:
 			h(w, r)
 		}
@@ -235,6 +240,13 @@ func (s *Sandbox) SetOutage(endpoint string, d time.Duration) {
 	}
 	s.outages[endpoint] = s.opts.Now().Add(d)
 }
+
+// discardAnswer is where the answer of a call whose answer is lost goes.
+type discardAnswer struct{}
+
+func (discardAnswer) Header() http.Header         { return http.Header{} }
+func (discardAnswer) Write(p []byte) (int, error) { return len(p), nil }
+func (discardAnswer) WriteHeader(int)             {}
 
 // dropConnection closes the connection without an answer, as a network failure would.
 func dropConnection(w http.ResponseWriter) {

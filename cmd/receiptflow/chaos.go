@@ -50,7 +50,8 @@ Starts receiptflow dev as a child process on a fresh data directory and drives -
 API as payees and operators do (face and low risk; faces that miss, fail out to a manual review, or are never
 scanned; confirms, walk-aways and cancels; on WeChat's page accepts, slow accepts, declines, failed and expired
 bills and taps again, cancels crossing accepts; callbacks normal, lost, duplicated and delayed), while a
-schedule drawn from --seed injects WeChat and WeChat Pay faults, outages of WeChat Pay's endpoints and kill -9 of
+schedule drawn from --seed injects WeChat and WeChat Pay faults (busy, HTTP 5xx, calls dropped, answers lost after
+the call was carried out, slow answers), outages of WeChat Pay's endpoints and kill -9 of
 the whole process (restarted on the same data). The oracle: during the run, every --check-every, the books'
 invariants (GET /v1/ops/books/check); at the end, every order final; one SUCCESS bill per PAID order and none for
 any other; one posted payment per PAID order, of its amount; the books' invariants; the month's filing, built
@@ -72,7 +73,7 @@ flags:
 	fs.DurationVar(&o.Duration, "duration", 0, "drive new receipts until this long has passed, instead of --orders")
 	fs.IntVar(&o.Concurrency, "concurrency", 6, "payees at once")
 	fs.IntVar(&o.Kills, "kills", 3, "kill -9 (and restart) of the dev process during the run, with two WeChat Pay outages before each")
-	fs.Float64Var(&o.Faults, "faults", 0.2, "share of WeChat and WeChat Pay calls that fail (busy, HTTP 5xx, dropped)")
+	fs.Float64Var(&o.Faults, "faults", 0.2, "share of WeChat and WeChat Pay calls that fail (busy, HTTP 5xx, dropped, answer lost); as many again are answered 1 s late")
 	fs.DurationVar(&o.KillEvery, "kill-every", 0, "kill -9 dev about this often until the orders are done, instead of --kills times")
 	fs.DurationVar(&o.CheckEvery, "check-every", 10*time.Second, "how often the oracle checks the books during the run")
 	fs.StringVar(&o.Binary, "binary", "", "the receiptflow binary to run (default: this one)")

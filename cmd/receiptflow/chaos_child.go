@@ -19,10 +19,15 @@ import (
 	"github.com/receiptflow/receiptflow/config"
 )
 
-// sandboxFaults is --faults as the sandbox's settings: a third each busy, HTTP 5xx and dropped.
+// sandboxFaults is --faults as the sandbox's settings: a quarter each busy, HTTP 5xx, dropped before the call is
+// carried out and lost after it (a bill created, its answer never back); and as many calls again answered slowly.
 func (o chaosOptions) sandboxFaults() []string {
-	f := strconv.FormatFloat(o.Faults/3, 'f', 4, 64)
-	return []string{config.Prefix + "_SANDBOX_FAULT_BUSY=" + f, config.Prefix + "_SANDBOX_FAULT_HTTP_5XX=" + f, config.Prefix + "_SANDBOX_FAULT_DROP=" + f}
+	f := strconv.FormatFloat(o.Faults/4, 'f', 4, 64)
+	env := []string{config.Prefix + "_SANDBOX_FAULT_SLOW_DELAY=1s"}
+	for _, kind := range []string{"BUSY", "HTTP_5XX", "DROP", "LOST", "SLOW"} {
+		env = append(env, config.Prefix+"_SANDBOX_FAULT_"+kind+"="+f)
+	}
+	return env
 }
 
 // chaosChild is the dev process the run kills and restarts, always on the same ports and data.
