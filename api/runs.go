@@ -110,8 +110,10 @@ func (h *handlers) update(ctx context.Context, orderID, name, id string, who act
 }
 
 // send audits the step and sends the update to run. The server aborts an update whose workflow task failed for
-// reasons of its own (a signal landing while the run completes, say) with WorkflowNotReady: the same update ID is
-// sent again, so it is still applied at most once.
+// reasons of its own with WorkflowNotReady — above all a signal (WeChat Pay's callback) that landed while the task
+// completed the run, so that the run completes in the next task. The run is given closeWait to complete first (an
+// update sent while that task runs was held until it ended and then refused, 0.4 s later); when it has not, the
+// same update ID is sent again, so it is still applied at most once.
 func (h *handlers) send(ctx context.Context, orderID, run, name, id string, who actor, msg, out any) error {
 	h.auditStep(ctx, who, orderID, run, name, id)
 	for attempt := 1; ; attempt++ {
@@ -126,14 +128,24 @@ func (h *handlers) send(ctx context.Context, orderID, run, name, id string, who 
 		if !errors.As(err, &notReady) || attempt == 5 {
 			return err
 		}
-		select {
-		case <-ctx.Done():
+		if h.closes(ctx, orderID, run, closeWait) {
+			return serviceerror.NewNotFound("the run completed")
+		}
+		if ctx.Err() != nil {
 			return ctx.Err()
-		// The next workflow task is already scheduled: try again soon (10, 40, 90, 160 ms), not at a fixed 100 ms
-		// that the payee waited on every return from WeChat's confirm page that crossed the callback.
-		case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
 		}
 	}
+}
+
+// closeWait is how long an update the server aborted waits for its run to complete before it is sent again.
+const closeWait = 500 * time.Millisecond
+
+// closes reports whether the run ends within d.
+func (h *handlers) closes(ctx context.Context, orderID, run string, d time.Duration) bool {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	_ = h.Temporal.GetWorkflow(wctx, workflows.WorkflowID(orderID), run).Get(wctx, nil)
+	return wctx.Err() == nil
 }
 
 // runCache is the run each order's updates last went to, as this process saw it: the tap's start answers it, so a

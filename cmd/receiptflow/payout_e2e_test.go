@@ -10,8 +10,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
 
 	"github.com/receiptflow/receiptflow/activities"
 	"github.com/receiptflow/receiptflow/config"
@@ -485,5 +488,64 @@ func TestALateCallbackOfAFailedBillLeavesTheNextBillAlone(t *testing.T) {
 	e.must(e.call(http.MethodGet, fmt.Sprintf("/v1/me/income?year=%d", time.Now().In(beijingTime).Year()), token, nil, &income2), http.StatusOK)
 	if income2.GrossFen != 150000 || income2.TaxFen != 14000 {
 		t.Errorf("payee's income statement: %+v", income2)
+	}
+}
+
+// crossingQuery is WeChat Pay whose callback lands while the payee's return is being taken in: the query the
+// return makes signals the run (as the API does for a callback) before it answers, so the workflow task that
+// completes the run fails on the new signal and the server aborts the return's update.
+type crossingQuery struct {
+	activities.Payout
+	mu     sync.Mutex
+	signal func() // armed: called once, by the next query
+}
+
+func (q *crossingQuery) Query(ctx context.Context, outBillNo string) (workflows.TransferStatus, error) {
+	q.mu.Lock()
+	signal := q.signal
+	q.signal = nil
+	q.mu.Unlock()
+	if signal != nil {
+		signal()
+		time.Sleep(50 * time.Millisecond) // the signal is in history before the task completes
+	}
+	return q.Payout.Query(ctx, outBillNo)
+}
+
+// The payee comes back from WeChat's confirm page just as WeChat Pay's callback arrives: the task completing the
+// run fails on the callback's signal and the server aborts the payee's update. The API waits for the run to
+// complete and answers its last view (PAID), rather than sending the update again into the task that completes
+// the run (which the server held 0.4 s and then refused).
+func TestThePayeesReturnCrossingTheCallbackIsAnsweredWithTheEnd(t *testing.T) {
+	crossing := &crossingQuery{}
+	e := newEnv(t, wechatPay, func(a *activities.Activities) { crossing.Payout = a.Payout; a.Payout = crossing })
+	order, token, v := e.awaitingTransfer()
+	if res := e.payeeConfirms(v, sandbox.PayAccept, "none"); !res.OK() {
+		t.Fatalf("confirm: %+v", res)
+	}
+	var updates atomic.Int64
+	opts := e.dial
+	opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions, grpc.WithChainUnaryInterceptor(
+		func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, o ...grpc.CallOption) error {
+			if strings.HasSuffix(method, "/UpdateWorkflowExecution") {
+				updates.Add(1)
+			}
+			return invoke(ctx, method, req, reply, cc, o...)
+		}))
+	e.routeThrough(temporalServer.NewClientWithOptions(opts))
+	crossing.mu.Lock()
+	crossing.signal = func() {
+		if err := e.client.SignalWorkflow(context.Background(), workflows.WorkflowID(order), "", workflows.SignalTransferNotice, workflows.TransferNotice{}); err != nil {
+			t.Error(err)
+		}
+	}
+	crossing.mu.Unlock()
+	var back workflows.View
+	e.must(e.call(http.MethodPost, "/v1/receipts/"+order+"/transfer/confirmed", token, nil, &back), http.StatusOK)
+	if back.State != workflows.StatePaid {
+		t.Fatalf("the return answered %+v", back)
+	}
+	if n := updates.Load(); n != 1 {
+		t.Fatalf("the return's update was sent %d times, want once (the run completed meanwhile)", n)
 	}
 }
