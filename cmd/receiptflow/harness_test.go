@@ -25,6 +25,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
+	"google.golang.org/grpc"
 
 	"github.com/receiptflow/receiptflow/activities"
 	"github.com/receiptflow/receiptflow/codec"
@@ -221,6 +222,31 @@ func (e *env) routeThrough(c client.Client) {
 	}
 	h := specChecked(e.t, r)
 	e.router.Store(&h)
+}
+
+// routeIntercepted serves the test's API with every call it makes to Temporal shown to intercept first: an error
+// intercept returns is the call's answer; nil lets the call through.
+func (e *env) routeIntercepted(intercept func(method string) error) {
+	e.t.Helper()
+	opts := e.dial
+	opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions, grpc.WithChainUnaryInterceptor(
+		func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, o ...grpc.CallOption) error {
+			if err := intercept(method); err != nil {
+				return err
+			}
+			return invoke(ctx, method, req, reply, cc, o...)
+		}))
+	e.routeThrough(temporalServer.NewClientWithOptions(opts))
+}
+
+// counting is an intercept that counts the calls to a method of Temporal's API (DescribeWorkflowExecution, …).
+func counting(method string, n *atomic.Int64) func(string) error {
+	return func(called string) error {
+		if strings.HasSuffix(called, "/"+method) {
+			n.Add(1)
+		}
+		return nil
+	}
 }
 
 func e2eCheckBooks(t testing.TB, s *store.Store) {

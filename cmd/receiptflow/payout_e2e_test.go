@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"github.com/receiptflow/receiptflow/activities"
 	"github.com/receiptflow/receiptflow/config"
 	"github.com/receiptflow/receiptflow/sandbox"
@@ -524,15 +522,7 @@ func TestThePayeesReturnCrossingTheCallbackIsAnsweredWithTheEnd(t *testing.T) {
 		t.Fatalf("confirm: %+v", res)
 	}
 	var updates atomic.Int64
-	opts := e.dial
-	opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions, grpc.WithChainUnaryInterceptor(
-		func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, o ...grpc.CallOption) error {
-			if strings.HasSuffix(method, "/UpdateWorkflowExecution") {
-				updates.Add(1)
-			}
-			return invoke(ctx, method, req, reply, cc, o...)
-		}))
-	e.routeThrough(temporalServer.NewClientWithOptions(opts))
+	e.routeIntercepted(counting("UpdateWorkflowExecution", &updates))
 	crossing.mu.Lock()
 	crossing.signal = func() {
 		if err := e.client.SignalWorkflow(context.Background(), workflows.WorkflowID(order), "", workflows.SignalTransferNotice, workflows.TransferNotice{}); err != nil {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -395,16 +394,12 @@ func TestATapTemporalNeverAnsweredAsksForAnotherTap(t *testing.T) {
 	order := e.payee("o_lost_tap", "李四", "110101200001010010", 150000)
 	token := e.login("o_lost_tap")
 
-	opts := e.dial
-	opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions, grpc.WithChainUnaryInterceptor(
-		func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, o ...grpc.CallOption) error {
-			if strings.HasSuffix(method, "/ExecuteMultiOperation") {
-				return status.Error(codes.DeadlineExceeded, "the server went away before it answered")
-			}
-			return invoke(ctx, method, req, reply, cc, o...)
-		}))
-	lost := temporalServer.NewClientWithOptions(opts)
-	e.routeThrough(lost)
+	e.routeIntercepted(func(method string) error {
+		if strings.HasSuffix(method, "/ExecuteMultiOperation") {
+			return status.Error(codes.DeadlineExceeded, "the server went away before it answered")
+		}
+		return nil
+	})
 	r := e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil)
 	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), `"UNAVAILABLE"`) {
 		t.Fatalf("a tap Temporal never answered: %d %s", r.status, r.body)
@@ -430,15 +425,7 @@ func TestAStepReachesTheOrdersNextRunStartedElsewhere(t *testing.T) {
 	token := e.login("o_two_runs")
 
 	var describes atomic.Int64
-	opts := e.dial
-	opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions, grpc.WithChainUnaryInterceptor(
-		func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, o ...grpc.CallOption) error {
-			if strings.HasSuffix(method, "/DescribeWorkflowExecution") {
-				describes.Add(1)
-			}
-			return invoke(ctx, method, req, reply, cc, o...)
-		}))
-	e.routeThrough(temporalServer.NewClientWithOptions(opts))
+	e.routeIntercepted(counting("DescribeWorkflowExecution", &describes))
 	first := e.router.Load() // process A: taps the first run
 	e.must(e.call(http.MethodPost, "/v1/receipts/"+order, token, nil, nil), http.StatusOK)
 	e.waitState(order, token, workflows.StateExpired) // the payee never confirmed it
