@@ -97,7 +97,7 @@ func (h *handlers) update(ctx context.Context, orderID, name, id string, who act
 		}
 		err := h.send(ctx, orderID, run, name, id, who, arg(h.prove(who, orderID, run, name, id)), out)
 		var notFound *serviceerror.NotFound
-		if known && errors.As(err, &notFound) {
+		if known && errors.As(err, &notFound) && !errors.Is(err, errRunCompleted) {
 			h.runs.forget(orderID, run)
 			known = false
 			continue
@@ -128,8 +128,8 @@ func (h *handlers) send(ctx context.Context, orderID, run, name, id string, who 
 		if !errors.As(err, &notReady) || attempt == 5 {
 			return err
 		}
-		if h.closes(ctx, orderID, run, closeWait) {
-			return serviceerror.NewNotFound("the run completed")
+		if h.completes(ctx, orderID, run, closeWait) {
+			return errRunCompleted
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -140,12 +140,15 @@ func (h *handlers) send(ctx context.Context, orderID, run, name, id string, who 
 // closeWait is how long an update the server aborted waits for its run to complete before it is sent again.
 const closeWait = 500 * time.Millisecond
 
-// closes reports whether the run ends within d.
-func (h *handlers) closes(ctx context.Context, orderID, run string, d time.Duration) bool {
+// errRunCompleted: the run an update was sent to completed instead of taking it in (closedRun tells how it ended).
+var errRunCompleted = serviceerror.NewNotFound("the run completed")
+
+// completes reports whether the run completes within d (a receipt's run completes with its view however it ends;
+// a Temporal that does not answer is not a completion).
+func (h *handlers) completes(ctx context.Context, orderID, run string, d time.Duration) bool {
 	wctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	_ = h.Temporal.GetWorkflow(wctx, workflows.WorkflowID(orderID), run).Get(wctx, nil)
-	return wctx.Err() == nil
+	return h.Temporal.GetWorkflow(wctx, workflows.WorkflowID(orderID), run).Get(wctx, nil) == nil
 }
 
 // runCache is the run each order's updates last went to, as this process saw it: the tap's start answers it, so a
