@@ -80,7 +80,7 @@ func (b *bencher) run(ctx context.Context) (Result, error) {
 	if b.o.Duration > 0 {
 		res, err := b.runFor(ctx)
 		if err == nil && ref != nil {
-			err = b.measureReference(ctx, ref, []int{max(res.Receipts, 50)}, &res)
+			err = b.referenceAfter(ctx, ref, max(res.Receipts, 50), &res)
 		}
 		return res, err
 	}
@@ -98,7 +98,6 @@ func (b *bencher) run(ctx context.Context) (Result, error) {
 		rounds = 1
 	}
 	var m measured
-	var shares []int
 	for r := range rounds {
 		chunk := payees[r*len(payees)/rounds : (r+1)*len(payees)/rounds]
 		b.progress("round %d of %d: %d receipts, %d at a time", r+1, rounds, len(chunk), b.o.Concurrency)
@@ -110,7 +109,6 @@ func (b *bencher) run(ctx context.Context) (Result, error) {
 		if err := b.drive(ctx, queue, &m); err != nil {
 			return Result{}, err
 		}
-		shares = append(shares, len(chunk))
 		if ref != nil {
 			if err := ref.turn(ctx, b, len(chunk)); err != nil {
 				return Result{}, fmt.Errorf("reference: %w", err)
@@ -119,7 +117,7 @@ func (b *bencher) run(ctx context.Context) (Result, error) {
 	}
 	res := b.result(m)
 	if ref != nil {
-		res.Reference = ref.result(shares)
+		res.Reference = ref.result(rounds)
 	}
 	if err := b.writeProfiles(ref); err != nil {
 		return Result{}, err

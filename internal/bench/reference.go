@@ -115,25 +115,23 @@ func (r *reference) turn(ctx context.Context, b *bencher, n int) error {
 	return nil
 }
 
-// result is what the turns measured; shares are the receipts of each round, as many flows as the reference ran.
-func (r *reference) result(shares []int) *referenceResult {
+// result is what the turns measured, in as many rounds.
+func (r *reference) result(rounds int) *referenceResult {
 	all := r.lat.summary()
 	res := &referenceResult{Flows: r.flows, Seconds: r.elapsed.Seconds(), FlowsPerSecond: float64(r.flows) / r.elapsed.Seconds(), CPUSeconds: r.cpu,
-		Rounds: len(shares), Updates: all["update"], OneAtATime: r.alone.summary()["update"], ByUpdate: map[string]endpointLatency{}}
+		Rounds: rounds, Updates: all["update"], OneAtATime: r.alone.summary()["update"], ByUpdate: map[string]endpointLatency{}}
 	for _, name := range []string{"tap", "face", "confirm"} {
 		res.ByUpdate[name] = all[name]
 	}
 	return res
 }
 
-// measureReference runs the reference after the receipts (a --duration run), in turns of the given sizes.
-func (b *bencher) measureReference(ctx context.Context, ref *reference, turns []int, res *Result) error {
-	for _, n := range turns {
-		if err := ref.turn(ctx, b, n); err != nil {
-			return fmt.Errorf("reference: %w", err)
-		}
+// referenceAfter runs n reference flows after the receipts (a --duration run), in one turn.
+func (b *bencher) referenceAfter(ctx context.Context, ref *reference, n int, res *Result) error {
+	if err := ref.turn(ctx, b, n); err != nil {
+		return fmt.Errorf("reference: %w", err)
 	}
-	res.Reference = ref.result(turns)
+	res.Reference = ref.result(1)
 	return ref.profile.write()
 }
 
