@@ -99,6 +99,24 @@ func (p *Pay) resumeSettlement(b *payBill) {
 	})
 }
 
+// closeWhenOverdue closes b (FAIL, OVERDUE_CLOSE) when ConfirmWindow has passed since it was created and nobody
+// confirmed it — at once if that was while the sandbox was down; p.mu is held. The time comes from the bill's
+// create time, which is kept: a restart schedules the close again.
+func (p *Pay) closeWhenOverdue(b *payBill) {
+	created, err := time.Parse(time.RFC3339, b.CreateTime)
+	if b.State != "WAIT_USER_CONFIRM" || err != nil || p.closed || p.closings[b.OutBillNo] != nil {
+		return
+	}
+	p.closings[b.OutBillNo] = time.AfterFunc(max(0, created.Add(p.opts.ConfirmWindow).Sub(p.now())), func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		delete(p.closings, b.OutBillNo)
+		if !p.closed && b.State == "WAIT_USER_CONFIRM" {
+			p.finish(b, "FAIL", "OVERDUE_CLOSE", callbackNormal)
+		}
+	})
+}
+
 // expire plays 24 hours passing without the payee's confirm: WeChat Pay closes the bill (FAIL, OVERDUE_CLOSE) and
 // the money returns to the merchant.
 func (p *Pay) expire(w http.ResponseWriter, r *http.Request) {

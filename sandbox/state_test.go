@@ -257,3 +257,48 @@ func TestTheStateFileKeepsEveryChangeAcrossRestarts(t *testing.T) {
 		t.Fatal("a torn line in the middle of the journal was taken")
 	}
 }
+
+// WeChat Pay closes a bill nobody confirmed once its confirm window (24 h) has passed — FAIL, OVERDUE_CLOSE, and
+// its callback owed — and a restart in between still closes it, on time, from the bill's create time; a bill the
+// payee confirmed is left alone.
+func TestAnUnconfirmedBillClosesAfterItsWindowAcrossARestart(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "pay.json")
+	opts := PayOptions{StateFile: file, ConfirmWindow: 1500 * time.Millisecond}
+	p, err := newPay(opts, nil, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := time.Now().In(beijing).Format(time.RFC3339)
+	p.mu.Lock()
+	for _, no := range []string{"ord4T1", "ord5T1"} {
+		b := &payBill{OutBillNo: no, State: "WAIT_USER_CONFIRM", AmountFen: 150000, CreateTime: created, UpdateTime: created}
+		p.bills[no] = b
+		p.save(no)
+		p.closeWhenOverdue(b)
+	}
+	p.finish(p.bills["ord5T1"], "SUCCESS", "", callbackNone) // the payee confirmed this one
+	p.mu.Unlock()
+	p.close() // killed before the window ends
+
+	again, err := newPay(opts, nil, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.close()
+	if b, _ := again.Bill("ord4T1"); b.State != "WAIT_USER_CONFIRM" {
+		t.Fatalf("closed before its window: %+v", b)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for b, _ := again.Bill("ord4T1"); b.State == "WAIT_USER_CONFIRM"; b, _ = again.Bill("ord4T1") {
+		if time.Now().After(deadline) {
+			t.Fatal("the bill never closed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if b, _ := again.Bill("ord4T1"); b.State != "FAIL" || b.FailReason != "OVERDUE_CLOSE" || again.owed("ord4T1").CallbacksOwed != 1 {
+		t.Fatalf("after its window: %+v, callbacks owed %d", b, again.owed("ord4T1").CallbacksOwed)
+	}
+	if b, _ := again.Bill("ord5T1"); b.State != "SUCCESS" {
+		t.Fatalf("the confirmed bill: %+v", b)
+	}
+}

@@ -44,6 +44,9 @@ type PayOptions struct {
 	// ReceiptHash is the hash_type electronic receipts are given with: SHA256 (default) or SM3, both of which
 	// WeChat Pay uses.
 	ReceiptHash string
+	// ConfirmWindow is how long a bill waits for the payee's confirm before WeChat Pay closes it (FAIL,
+	// OVERDUE_CLOSE; default 24 h, as package_info lives).
+	ConfirmWindow time.Duration
 }
 
 // Pay is the sandbox's WeChat Pay: transfer bills in memory (and StateFile), really signed answers and really
@@ -59,7 +62,8 @@ type Pay struct {
 	wg         sync.WaitGroup // slow settlements and callbacks owed
 	quit       chan struct{}  // closed by Close: callbacks still owed wait in the state file for the next start
 	closed     bool
-	delivering map[string]bool // bills whose owed callbacks a goroutine delivers
+	delivering map[string]bool        // bills whose owed callbacks a goroutine delivers
+	closings   map[string]*time.Timer // bills waiting for the payee: their close at the end of ConfirmWindow
 }
 
 // payBill is one transfer bill. The payee's name is checked and kept in memory only: the state file never holds
@@ -129,7 +133,11 @@ func newPay(o PayOptions, log *slog.Logger, now func() time.Time) (*Pay, error) 
 	if o.CallbackRetries == nil {
 		o.CallbackRetries = CallbackSchedule
 	}
-	p := &Pay{opts: o, log: log, now: now, bills: map[string]*payBill{}, quit: make(chan struct{}), delivering: map[string]bool{}}
+	if o.ConfirmWindow <= 0 {
+		o.ConfirmWindow = 24 * time.Hour
+	}
+	p := &Pay{opts: o, log: log, now: now, bills: map[string]*payBill{}, quit: make(chan struct{}), delivering: map[string]bool{},
+		closings: map[string]*time.Timer{}}
 	var err error
 	if p.state, err = newStateFile(o.StateFile, &p.mu, &p.bills); err != nil {
 		return nil, err
@@ -138,6 +146,7 @@ func newPay(o PayOptions, log *slog.Logger, now func() time.Time) (*Pay, error) 
 	for _, b := range p.bills {
 		p.resumeSettlement(b) // a slow confirm a restart interrupted goes on where it was
 		p.callBack(b)         // and so do the callbacks it still owes
+		p.closeWhenOverdue(b) // and the close of a bill nobody confirms
 	}
 	p.mu.Unlock()
 	return p, nil
@@ -202,6 +211,9 @@ func (p *Pay) close() {
 	if !p.closed {
 		p.closed = true
 		close(p.quit)
+		for _, t := range p.closings {
+			t.Stop() // kept in the bill (its create time): the next start schedules it again
+		}
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
@@ -379,6 +391,7 @@ func (p *Pay) create(w http.ResponseWriter, r *http.Request, body []byte) {
 		CreateTime: now, UpdateTime: now}
 	p.bills[b.OutBillNo] = b
 	p.save(b.OutBillNo)
+	p.closeWhenOverdue(b)
 	p.respond(w, http.StatusOK, createAnswer(b))
 }
 
