@@ -71,9 +71,19 @@ type namedUpdate struct {
 	update      temporal.SearchAttributeUpdate
 }
 
-// set records key's new value (u is key.ValueSet(value)).
-func (a *searchAttrs) set(key temporal.SearchAttributeKey, value any, u temporal.SearchAttributeUpdate) {
-	n := namedUpdate{key.GetName(), fmt.Sprint(value), u}
+// settable is a typed search attribute key of values T (keyword, datetime, bool, int).
+type settable[T any] interface {
+	GetName() string
+	ValueSet(T) temporal.SearchAttributeUpdate
+}
+
+// setAttr records key's new value in a.
+func setAttr[T any](a *searchAttrs, key settable[T], value T) {
+	a.set(namedUpdate{key.GetName(), fmt.Sprint(value), key.ValueSet(value)})
+}
+
+// set records n, replacing the update of the same attribute not published yet.
+func (a *searchAttrs) set(n namedUpdate) {
 	for i := range a.pending {
 		if a.pending[i].name == n.name {
 			a.pending[i] = n

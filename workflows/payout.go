@@ -190,8 +190,8 @@ func (r *run) showRetrying(ctx workflow.Context, retrying bool, lastError string
 	if retrying {
 		workflow.SetCurrentDetails(ctx, fmt.Sprintf("payout retrying 付款重试中: %s, attempt %d (bill %s)", lastError, r.pay.tries, r.pay.plan.OutBillNo))
 	}
-	r.attrs.set(SearchPayoutRetrying, retrying, SearchPayoutRetrying.ValueSet(retrying))
-	r.attrs.set(SearchPayoutAttempt, r.pay.tries, SearchPayoutAttempt.ValueSet(int64(r.pay.tries)))
+	setAttr(&r.attrs, SearchPayoutRetrying, retrying)
+	setAttr(&r.attrs, SearchPayoutAttempt, int64(r.pay.tries))
 }
 
 // compensate releases the payment reserved for the bill the run gave up on — that bill's and no other's — so its

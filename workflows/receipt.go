@@ -175,10 +175,10 @@ func (r *run) enter(ctx workflow.Context, s State, details string) {
 	now := workflow.Now(ctx)
 	r.view.State, r.view.UpdatedAt = s, now
 	r.showCancelWait()
-	r.attrs.set(SearchState, s, SearchState.ValueSet(string(s)))
-	r.attrs.set(SearchStateSince, now, SearchStateSince.ValueSet(now))
+	setAttr(&r.attrs, SearchState, string(s))
+	setAttr(&r.attrs, SearchStateSince, now)
 	if level := r.elig.Risk.Level; level != "" {
-		r.attrs.set(SearchRiskLevel, level, SearchRiskLevel.ValueSet(level))
+		setAttr(&r.attrs, SearchRiskLevel, level)
 	}
 }
 
