@@ -69,12 +69,18 @@ func newStateFile(path string, owner sync.Locker, value any) (*stateFile, error)
 	if f.journal, err = os.OpenFile(path+".journal", os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
+	// A line a crash cut short goes, so the next change starts a line of its own.
+	if err := f.journal.Truncate(f.journalSize); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	return f, nil
 }
 
-// load reads the snapshot, then replays the journal over it. A last line cut short by a crash is a change whose
-// answer was never sent, and is dropped; the snapshot being written again may have been renamed into place before
-// the journal it covers was emptied, which is harmless: each line sets an entry to a value the snapshot holds.
+// load reads the snapshot, then replays the journal over it. Each change is a line ended by a newline, written and
+// synced before its answer was sent: what follows the last newline was cut short by a crash, its answer never
+// sent, and is dropped (journalSize ends before it). The snapshot being written again may have been renamed into
+// place before the journal it covers was emptied, which is harmless: each line sets an entry to a value the
+// snapshot holds.
 func (f *stateFile) load() error {
 	if err := f.replay(); err != nil {
 		return fmt.Errorf("sandbox: %s: %w", f.path, err)
@@ -100,9 +106,9 @@ func (f *stateFile) replay() error {
 	if err != nil {
 		return err
 	}
-	f.journalSize = int64(len(raw))
-	lines := bytes.Split(raw, []byte("\n"))
-	for i, l := range lines {
+	complete := raw[:bytes.LastIndexByte(raw, '\n')+1]
+	f.journalSize = int64(len(complete))
+	for i, l := range bytes.Split(bytes.TrimSuffix(complete, []byte("\n")), []byte("\n")) {
 		if len(l) == 0 {
 			continue
 		}
@@ -110,9 +116,6 @@ func (f *stateFile) replay() error {
 		err := json.Unmarshal(l, &line)
 		if err == nil {
 			err = f.apply(line)
-		}
-		if err != nil && i == len(lines)-1 {
-			break // torn by a crash mid-write
 		}
 		if err != nil {
 			return fmt.Errorf("journal line %d: %w", i+1, err)
