@@ -94,6 +94,9 @@ flags:
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	if o.Park > 0 {
+		o.Mix = "face" // what parks at the face step is a face receipt, whatever --mix said
+	}
 	switch o.Mix {
 	case "low":
 	case "face":

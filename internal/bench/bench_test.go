@@ -17,6 +17,10 @@ func TestParseFlags(t *testing.T) {
 	if o, err := ParseFlags([]string{"--mix", "face"}, io.Discard); err != nil || o.FaceShare != 1 {
 		t.Fatalf("--mix face: %+v %v", o, err)
 	}
+	// Parked receipts wait at the face step: the run's header and JSON say face, not the default low.
+	if o, err := ParseFlags([]string{"--park", "10"}, io.Discard); err != nil || o.Mix != "face" || o.FaceShare != 1 {
+		t.Fatalf("--park: %+v %v", o, err)
+	}
 	for _, bad := range [][]string{{"--mix", "1.5"}, {"--mix", "some"}, {"--channel", "bank"}, {"--face-mode", "v3"},
 		{"--concurrency", "0"}, {"--count", "0"}, {"--port", "9000"}} {
 		if _, err := ParseFlags(bad, io.Discard); err == nil {
