@@ -10,5 +10,8 @@ for attr in OrderId:Keyword ReceiptState:Keyword RiskLevel:Keyword PayerId:Keywo
   name=${attr%%:*}
   if ! temporal operator search-attribute list --namespace "$NAMESPACE" | grep -qw "$name"; then
     temporal operator search-attribute create --namespace "$NAMESPACE" --name "$name" --type "${attr##*:}"
+    added=yes
   fi
 done
+# As receiptflow migrate does: let the services' namespace caches (refreshed every 2 s) see what was added.
+if [ -n "${added:-}" ]; then sleep 5; fi

@@ -88,8 +88,20 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 	if err != nil && !errors.As(err, &exists) {
 		return nil, fmt.Errorf("add search attributes %s: %w", strings.Join(missing, ", "), err)
 	}
+	// On SQL visibility an attribute is an alias in the namespace, which each service reads again every
+	// namespaceCacheRefresh: a run started with it before then is refused. Wait, so that the APIs and workers
+	// started after migrate can use it at once (the server need not refresh its search attributes on every read).
+	select {
+	case <-ctx.Done():
+		return missing, ctx.Err()
+	case <-time.After(2*namespaceCacheRefresh + 500*time.Millisecond):
+	}
 	return missing, nil
 }
+
+// namespaceCacheRefresh is how often each Temporal service reads its namespaces again
+// (system.namespaceCacheRefreshInterval, the server's default).
+const namespaceCacheRefresh = 2 * time.Second
 
 // CheckSetup reports what is missing for the runs to start: the namespace or any search attribute.
 func CheckSetup(ctx context.Context, c client.Client, namespace string) error {

@@ -12,9 +12,11 @@ import (
 	"github.com/kelseyhightower/envconfig"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/receiptflow/receiptflow/config"
 	"github.com/receiptflow/receiptflow/worker"
+	"github.com/receiptflow/receiptflow/workflows"
 )
 
 // migrate sets up a deployment from nothing but the database and Temporal settings — no keys, no WeChat — and can
@@ -45,6 +47,11 @@ func TestMigrateSetsUpNamespaceAndSearchAttributes(t *testing.T) {
 	}
 	if err := worker.CheckSetup(ctx, c, cfg.Temporal.Namespace); err != nil {
 		t.Fatalf("after migrate: %v", err)
+	}
+	// A run can carry the attributes the moment migrate returns: the APIs and workers start right after it.
+	if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "migrated", TaskQueue: "nobody",
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchState.ValueSet("CHECKING"))}, "Anything"); err != nil {
+		t.Fatalf("a start with the attributes just after migrate: %v", err)
 	}
 	ns, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: cfg.Temporal.Namespace})
 	if err != nil || ns.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration() != 48*time.Hour {
