@@ -67,7 +67,8 @@ func (b *bencher) isFace(i int) bool {
 
 // run measures --count receipts (or as many as --duration allows), --concurrency at a time, and the reference
 // when asked. With a count, the two take turns (--rounds): each round drives its share of the receipts, then the
-// same number of reference flows, so a machine whose speed drifts during the run weighs on both alike.
+// same number of reference flows, so a machine whose speed drifts during the run weighs on both alike. With a
+// duration, the reference takes one turn after the receipts.
 func (b *bencher) run(ctx context.Context) (Result, error) {
 	var ref *reference
 	if b.o.Reference {
@@ -77,43 +78,18 @@ func (b *bencher) run(ctx context.Context) (Result, error) {
 		}
 		defer ref.close()
 	}
-	if b.o.Duration > 0 {
-		res, err := b.runFor(ctx)
-		if err == nil && ref != nil {
-			err = b.referenceAfter(ctx, ref, max(res.Receipts, 50), &res)
-		}
-		return res, err
-	}
-	b.progress("seeding %d payees", b.o.Count)
-	payees := make([]benchPayee, b.o.Count)
-	for i := range payees {
-		p, err := b.seed(ctx, b.isFace(i))
-		if err != nil {
-			return Result{}, err
-		}
-		payees[i] = p
-	}
-	rounds := min(max(b.o.Rounds, 1), b.o.Count)
-	if ref == nil {
-		rounds = 1
-	}
 	var m measured
-	for r := range rounds {
-		chunk := payees[r*len(payees)/rounds : (r+1)*len(payees)/rounds]
-		b.progress("round %d of %d: %d receipts, %d at a time", r+1, rounds, len(chunk), b.o.Concurrency)
-		queue := make(chan benchPayee, len(chunk))
-		for _, p := range chunk {
-			queue <- p
+	rounds := 1
+	var err error
+	if b.o.Duration > 0 {
+		if m, err = b.runFor(ctx); err == nil && ref != nil {
+			err = ref.turn(ctx, b, max(m.paid, 50))
 		}
-		close(queue)
-		if err := b.drive(ctx, queue, &m); err != nil {
-			return Result{}, err
-		}
-		if ref != nil {
-			if err := ref.turn(ctx, b, len(chunk)); err != nil {
-				return Result{}, fmt.Errorf("reference: %w", err)
-			}
-		}
+	} else {
+		m, rounds, err = b.runRounds(ctx, ref)
+	}
+	if err != nil {
+		return Result{}, err
 	}
 	res := b.result(m)
 	if ref != nil {
@@ -126,8 +102,42 @@ func (b *bencher) run(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
+// runRounds seeds --count payees before the clock starts (the measurement holds only what payees do), then
+// drives them in rounds, each followed by the reference's turn when there is a reference.
+func (b *bencher) runRounds(ctx context.Context, ref *reference) (m measured, rounds int, err error) {
+	b.progress("seeding %d payees", b.o.Count)
+	payees := make([]benchPayee, b.o.Count)
+	for i := range payees {
+		if payees[i], err = b.seed(ctx, b.isFace(i)); err != nil {
+			return m, 0, err
+		}
+	}
+	rounds = min(max(b.o.Rounds, 1), b.o.Count)
+	if ref == nil {
+		rounds = 1
+	}
+	for r := range rounds {
+		chunk := payees[r*len(payees)/rounds : (r+1)*len(payees)/rounds]
+		b.progress("round %d of %d: %d receipts, %d at a time", r+1, rounds, len(chunk), b.o.Concurrency)
+		queue := make(chan benchPayee, len(chunk))
+		for _, p := range chunk {
+			queue <- p
+		}
+		close(queue)
+		if err := b.drive(ctx, queue, &m); err != nil {
+			return m, 0, err
+		}
+		if ref != nil {
+			if err := ref.turn(ctx, b, len(chunk)); err != nil {
+				return m, 0, err
+			}
+		}
+	}
+	return m, rounds, nil
+}
+
 // runFor drives new payees until --duration has passed, seeded as they go (the producer stays a little ahead).
-func (b *bencher) runFor(ctx context.Context) (Result, error) {
+func (b *bencher) runFor(ctx context.Context) (measured, error) {
 	payees := make(chan benchPayee, b.o.Concurrency*4)
 	seedErr := make(chan error, 1)
 	deadline := time.Now().Add(b.o.Duration)
@@ -144,19 +154,14 @@ func (b *bencher) runFor(ctx context.Context) (Result, error) {
 	}()
 	var m measured
 	if err := b.drive(ctx, payees, &m); err != nil {
-		return Result{}, err
+		return m, err
 	}
 	select {
 	case err := <-seedErr:
-		return Result{}, err
+		return m, err
 	default:
 	}
-	res := b.result(m)
-	if err := b.writeProfiles(nil); err != nil {
-		return Result{}, err
-	}
-	res.HistoryEvents = b.historyEvents(ctx)
-	return res, nil
+	return m, nil
 }
 
 // measured adds up the turns receipts were driven in.

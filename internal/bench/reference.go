@@ -78,7 +78,12 @@ func (r *reference) close() {
 }
 
 // turn runs n reference flows at the bench's concurrency (the first turn begins with the 20 flows one at a time).
-func (r *reference) turn(ctx context.Context, b *bencher, n int) error {
+func (r *reference) turn(ctx context.Context, b *bencher, n int) (err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("reference: %w", err)
+		}
+	}()
 	if r.flows == 0 {
 		b.progress("reference: the same shape straight through the SDK")
 		for i := range 20 {
@@ -110,7 +115,7 @@ func (r *reference) turn(ctx context.Context, b *bencher, n int) error {
 		return err
 	}
 	if n := failed.Load(); n > 0 {
-		return fmt.Errorf("%d reference flows failed: %w", n, firstErr)
+		return fmt.Errorf("%d flows failed: %w", n, firstErr)
 	}
 	return nil
 }
@@ -124,15 +129,6 @@ func (r *reference) result(rounds int) *referenceResult {
 		res.ByUpdate[name] = all[name]
 	}
 	return res
-}
-
-// referenceAfter runs n reference flows after the receipts (a --duration run), in one turn.
-func (b *bencher) referenceAfter(ctx context.Context, ref *reference, n int, res *Result) error {
-	if err := ref.turn(ctx, b, n); err != nil {
-		return fmt.Errorf("reference: %w", err)
-	}
-	res.Reference = ref.result(1)
-	return ref.profile.write()
 }
 
 // referenceRun is one reference flow: update-with-start "tap", then "face" and "confirm", each a two-step update;
