@@ -30,6 +30,10 @@ var CallbackSchedule = []time.Duration{15 * time.Second, 15 * time.Second, 30 * 
 
 // finish moves a bill to a state (final, or TRANSFERING) and, when it is final, owes its callbacks; p.mu is held.
 func (p *Pay) finish(b *payBill, state, reason, delivery string) {
+	if t := p.closings[b.OutBillNo]; t != nil { // the bill no longer waits for the payee: nothing left to close
+		t.Stop()
+		delete(p.closings, b.OutBillNo)
+	}
 	b.State, b.FailReason = state, reason
 	b.UpdateTime = p.now().In(beijing).Format(time.RFC3339)
 	if state == "SUCCESS" || state == "FAIL" || state == "CANCELLED" { // WeChat Pay calls back for final states only

@@ -293,6 +293,9 @@ func TestAnUnconfirmedBillClosesAfterItsWindowAcrossARestart(t *testing.T) {
 		p.closeWhenOverdue(b)
 	}
 	p.finish(p.bills["ord5T1"], "SUCCESS", "", callbackNone) // the payee confirmed this one
+	if _, waiting := p.closings["ord5T1"]; waiting || len(p.closings) != 1 {
+		t.Errorf("the confirmed bill's close is still due: %v", p.closings)
+	}
 	p.mu.Unlock()
 	p.close() // killed before the window ends
 
