@@ -76,6 +76,10 @@ func newStateFile(path string, owner sync.Locker, value any) (*stateFile, error)
 	return f, nil
 }
 
+// readState reads the state kept in path into value, as a start would find it, without taking the files over
+// (nothing is truncated, nothing is left open): for checks made from outside the sandbox's process.
+func readState(path string, value any) error { return (&stateFile{path: path, value: value}).load() }
+
 // load reads the snapshot, then replays the journal over it. Each change is a line ended by a newline, written and
 // synced before its answer was sent: what follows the last newline was cut short by a crash, its answer never
 // sent, and is dropped (journalSize ends before it). The snapshot being written again may have been renamed into

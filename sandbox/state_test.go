@@ -57,7 +57,7 @@ func TestAnAnswerIsOnDiskBeforeItIsSent(t *testing.T) {
 
 	login := call(t, s, "/sandbox/wx/login", map[string]string{"openid": "o_payee"})
 	var kept wechatState
-	if _, err := newStateFile(wechatFile, &sync.Mutex{}, &kept); err != nil {
+	if err := readState(wechatFile, &kept); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := login["code"].(string); kept.Codes[code].OpenID != "o_payee" {
@@ -193,7 +193,7 @@ func TestTheStateFileKeepsEveryChangeAcrossRestarts(t *testing.T) {
 	}
 	reload := func() journalled {
 		var got journalled
-		if _, err := newStateFile(path, &sync.Mutex{}, &got); err != nil {
+		if err := readState(path, &got); err != nil {
 			t.Fatal(err)
 		}
 		return got

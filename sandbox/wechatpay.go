@@ -183,8 +183,7 @@ func (b *payBill) snapshot() BillSnapshot {
 // checks made from outside its process. Names are never on disk: UserName is empty.
 func ReadBills(path string) (map[string]BillSnapshot, error) {
 	var bills map[string]*payBill
-	f := &stateFile{path: path, value: &bills}
-	if err := f.load(); err != nil {
+	if err := readState(path, &bills); err != nil {
 		return nil, err
 	}
 	out := make(map[string]BillSnapshot, len(bills))
